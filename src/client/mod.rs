@@ -1,0 +1,389 @@
+//! Client configuration: the API key (a secret), the base URL, timeouts,
+//! the retry policy, and the request hook around the generated client.
+
+mod hooks;
+mod ops;
+
+use std::{cell::Cell, fmt, future::Future, sync::Arc, time::Duration};
+
+use progenitor_client::ResponseValue;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+
+use crate::{
+    config::{ClientState, RetryPolicy},
+    error::{ApiFailure, Error, Result, excerpt},
+    generated,
+    models::ErrorResponse,
+};
+
+pub(crate) use hooks::{describe as describe_transport_error, is_retryable_status, retry_after};
+
+/// The public Userpilot host.
+pub const DEFAULT_BASE_URL: &str = "https://appex.userpilot.io";
+/// The environment variable read for the API key.
+pub const ENV_API_KEY: &str = "USERPILOT_API_KEY";
+/// The environment variable read for the base URL (EU / dedicated hosts).
+pub const ENV_BASE_URL: &str = "USERPILOT_APPEX_URL";
+/// The `User-Agent` every request carries.
+pub const USER_AGENT: &str = concat!("userpilot-appex/", env!("CARGO_PKG_VERSION"));
+
+/// A Userpilot API key. Its `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a key. Surrounding whitespace is trimmed.
+    pub fn new(key: impl Into<String>) -> Self {
+        ApiKey(key.into().trim().to_string())
+    }
+
+    /// The key itself, for code that must send it. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The `Authorization` header value, marked sensitive.
+    fn header_value(&self) -> Result<HeaderValue> {
+        if self.0.is_empty() {
+            return Err(Error::InvalidInput("the API key is empty".into()));
+        }
+        let mut value = HeaderValue::from_str(&format!("Token {}", self.0)).map_err(|_| {
+            Error::InvalidInput(
+                "the API key contains characters not allowed in an HTTP header".into(),
+            )
+        })?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl From<&str> for ApiKey {
+    fn from(s: &str) -> Self {
+        ApiKey::new(s)
+    }
+}
+
+impl From<String> for ApiKey {
+    fn from(s: String) -> Self {
+        ApiKey::new(s)
+    }
+}
+
+/// Normalises a base URL: must be `http(s)`, no query or fragment, no
+/// trailing `/` (which would give `//api/...`). A path stem is kept.
+pub(crate) fn normalize_base_url(raw: &str) -> Result<String> {
+    let raw = raw.trim();
+    let url = url::Url::parse(raw)
+        .map_err(|e| Error::InvalidInput(format!("base URL {raw:?} is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::InvalidInput(format!(
+            "base URL must be http or https, not {:?}",
+            url.scheme()
+        )));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::InvalidInput(
+            "base URL must not have a query or fragment".into(),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::InvalidInput(format!("base URL {raw:?} has no host")));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// Configures a [`Client`]. Start from [`Client::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use userpilot_appex::{Client, RetryPolicy};
+///
+/// let client = Client::builder()
+///     .api_key("my-key")
+///     .base_url("https://appex-eu.example.com/")
+///     .request_timeout(Duration::from_secs(30))
+///     .retry_policy(RetryPolicy::default().with_max_retries(2))
+///     .build()?;
+/// assert_eq!(client.base_url(), "https://appex-eu.example.com");
+/// # Ok::<(), userpilot_appex::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct ClientBuilder {
+    api_key: Option<ApiKey>,
+    base_url: String,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    retry: RetryPolicy,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            api_key: None,
+            base_url: DEFAULT_BASE_URL.to_string(),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// Sets the API key (required).
+    pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// Sets the base URL (default [`DEFAULT_BASE_URL`]); EU and dedicated
+    /// hosts are just another URL. A trailing `/` is fine.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// Sets the TCP/TLS connect timeout (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets the timeout of one API request, answer included (default 60 s).
+    /// Downloads are not bound by it: they have only the connect timeout and
+    /// a stall timeout of their own.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Sets the retry policy (default [`RetryPolicy::default`]).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Reads `USERPILOT_API_KEY` and, if set, `USERPILOT_APPEX_URL`.
+    pub fn from_env(mut self) -> Result<Self> {
+        let key = std::env::var(ENV_API_KEY)
+            .map_err(|_| Error::InvalidInput(format!("{ENV_API_KEY} is not set")))?;
+        self.api_key = Some(ApiKey::new(key));
+        if let Ok(url) = std::env::var(ENV_BASE_URL) {
+            if !url.trim().is_empty() {
+                self.base_url = url;
+            }
+        }
+        Ok(self)
+    }
+
+    /// Builds the client. Fails on a missing or malformed key or base URL.
+    pub fn build(self) -> Result<Client> {
+        let key = self.api_key.ok_or_else(|| {
+            Error::InvalidInput(format!("no API key: set {ENV_API_KEY} or call api_key()"))
+        })?;
+        let base_url = normalize_base_url(&self.base_url)?;
+        install_crypto_provider();
+
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, key.header_value()?);
+        let api_http = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(USER_AGENT)
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.request_timeout)
+            .build()
+            .map_err(|e| Error::transport("build_client", e))?;
+        // Downloads go to presigned URLs on other hosts: no auth header, and
+        // no redirects (a redirect must not carry anything anywhere).
+        let download_http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(self.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::transport("build_client", e))?;
+
+        let state = ClientState {
+            retry: self.retry.clone(),
+        };
+        let raw = generated::Client::new_with_client(&base_url, api_http, state);
+        Ok(Client {
+            inner: Arc::new(Inner {
+                raw,
+                download_http,
+                base_url,
+                retry: self.retry,
+            }),
+        })
+    }
+}
+
+/// Installs rustls' `ring` provider as the process default, once. Ignored
+/// if the application installed one already.
+fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+struct Inner {
+    raw: generated::Client,
+    download_http: reqwest::Client,
+    base_url: String,
+    retry: RetryPolicy,
+}
+
+/// The Userpilot Analytics Export API client. Cheap to clone.
+///
+/// Typed operations live here and in the extension modules; the generated
+/// client stays reachable through [`Client::raw`] for raw calls.
+///
+/// ```no_run
+/// # async fn run() -> userpilot_appex::Result<()> {
+/// use userpilot_appex::Client;
+///
+/// let client = Client::from_env()?; // USERPILOT_API_KEY, USERPILOT_APPEX_URL
+/// for job in client.list_jobs().await? {
+///     println!("{:?} {:?}", job.job_id, job.status);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.base_url)
+            .field("api_key", &"<redacted>")
+            .field("retry", &self.inner.retry)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Starts a [`ClientBuilder`].
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client for the default host with this key.
+    pub fn new(api_key: impl Into<ApiKey>) -> Result<Self> {
+        Self::builder().api_key(api_key).build()
+    }
+
+    /// A client configured from `USERPILOT_API_KEY` and `USERPILOT_APPEX_URL`.
+    pub fn from_env() -> Result<Self> {
+        Self::builder().from_env()?.build()
+    }
+
+    /// The generated client, for raw calls (errors are progenitor's).
+    pub fn raw(&self) -> &generated::Client {
+        &self.inner.raw
+    }
+
+    /// The base URL, without a trailing `/`.
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    /// The retry policy in force.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+
+    /// The HTTP client for presigned downloads: no `Authorization` header,
+    /// no redirects.
+    pub(crate) fn download_http(&self) -> &reqwest::Client {
+        &self.inner.download_http
+    }
+}
+
+/// Runs one generated operation and maps its outcome to this crate's types.
+pub(crate) async fn call<T, F>(operation: &'static str, request: F) -> Result<T>
+where
+    F: Future<
+        Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<ErrorResponse>>,
+    >,
+{
+    hooks::LAST_STATUS
+        .scope(Cell::new(None), async move {
+            match request.await {
+                Ok(value) => Ok(value.into_inner()),
+                Err(error) => {
+                    let status = hooks::LAST_STATUS.with(Cell::get);
+                    Err(map_error(operation, error, status).await)
+                }
+            }
+        })
+        .await
+}
+
+async fn map_error(
+    operation: &'static str,
+    error: progenitor_client::Error<ErrorResponse>,
+    status: Option<reqwest::StatusCode>,
+) -> Error {
+    use progenitor_client::Error as E;
+    match error {
+        E::ErrorResponse(value) => {
+            let status = value.status();
+            let retry_after = retry_after(value.headers());
+            let failure = ApiFailure {
+                operation,
+                status,
+                errors: value.into_inner().errors,
+                body_excerpt: None,
+            };
+            Error::from_status(failure, retry_after)
+        }
+        E::UnexpectedResponse(response) => {
+            let status = response.status();
+            let retry_after = retry_after(response.headers());
+            let body = match response.bytes().await {
+                Ok(b) => b,
+                Err(e) => return Error::transport(operation, e),
+            };
+            if status.is_success() {
+                // A success status the spec does not declare: report what came.
+                let failure = ApiFailure {
+                    operation,
+                    status,
+                    errors: Vec::new(),
+                    body_excerpt: excerpt(&body),
+                };
+                return Error::Api(failure);
+            }
+            Error::from_status(ApiFailure::from_body(operation, status, &body), retry_after)
+        }
+        E::InvalidResponsePayload(body, source) => match status {
+            // A documented error status whose body was not the JSON error shape.
+            Some(s) if s.is_client_error() || s.is_server_error() => {
+                Error::from_status(ApiFailure::from_body(operation, s, &body), None)
+            }
+            _ => Error::Decode {
+                operation,
+                status,
+                excerpt: excerpt(&body).unwrap_or_default(),
+                source,
+            },
+        },
+        E::CommunicationError(e) | E::ResponseBodyError(e) | E::InvalidUpgrade(e) => {
+            Error::transport(operation, e)
+        }
+        E::InvalidRequest(message) | E::Custom(message) => Error::InvalidInput(message),
+    }
+}

@@ -1,0 +1,183 @@
+//! The one error type users match on.
+
+use std::{fmt, path::PathBuf, time::Duration};
+
+use reqwest::StatusCode;
+
+use crate::models::{ErrorDetail, ErrorResponse};
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What an API error answer carried: its status, the decoded `errors[]`, and
+/// a short excerpt of the body when it was not the JSON error shape (an HTML
+/// page from a proxy, say).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiFailure {
+    /// The operation that failed (e.g. `get_job`).
+    pub operation: &'static str,
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The errors the server reported, if its body was the JSON error shape.
+    pub errors: Vec<ErrorDetail>,
+    /// The first bytes of a body that was not the JSON error shape.
+    pub body_excerpt: Option<String>,
+}
+
+impl ApiFailure {
+    pub(crate) fn from_body(operation: &'static str, status: StatusCode, body: &[u8]) -> Self {
+        match serde_json::from_slice::<ErrorResponse>(body) {
+            Ok(decoded) => ApiFailure {
+                operation,
+                status,
+                errors: decoded.errors,
+                body_excerpt: None,
+            },
+            Err(_) => ApiFailure {
+                operation,
+                status,
+                errors: Vec::new(),
+                body_excerpt: excerpt(body),
+            },
+        }
+    }
+}
+
+impl fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} answered {}", self.operation, self.status)?;
+        for (i, e) in self.errors.iter().enumerate() {
+            f.write_str(if i == 0 { ": " } else { "; " })?;
+            write!(f, "{e}")?;
+        }
+        if let Some(body) = &self.body_excerpt {
+            write!(f, " (body: {body:?})")?;
+        }
+        Ok(())
+    }
+}
+
+/// The first 200 characters of a body, lossily decoded; `None` if empty.
+pub(crate) fn excerpt(body: &[u8]) -> Option<String> {
+    const MAX: usize = 200;
+    let text = String::from_utf8_lossy(&body[..body.len().min(MAX * 4)]);
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let mut out: String = text.chars().take(MAX).collect();
+    if text.chars().count() > MAX {
+        out.push('…');
+    }
+    Some(out)
+}
+
+/// Everything that can go wrong, as variants a caller can match on.
+///
+/// No variant's text contains the API key or a presigned URL's signature.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// `401`: the API key is missing, wrong or lacks permission.
+    #[error("unauthorized: {0}; check the API key")]
+    Unauthorized(ApiFailure),
+    /// `404`: no such resource (e.g. an unknown or expired job id).
+    #[error("not found: {0}")]
+    NotFound(ApiFailure),
+    /// `409`: an export is already running in this environment (one at a time).
+    #[error("conflict: {0}; an export is already running in this environment")]
+    Conflict(ApiFailure),
+    /// `429` after the retry policy gave up; `retry_after` is the server's advice.
+    #[error("rate limited: {failure}{}", retry_after.map(|d| format!("; retry after {d:?}")).unwrap_or_default())]
+    RateLimited {
+        /// The delay the server advertised in `Retry-After`, if any.
+        retry_after: Option<Duration>,
+        /// The answer itself.
+        failure: ApiFailure,
+    },
+    /// Any other error status (5xx after retries, undocumented 4xx…).
+    #[error("API error: {0}")]
+    Api(ApiFailure),
+    /// The request could not be sent or its answer not received.
+    #[error("transport error during {operation}: {source}")]
+    Transport {
+        /// The operation (or `download`).
+        operation: &'static str,
+        /// The underlying error, with any URL removed.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A successful answer whose body could not be decoded.
+    #[error("could not decode the {operation} answer (status {}): {source}; body starts {excerpt:?}",
+        status.map(|s| s.to_string()).unwrap_or_else(|| "unknown".into()))]
+    Decode {
+        /// The operation.
+        operation: &'static str,
+        /// The HTTP status, when known.
+        status: Option<StatusCode>,
+        /// The first bytes of the body.
+        excerpt: String,
+        /// The decoding error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Input rejected before any request was sent.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// A local file could not be read or written.
+    #[error("I/O error on {}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The HTTP status this error came with, if it came from an answer.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Unauthorized(f) | Error::NotFound(f) | Error::Conflict(f) | Error::Api(f) => {
+                Some(f.status)
+            }
+            Error::RateLimited { failure, .. } => Some(failure.status),
+            Error::Decode { status, .. } => *status,
+            Error::Transport { source, .. } => source.status(),
+            _ => None,
+        }
+    }
+
+    /// The API failure behind this error, for the status-based variants.
+    pub fn api_failure(&self) -> Option<&ApiFailure> {
+        match self {
+            Error::Unauthorized(f) | Error::NotFound(f) | Error::Conflict(f) | Error::Api(f) => {
+                Some(f)
+            }
+            Error::RateLimited { failure, .. } => Some(failure),
+            _ => None,
+        }
+    }
+
+    /// Builds the variant for an error status.
+    pub(crate) fn from_status(failure: ApiFailure, retry_after: Option<Duration>) -> Self {
+        match failure.status.as_u16() {
+            401 => Error::Unauthorized(failure),
+            404 => Error::NotFound(failure),
+            409 => Error::Conflict(failure),
+            429 => Error::RateLimited {
+                retry_after,
+                failure,
+            },
+            _ => Error::Api(failure),
+        }
+    }
+
+    pub(crate) fn transport(operation: &'static str, source: reqwest::Error) -> Self {
+        Error::Transport {
+            operation,
+            source: source.without_url(),
+        }
+    }
+}

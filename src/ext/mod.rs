@@ -1,0 +1,2 @@
+//! Hand-written extensions: what the spec cannot express, one file per
+//! capability.

@@ -1,0 +1,15 @@
+//! Hand-written models that the generated client uses in place of the
+//! spec's loosely typed schemas (see `REPLACEMENTS` in `build.rs`).
+//!
+//! They sit below the generated code: decoding is lenient (numbers where
+//! strings are declared, `null` where arrays are declared), every enum sent
+//! by the server has an `Unknown(String)` arm, and unknown fields are kept
+//! in an `extra` map so a new field from Userpilot survives a round-trip.
+
+pub mod lenient;
+
+mod errors;
+mod jobs;
+
+pub use errors::{ErrorDetail, ErrorResponse};
+pub use jobs::{ExportCreated, ExportJob, ExportJobSummary, JobStatus, PresignedUrl, SecretUrl};
