@@ -500,7 +500,8 @@ pub fn hoist_inline_schemas(spec: &mut Value) -> Result<()> {
             let path = format!("{API_PREFIX}{short}");
             format!("/paths/{}/{method}{pointer}", escape_pointer(&path))
         };
-        let Some(slot) = spec.pointer_mut(&full_pointer) else {
+        let resolved = resolve_pointer(spec, &full_pointer);
+        let Some(slot) = resolved.and_then(|p| spec.pointer_mut(&p)) else {
             return Err(fail(
                 REPAIR,
                 full_pointer,
@@ -535,6 +536,36 @@ pub fn hoist_inline_schemas(spec: &mut Value) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Turns a JSON pointer that may pass through local `$ref`s (an earlier
+/// hoist) into the absolute pointer of the value it reaches.
+fn resolve_pointer(spec: &Value, pointer: &str) -> Option<String> {
+    let mut resolved = String::new();
+    let mut node = spec;
+    for token in pointer.split('/').skip(1) {
+        // Follow a reference before stepping into it (at most a few hops).
+        for _ in 0..8 {
+            let Some(target) = node
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix('#'))
+            else {
+                break;
+            };
+            node = spec.pointer(target)?;
+            resolved = target.to_string();
+        }
+        let key = token.replace("~1", "/").replace("~0", "~");
+        node = match node {
+            Value::Object(map) => map.get(&key)?,
+            Value::Array(items) => items.get(key.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+        resolved.push('/');
+        resolved.push_str(token);
+    }
+    Some(resolved)
 }
 
 fn escape_pointer(s: &str) -> String {
