@@ -254,12 +254,13 @@ pub fn operation_id_for(method: &str, path: &str) -> String {
     {
         return (*id).to_string();
     }
-    if method == "get" {
-        if let Some(kind) = short.strip_prefix("/lookups/") {
-            if !kind.is_empty() && !kind.contains('/') && !kind.contains('{') {
-                return snake(kind);
-            }
-        }
+    if let Some(kind) = short
+        .strip_prefix("/lookups/")
+        .filter(|k| method == "get" && !k.is_empty())
+        && !kind.contains('/')
+        && !kind.contains('{')
+    {
+        return snake(kind);
     }
     let mut parts = vec![method.to_string()];
     for seg in short.split('/').filter(|s| !s.is_empty()) {

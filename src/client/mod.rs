@@ -179,10 +179,10 @@ impl ClientBuilder {
         let key = std::env::var(ENV_API_KEY)
             .map_err(|_| Error::InvalidInput(format!("{ENV_API_KEY} is not set")))?;
         self.api_key = Some(ApiKey::new(key));
-        if let Ok(url) = std::env::var(ENV_BASE_URL) {
-            if !url.trim().is_empty() {
-                self.base_url = url;
-            }
+        if let Ok(url) = std::env::var(ENV_BASE_URL)
+            && !url.trim().is_empty()
+        {
+            self.base_url = url;
         }
         Ok(self)
     }

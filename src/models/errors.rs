@@ -71,10 +71,10 @@ impl std::fmt::Display for ErrorDetail {
             (None, Some(t)) => f.write_str(t)?,
             (None, None) => f.write_str("(no message)")?,
         }
-        if let (Some(d), Some(m)) = (&self.details, &self.message) {
-            if d != m {
-                write!(f, " ({d})")?;
-            }
+        if let (Some(d), Some(m)) = (&self.details, &self.message)
+            && d != m
+        {
+            write!(f, " ({d})")?;
         }
         Ok(())
     }
