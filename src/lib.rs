@@ -37,3 +37,8 @@ pub use client::{ApiKey, Client, ClientBuilder};
 pub use config::RetryPolicy;
 pub use error::{ApiFailure, Error, Result};
 pub use generated::types;
+
+/// The README's code examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
