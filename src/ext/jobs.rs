@@ -185,16 +185,17 @@ fn clamp_fraction(value: f64) -> Option<f64> {
 
 /// How [`JobPoller::wait`] spaces its polls and when it gives up.
 ///
-/// The delay after poll `n` is `min(max_delay, initial_delay * multiplier^(n-1))`;
-/// with jitter on, a uniformly random delay between half of that and all of
-/// it (so polls never bunch up, and are never later than the schedule).
+/// The delay after poll `n` is `min(max_delay, initial_delay * multiplier^(n-1))`,
+/// rounded to the millisecond (tokio's timer resolution); with jitter on, a
+/// uniformly random delay between half of that and all of it (so polls never
+/// bunch up, and are never later than the schedule).
 ///
-/// The default (250 ms, ×1.5, capped at 30 s) polls quickly while a job is
-/// young and slowly once it has run for a while: the first ten seconds cost
-/// about seven polls and a job finishing then is seen within about 2.5 s; a
-/// one-hour job costs about 130 polls, not thousands. Shorten
-/// [`max_delay`](Self::with_max_delay) for snappier long waits, lengthen it
-/// to spend fewer requests.
+/// The default (250 ms growing ×1.1 per poll, capped at 60 s) keeps the
+/// delay near a tenth of the time waited so far: a job that takes 10 s is
+/// seen done within about 1.2 s of finishing, one that takes a minute within
+/// about 6 s, and a one-hour job costs about a hundred polls, not thousands.
+/// A larger multiplier or cap spends fewer requests on long jobs and notices
+/// the end of short ones later.
 ///
 /// ```
 /// use std::time::Duration;
@@ -202,9 +203,12 @@ fn clamp_fraction(value: f64) -> Option<f64> {
 ///
 /// let policy = WaitPolicy::default()
 ///     .with_jitter(false)
+///     .with_multiplier(1.5)
+///     .with_max_delay(Duration::from_secs(30))
 ///     .with_max_wait(Duration::from_secs(600));
 /// assert_eq!(policy.delay(1), Duration::from_millis(250));
 /// assert_eq!(policy.delay(2), Duration::from_millis(375));
+/// assert_eq!(policy.delay(3), Duration::from_millis(563)); // 562.5 rounded
 /// assert_eq!(policy.delay(50), Duration::from_secs(30));
 /// ```
 #[derive(Clone, Debug, PartialEq)]
@@ -218,13 +222,13 @@ pub struct WaitPolicy {
 }
 
 impl Default for WaitPolicy {
-    /// 250 ms growing ×1.5 up to 30 s, jitter on, at most 6 hours of
-    /// waiting, 404 tolerated for the first 10 s.
+    /// 250 ms growing ×1.1 per poll up to 60 s, jitter on, at most 6 hours
+    /// of waiting, `404` tolerated for the first 10 s.
     fn default() -> Self {
         WaitPolicy {
             initial_delay: Duration::from_millis(250),
-            max_delay: Duration::from_secs(30),
-            multiplier: 1.5,
+            max_delay: Duration::from_secs(60),
+            multiplier: 1.1,
             jitter: true,
             max_wait: Duration::from_secs(6 * 60 * 60),
             not_found_grace: Duration::from_secs(10),
@@ -304,7 +308,8 @@ impl WaitPolicy {
     }
 
     /// The scheduled delay after poll number `poll` (1-based), before
-    /// jitter: `min(max_delay, initial_delay * multiplier^(poll-1))`.
+    /// jitter: `min(max_delay, initial_delay * multiplier^(poll-1))`, rounded
+    /// to the millisecond.
     pub fn delay(&self, poll: u32) -> Duration {
         let multiplier = if self.multiplier.is_finite() && self.multiplier >= 1.0 {
             self.multiplier
@@ -312,12 +317,14 @@ impl WaitPolicy {
             1.0
         };
         let exponent = i32::try_from(poll.saturating_sub(1)).unwrap_or(i32::MAX);
-        let secs = self.initial_delay.as_secs_f64() * multiplier.powi(exponent);
-        let max = self.max_delay.as_secs_f64();
-        if !secs.is_finite() || secs >= max {
+        let millis =
+            (self.initial_delay.as_secs_f64() * 1000.0 * multiplier.powi(exponent)).round();
+        let max = self.max_delay.as_secs_f64() * 1000.0;
+        if !millis.is_finite() || millis >= max {
             self.max_delay
         } else {
-            Duration::from_secs_f64(secs)
+            // Below the cap, so well within u64.
+            Duration::from_millis(millis as u64)
         }
     }
 
