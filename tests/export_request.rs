@@ -177,7 +177,7 @@ async fn invalid_requests_fail_before_any_request_is_sent() {
         }
     }
 
-    assert_eq!(trigger.hits_async().await, 0);
+    assert_eq!(trigger.calls_async().await, 0);
 }
 
 #[test]

@@ -26,11 +26,11 @@ async fn server_for_job(id: &str, replies: Vec<Reply>) -> FakeServer {
     FakeServer::start(vec![(route("GET", &job_path(id)), replies)]).await
 }
 
-/// Collects `(status, fraction)` of every update the callback sees.
-fn recorder() -> (
-    Arc<Mutex<Vec<(Option<JobStatus>, Option<f64>)>>>,
-    impl FnMut(&JobUpdate) + Send + 'static,
-) {
+/// `(status, fraction)` of every update a callback saw, in order.
+type Seen = Arc<Mutex<Vec<(Option<JobStatus>, Option<f64>)>>>;
+
+/// A progress callback and what it records.
+fn recorder() -> (Seen, impl FnMut(&JobUpdate) + Send + 'static) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
     let callback = move |update: &JobUpdate| {

@@ -492,18 +492,22 @@ impl<C> ExportRequestBuilder<C> {
             .collect::<Result<Vec<_>>>()?;
         check_ids("user_id", &self.user_ids)?;
         check_ids("company_id", &self.company_ids)?;
-        if let Some(segment) = &self.segment_id {
-            if segment.trim().is_empty() {
-                return Err(invalid("segment_id is empty"));
-            }
+        if self
+            .segment_id
+            .as_deref()
+            .is_some_and(|s| s.trim().is_empty())
+        {
+            return Err(invalid("segment_id is empty"));
         }
         for email in &self.emails {
             check_email(email)?;
         }
-        if let Some(exclusions) = &self.exclusions {
-            if exclusions.trim().is_empty() {
-                return Err(invalid("exclusions is empty (leave it unset instead)"));
-            }
+        if self
+            .exclusions
+            .as_deref()
+            .is_some_and(|s| s.trim().is_empty())
+        {
+            return Err(invalid("exclusions is empty (leave it unset instead)"));
         }
         Ok(ExportRequest {
             company_id: self.company_ids.clone(),
