@@ -108,6 +108,10 @@ async fn failed_job_ends_the_wait_with_job_failed_carrying_the_final_job() {
 
     let error = client.job("job-f").wait().await.expect_err("failed");
 
+    assert_eq!(
+        error.to_string(),
+        "export job job-f failed (progress \"2/7\")"
+    );
     match error {
         Error::JobFailed { job } => {
             assert_eq!(job.job_id.as_deref(), Some("job-f"));
@@ -174,6 +178,10 @@ async fn exceeding_max_wait_reports_elapsed_time_and_poll_count() {
         .await
         .expect_err("timeout");
 
+    assert_eq!(
+        error.to_string(),
+        "export job job-slow still running after 5s (max wait 5s, 6 polls)"
+    );
     // Polls at 0, 1, 2, 3, 4 and a last one when the 5 s run out.
     match error {
         Error::WaitTimeout {
