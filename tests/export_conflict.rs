@@ -2,9 +2,9 @@
 //! each conflict policy, asserted by the requests that went out. Paused
 //! tokio time against an in-process scripted server.
 
-mod common;
+mod jobs_support;
 
-use common::{EXPORTS, FakeServer, JOBS, Reply, job_path, route};
+use jobs_support::{EXPORTS, FakeServer, JOBS, Reply, job_path, route};
 use serde_json::json;
 use userpilot_appex::{
     Error, RetryPolicy,

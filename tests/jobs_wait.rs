@@ -3,15 +3,15 @@
 //! paused tokio time against an in-process scripted server, so delays cost
 //! nothing and the schedule is exact.
 
-mod common;
+mod jobs_support;
 
 use std::{
     sync::{Arc, Mutex},
     time::Duration,
 };
 
-use common::{FakeServer, Reply, job_path, route};
 use futures::StreamExt;
+use jobs_support::{FakeServer, Reply, job_path, route};
 use userpilot_appex::{
     Error, RetryPolicy,
     ext::jobs::{JobOrigin, JobUpdate, PollState, WaitPolicy},
