@@ -4,7 +4,7 @@ use std::{fmt, path::PathBuf, time::Duration};
 
 use reqwest::StatusCode;
 
-use crate::models::{ErrorDetail, ErrorResponse};
+use crate::models::{ErrorDetail, ErrorResponse, ExportJob};
 
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -132,6 +132,32 @@ pub enum Error {
         /// The underlying error.
         #[source]
         source: std::io::Error,
+    },
+    // --- jobs ---
+    /// The export job ended in the `failed` state; `job` is its final state
+    /// as the server reported it.
+    #[error("export job {} failed{}",
+        job.job_id.as_deref().unwrap_or("<unknown id>"),
+        job.progress.as_deref().map(|p| format!(" (progress {p:?})")).unwrap_or_default())]
+    JobFailed {
+        /// The job as last seen (status `failed`).
+        job: Box<ExportJob>,
+    },
+    /// Waiting for an export job gave up: it was still not completed or
+    /// failed when `max_wait` ran out. The job itself may still finish; resume
+    /// with [`Client::job`](crate::Client::job).
+    #[error(
+        "export job {job_id} still running after {elapsed:?} (max wait {max_wait:?}, {polls} polls)"
+    )]
+    WaitTimeout {
+        /// The job waited for.
+        job_id: String,
+        /// The wait policy's limit.
+        max_wait: std::time::Duration,
+        /// How long the wait actually ran.
+        elapsed: std::time::Duration,
+        /// How many times the job was polled.
+        polls: u32,
     },
 }
 
