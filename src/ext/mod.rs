@@ -1,2 +1,5 @@
 //! Hand-written extensions: what the spec cannot express, one file per
 //! capability.
+
+pub mod lookups;
+pub mod pagination;
