@@ -17,8 +17,8 @@
 //!   fails.
 //!
 //! Every item received before an error is yielded before it; the error is
-//! the last element and the stream ends after it. Nothing is dropped
-//! silently.
+//! the last element and the stream ends after it (and keeps answering
+//! `None` if polled again). Nothing is dropped silently.
 //!
 //! Walking every event property:
 //!
@@ -178,7 +178,8 @@ impl<T: Send + 'static> Paginator<T> {
             items: 0,
             state: State::Continue,
         };
-        stream::unfold(walk, Walk::step).boxed()
+        // Fused: polling again after the end keeps answering `None`.
+        stream::unfold(walk, Walk::step).fuse().boxed()
     }
 
     /// A stream of items, in server order, across pages. With
@@ -197,8 +198,8 @@ impl<T: Send + 'static> Paginator<T> {
             .boxed();
         match cap {
             // `take` stops polling at the cap, so no further page is requested.
-            Some(n) => items.take(n).boxed(),
-            None => items,
+            Some(n) => items.take(n).fuse().boxed(),
+            None => items.fuse().boxed(),
         }
     }
 }
