@@ -253,6 +253,19 @@ async fn catalogue_fetches_every_lookup_once_and_walks_the_paginated_ones() {
     );
     assert_eq!(catalogue.events_properties.len(), 1);
     assert_eq!(catalogue.events_properties[0].key.as_deref(), Some("url"));
+
+    // A catalogue can be cached as JSON and read back unchanged.
+    let cached = serde_json::to_string(&catalogue).expect("serialize");
+    let back: Catalogue = serde_json::from_str(&cached).expect("read back");
+    assert_eq!(back, catalogue);
+}
+
+#[test]
+fn a_cached_catalogue_missing_lists_reads_them_as_empty() {
+    let catalogue: Catalogue =
+        serde_json::from_value(json!({"flows": [{"id": 1, "title": "F"}]})).unwrap();
+    assert_eq!(catalogue.flow_title(1), Some("F"));
+    assert!(catalogue.surveys.is_empty());
 }
 
 #[tokio::test]

@@ -35,10 +35,13 @@ pub const DEFAULT_CATALOGUE_CONCURRENCY: usize = 4;
 /// Every lookup of an environment, fetched by [`Client::catalogue`]; the two
 /// paginated ones (`segments`, `events_properties`) walked to the end.
 ///
+/// It serializes to JSON (and reads back) for caching between runs.
+///
 /// The `*_title` helpers map an id to a name by a linear search: fine for
 /// the tens to hundreds of items an environment has. Build a `HashMap` from
 /// the lists when labelling many events against a large catalogue.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 #[non_exhaustive]
 pub struct Catalogue {
     /// `lookups/user_properties`.

@@ -10,7 +10,7 @@ pub mod lenient;
 
 mod errors;
 mod jobs;
-mod lookups;
+pub mod lookups;
 
 pub use errors::{ErrorDetail, ErrorResponse};
 pub use jobs::{ExportCreated, ExportJob, ExportJobSummary, JobStatus, PresignedUrl, SecretUrl};
