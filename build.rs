@@ -20,6 +20,26 @@ const REPLACEMENTS: &[(&str, &str)] = &[
     ("ExportJobSummary", "crate::models::ExportJobSummary"),
     ("PresignedUrl", "crate::models::PresignedUrl"),
     ("ExportCreated", "crate::models::ExportCreated"),
+    // Lookups (hoisted item schemas, see HOISTS in build/repairs.rs).
+    ("UserProperty", "crate::models::UserProperty"),
+    ("CompanyProperty", "crate::models::CompanyProperty"),
+    ("Segment", "crate::models::Segment"),
+    ("SegmentPage", "crate::models::SegmentPage"),
+    ("FeatureEvent", "crate::models::FeatureEvent"),
+    ("EventProperty", "crate::models::EventProperty"),
+    ("EventPropertyPage", "crate::models::EventPropertyPage"),
+    ("PageMetadata", "crate::models::PageMetadata"),
+    ("PageCursor", "crate::models::PageCursor"),
+    ("Flow", "crate::models::Flow"),
+    ("Banner", "crate::models::Banner"),
+    ("Embed", "crate::models::Embed"),
+    ("Spotlight", "crate::models::Spotlight"),
+    ("Survey", "crate::models::Survey"),
+    (
+        "ResourceCenterModule",
+        "crate::models::ResourceCenterModule",
+    ),
+    ("Checklist", "crate::models::Checklist"),
 ];
 
 fn main() -> ExitCode {

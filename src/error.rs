@@ -159,6 +159,22 @@ pub enum Error {
         /// How many times the job was polled.
         polls: u32,
     },
+    // --- pagination ---
+    /// A cursor-paginated lookup answered with a next-page cursor it had
+    /// already given in this walk: following it would loop forever, so the
+    /// walk stopped. Items of the pages before were delivered.
+    #[error(
+        "{operation}: the server repeated the page cursor {cursor_excerpt:?} after {pages} page(s); \
+         stopped instead of looping"
+    )]
+    RepeatedCursor {
+        /// The paginated operation (`segments` or `events_properties`).
+        operation: &'static str,
+        /// The start of the repeated cursor (at most 32 characters).
+        cursor_excerpt: String,
+        /// How many pages were received, the one that repeated the cursor included.
+        pages: usize,
+    },
 }
 
 impl Error {

@@ -5,7 +5,7 @@ use super::{Client, call};
 use crate::{
     error::{Error, Result},
     generated::types,
-    models::{ExportCreated, ExportJob, ExportJobSummary},
+    models::{self, ExportCreated, ExportJob, ExportJobSummary},
 };
 
 impl Client {
@@ -51,40 +51,40 @@ macro_rules! lookup {
 
 lookup!(
     /// User properties available for export.
-    user_properties, "user_properties", types::UserProperty);
+    user_properties, "user_properties", models::UserProperty);
 lookup!(
     /// Company properties available for export.
-    company_properties, "company_properties", types::CompanyProperty);
+    company_properties, "company_properties", models::CompanyProperty);
 lookup!(
     /// Features and events available for export.
-    features_events, "features_events", types::FeatureEvent);
+    features_events, "features_events", models::FeatureEvent);
 lookup!(
     /// Flows (experiences).
-    flows, "flows", types::Flow);
+    flows, "flows", models::Flow);
 lookup!(
     /// Banners.
-    banners, "banners", types::Banner);
+    banners, "banners", models::Banner);
 lookup!(
     /// Embeds (banners and cards).
-    embeds, "embeds", types::Embed);
+    embeds, "embeds", models::Embed);
 lookup!(
     /// Spotlights.
-    spotlights, "spotlights", types::Spotlight);
+    spotlights, "spotlights", models::Spotlight);
 lookup!(
     /// Surveys with their modules.
-    surveys, "surveys", types::Survey);
+    surveys, "surveys", models::Survey);
 lookup!(
     /// Resource center modules.
-    resource_center_modules, "resource_center_modules", types::ResourceCenterModule);
+    resource_center_modules, "resource_center_modules", models::ResourceCenterModule);
 lookup!(
     /// Checklists with their tasks.
-    checklists, "checklists", types::Checklist);
+    checklists, "checklists", models::Checklist);
 
 impl Client {
     /// One page of segments, starting after `after_cursor` (first page if `None`).
     ///
     /// `GET /api/v1/analytics/exports/lookups/segments`.
-    pub async fn segments_page(&self, after_cursor: Option<&str>) -> Result<types::SegmentPage> {
+    pub async fn segments_page(&self, after_cursor: Option<&str>) -> Result<models::SegmentPage> {
         let mut request = self.raw().segments();
         if let Some(cursor) = after_cursor {
             request = request.after_cursor(cursor);
@@ -98,7 +98,7 @@ impl Client {
     pub async fn events_properties_page(
         &self,
         after_cursor: Option<&str>,
-    ) -> Result<types::EventPropertyPage> {
+    ) -> Result<models::EventPropertyPage> {
         let mut request = self.raw().events_properties();
         if let Some(cursor) = after_cursor {
             request = request.after_cursor(cursor);

@@ -3,3 +3,5 @@
 
 pub mod export;
 pub mod jobs;
+pub mod lookups;
+pub mod pagination;

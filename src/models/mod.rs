@@ -10,6 +10,13 @@ pub mod lenient;
 
 mod errors;
 mod jobs;
+pub mod lookups;
 
 pub use errors::{ErrorDetail, ErrorResponse};
 pub use jobs::{ExportCreated, ExportJob, ExportJobSummary, JobStatus, PresignedUrl, SecretUrl};
+pub use lookups::{
+    Banner, Checklist, ChecklistTask, CompanyProperty, DataType, Embed, EmbedKind, EventProperty,
+    EventPropertyPage, EventRef, Experience, FeatureEvent, Flow, Page, PageCursor, PageMetadata,
+    Platform, Property, PropertyKind, ResourceCenterModule, Segment, SegmentCategory, SegmentPage,
+    SegmentStatus, Spotlight, Survey, SurveyModule, SurveyModuleKind, UserProperty,
+};

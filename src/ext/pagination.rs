@@ -1,0 +1,346 @@
+//! Cursor pagination for the two paginated lookups, `segments` and
+//! `events_properties`, as [`futures::Stream`]s.
+//!
+//! A walk sends the first request without a cursor (or with the cursor given
+//! to [`Paginator::start_after`]), then follows each page's
+//! `metadata.cursor.after` through the `after_cursor` query parameter. It
+//! ends:
+//! - normally, on a page whose `after` cursor is `null`, missing or empty, or
+//!   on a page with no items;
+//! - normally, once a cap ([`Paginator::max_items`], [`Paginator::max_pages`])
+//!   is reached; no request is sent past the cap;
+//! - with [`Error::RepeatedCursor`] when the server hands out a cursor it
+//!   already gave in this walk (a server bug that would otherwise loop
+//!   forever): the walk stops at the first repeat, so a looping server costs
+//!   at most one request per distinct cursor;
+//! - with the request's error (e.g. [`Error::Unauthorized`]) when a page
+//!   fails.
+//!
+//! Every item received before an error is yielded before it; the error is
+//! the last element and the stream ends after it (and keeps answering
+//! `None` if polled again). Nothing is dropped silently.
+//!
+//! Walking every event property:
+//!
+//! ```no_run
+//! # async fn run() -> userpilot_appex::Result<()> {
+//! use futures::StreamExt;
+//! use userpilot_appex::Client;
+//!
+//! let client = Client::from_env()?;
+//! let mut properties = client.events_properties_stream();
+//! while let Some(property) = properties.next().await {
+//!     let property = property?; // an error ends the walk
+//!     let event = property.event.as_ref().and_then(|e| e.display_name.as_deref());
+//!     println!("{:?} of {:?}", property.key, event);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Pages, capped, resuming from a saved cursor:
+//!
+//! ```no_run
+//! # async fn run(saved: String) -> userpilot_appex::Result<()> {
+//! use futures::TryStreamExt;
+//! use userpilot_appex::Client;
+//!
+//! let client = Client::from_env()?;
+//! let mut pages = client
+//!     .events_properties_paginator()
+//!     .start_after(saved)
+//!     .max_pages(10)
+//!     .pages();
+//! while let Some(page) = pages.try_next().await? {
+//!     println!(
+//!         "{} items of {:?}; next cursor {:?}",
+//!         page.len(),
+//!         page.total_count(),
+//!         page.after_cursor()
+//!     );
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::{collections::HashSet, fmt};
+
+use futures::{
+    StreamExt,
+    future::BoxFuture,
+    stream::{self, BoxStream},
+};
+
+use crate::{
+    Client,
+    error::{Error, Result},
+    models::{EventProperty, EventPropertyPage, Page, Segment, SegmentPage},
+};
+
+/// How many characters of a repeated cursor [`Error::RepeatedCursor`] shows.
+const CURSOR_EXCERPT_CHARS: usize = 32;
+
+/// Fetches one page after a cursor (`None`: the first page).
+type FetchPage<T> = fn(Client, Option<String>) -> BoxFuture<'static, Result<Page<T>>>;
+
+/// Walks a cursor-paginated lookup; build one with
+/// [`Client::segments_paginator`] or [`Client::events_properties_paginator`],
+/// set its options, then turn it into a stream of [`pages`](Self::pages) or
+/// of [`items`](Self::items).
+///
+/// See the [module documentation](self) for how a walk ends.
+pub struct Paginator<T> {
+    client: Client,
+    operation: &'static str,
+    fetch: FetchPage<T>,
+    start_after: Option<String>,
+    max_items: Option<usize>,
+    max_pages: Option<usize>,
+}
+
+impl<T> Clone for Paginator<T> {
+    fn clone(&self) -> Self {
+        Paginator {
+            client: self.client.clone(),
+            operation: self.operation,
+            fetch: self.fetch,
+            start_after: self.start_after.clone(),
+            max_items: self.max_items,
+            max_pages: self.max_pages,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Paginator<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Paginator")
+            .field("operation", &self.operation)
+            .field("start_after", &self.start_after)
+            .field("max_items", &self.max_items)
+            .field("max_pages", &self.max_pages)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static> Paginator<T> {
+    fn new(client: &Client, operation: &'static str, fetch: FetchPage<T>) -> Self {
+        Paginator {
+            client: client.clone(),
+            operation,
+            fetch,
+            start_after: None,
+            max_items: None,
+            max_pages: None,
+        }
+    }
+
+    /// Starts after this cursor (a page's [`after_cursor`](Page::after_cursor)
+    /// saved earlier) instead of at the first page. An empty cursor means the
+    /// first page.
+    pub fn start_after(mut self, cursor: impl Into<String>) -> Self {
+        let cursor = cursor.into();
+        self.start_after = (!cursor.trim().is_empty()).then_some(cursor);
+        self
+    }
+
+    /// Stops after this many items. [`items`](Self::items) yields at most
+    /// `n` items; [`pages`](Self::pages) stops requesting once `n` items have
+    /// arrived (pages are never cut). No request is sent past the cap.
+    pub fn max_items(mut self, n: usize) -> Self {
+        self.max_items = Some(n);
+        self
+    }
+
+    /// Stops after this many pages (requests).
+    pub fn max_pages(mut self, n: usize) -> Self {
+        self.max_pages = Some(n);
+        self
+    }
+
+    /// The operation walked (`segments` or `events_properties`).
+    pub fn operation(&self) -> &'static str {
+        self.operation
+    }
+
+    /// A stream of pages, in server order. Each page exposes its items,
+    /// [`total_count`](Page::total_count), [`limit`](Page::limit) and
+    /// [`after_cursor`](Page::after_cursor) (save it to resume later with
+    /// [`start_after`](Self::start_after)). An empty page is yielded, then
+    /// ends the walk.
+    pub fn pages(self) -> BoxStream<'static, Result<Page<T>>> {
+        let mut seen = HashSet::new();
+        if let Some(start) = &self.start_after {
+            seen.insert(start.clone());
+        }
+        let walk = Walk {
+            next_cursor: self.start_after.clone(),
+            paginator: self,
+            seen,
+            pages: 0,
+            items: 0,
+            state: State::Continue,
+        };
+        // Fused: polling again after the end keeps answering `None`.
+        stream::unfold(walk, Walk::step).fuse().boxed()
+    }
+
+    /// A stream of items, in server order, across pages. With
+    /// [`max_items`](Self::max_items) it yields at most that many.
+    pub fn items(self) -> BoxStream<'static, Result<T>> {
+        let cap = self.max_items;
+        let items = self
+            .pages()
+            .flat_map(|page| {
+                let items: Vec<Result<T>> = match page {
+                    Ok(page) => page.data.into_iter().map(Ok).collect(),
+                    Err(e) => vec![Err(e)],
+                };
+                stream::iter(items)
+            })
+            .boxed();
+        match cap {
+            // `take` stops polling at the cap, so no further page is requested.
+            Some(n) => items.take(n).fuse().boxed(),
+            None => items.fuse().boxed(),
+        }
+    }
+}
+
+/// What the walk does on its next poll.
+enum State {
+    /// Request the next page (unless a cap is reached).
+    Continue,
+    /// Yield this error, then end.
+    Fail(Error),
+    /// End.
+    Done,
+}
+
+struct Walk<T> {
+    paginator: Paginator<T>,
+    next_cursor: Option<String>,
+    seen: HashSet<String>,
+    pages: usize,
+    items: usize,
+    state: State,
+}
+
+impl<T: Send + 'static> Walk<T> {
+    fn capped(&self) -> bool {
+        self.paginator.max_pages.is_some_and(|m| self.pages >= m)
+            || self.paginator.max_items.is_some_and(|m| self.items >= m)
+    }
+
+    async fn step(mut self) -> Option<(Result<Page<T>>, Self)> {
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::Done => return None,
+            State::Fail(error) => return Some((Err(error), self)),
+            State::Continue => {}
+        }
+        if self.capped() {
+            return None;
+        }
+        let fetch = self.paginator.fetch;
+        let page = match fetch(self.paginator.client.clone(), self.next_cursor.clone()).await {
+            Ok(page) => page,
+            // State is Done: the error is the last element.
+            Err(error) => return Some((Err(error), self)),
+        };
+        self.pages += 1;
+        self.items += page.data.len();
+        self.state = match page.after_cursor() {
+            _ if page.is_empty() || self.capped() => State::Done,
+            None => State::Done,
+            Some(cursor) if !self.seen.insert(cursor.to_string()) => {
+                State::Fail(Error::RepeatedCursor {
+                    operation: self.paginator.operation,
+                    cursor_excerpt: cursor_excerpt(cursor),
+                    pages: self.pages,
+                })
+            }
+            Some(cursor) => {
+                self.next_cursor = Some(cursor.to_string());
+                State::Continue
+            }
+        };
+        Some((Ok(page), self))
+    }
+}
+
+/// The first [`CURSOR_EXCERPT_CHARS`] characters of a cursor, `…` if cut.
+fn cursor_excerpt(cursor: &str) -> String {
+    let mut out: String = cursor.chars().take(CURSOR_EXCERPT_CHARS).collect();
+    if cursor.chars().count() > CURSOR_EXCERPT_CHARS {
+        out.push('…');
+    }
+    out
+}
+
+fn fetch_segments(
+    client: Client,
+    after: Option<String>,
+) -> BoxFuture<'static, Result<SegmentPage>> {
+    Box::pin(async move { client.segments_page(after.as_deref()).await })
+}
+
+fn fetch_events_properties(
+    client: Client,
+    after: Option<String>,
+) -> BoxFuture<'static, Result<EventPropertyPage>> {
+    Box::pin(async move { client.events_properties_page(after.as_deref()).await })
+}
+
+impl Client {
+    /// A [`Paginator`] over `lookups/segments`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> userpilot_appex::Result<()> {
+    /// use futures::TryStreamExt;
+    ///
+    /// let client = userpilot_appex::Client::from_env()?;
+    /// let first_100: Vec<_> = client.segments_paginator().max_items(100).items().try_collect().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn segments_paginator(&self) -> Paginator<Segment> {
+        Paginator::new(self, "segments", fetch_segments)
+    }
+
+    /// A [`Paginator`] over `lookups/events_properties`.
+    pub fn events_properties_paginator(&self) -> Paginator<EventProperty> {
+        Paginator::new(self, "events_properties", fetch_events_properties)
+    }
+
+    /// Every segment, page after page, as a stream of items; shorthand for
+    /// `self.segments_paginator().items()`.
+    pub fn segments_stream(&self) -> BoxStream<'static, Result<Segment>> {
+        self.segments_paginator().items()
+    }
+
+    /// Every event property, page after page, as a stream of items;
+    /// shorthand for `self.events_properties_paginator().items()`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> userpilot_appex::Result<()> {
+    /// use futures::StreamExt;
+    ///
+    /// let client = userpilot_appex::Client::from_env()?;
+    /// let mut properties = client.events_properties_stream();
+    /// while let Some(property) = properties.next().await {
+    ///     println!("{:?}", property?.display_name);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn events_properties_stream(&self) -> BoxStream<'static, Result<EventProperty>> {
+        self.events_properties_paginator().items()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cursor_excerpt;
+
+    #[test]
+    fn cursor_excerpt_keeps_short_cursors_and_cuts_long_ones() {
+        assert_eq!(cursor_excerpt("abc"), "abc");
+        let long = "x".repeat(40);
+        assert_eq!(cursor_excerpt(&long), format!("{}…", "x".repeat(32)));
+    }
+}
