@@ -672,6 +672,7 @@ async fn a_failed_file_keeps_its_part_and_the_next_run_resumes_it() {
         &error,
         Error::Download { file, reason: DownloadFailure::Transport(_), .. } if file == "a.csv"
     ));
+    assert!(!error.to_string().contains(SIG), "{error}");
     assert!(!dir.path().join("a.csv").exists());
     assert_eq!(
         std::fs::read(dir.path().join("a.csv.part")).unwrap(),
@@ -689,24 +690,23 @@ async fn a_failed_file_keeps_its_part_and_the_next_run_resumes_it() {
     assert!(!dir.path().join("a.csv.part").exists());
 }
 
+/// (event, index, file bytes, file total, overall bytes, overall total, files done)
+type Seen = (
+    ProgressEvent,
+    usize,
+    u64,
+    Option<u64>,
+    u64,
+    Option<u64>,
+    usize,
+);
+
 #[tokio::test]
 async fn progress_reports_bytes_per_file_and_overall() {
     let server = FileServer::start().await;
     server.add("/files/a", FileSpec::bytes(content(1, 100_000)));
     server.add("/files/b", FileSpec::bytes(content(2, 30_000)));
-    let events: Arc<
-        Mutex<
-            Vec<(
-                ProgressEvent,
-                usize,
-                u64,
-                Option<u64>,
-                u64,
-                Option<u64>,
-                usize,
-            )>,
-        >,
-    > = Arc::default();
+    let events: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let sink = events.clone();
     let dir = tempfile::tempdir().unwrap();
 
@@ -841,4 +841,64 @@ async fn logs_and_reports_never_contain_the_signature() {
     assert!(!debug.contains(SIG));
     assert!(!format!("{report:?}").contains(SIG));
     assert!(!serde_json::to_string(&report).unwrap().contains(SIG));
+}
+
+#[tokio::test]
+async fn a_stalled_connection_is_abandoned_and_resumed() {
+    let server = FileServer::start().await;
+    let body = content(7, 20_000);
+    server.add(
+        "/files/slow",
+        FileSpec::bytes(body.clone()).stall_after(8_000, 1),
+    );
+    let dir = tempfile::tempdir().unwrap();
+
+    let report = guarded(
+        client(&server)
+            .download(
+                job("job-st", &[("slow.csv", server.url("/files/slow", SIG))]),
+                dir.path(),
+            )
+            .stall_timeout(Duration::from_millis(500))
+            .run(),
+    )
+    .await
+    .expect("download");
+
+    let requests = server.requests_to("/files/slow");
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[1].header("range"), Some("bytes=8000-"));
+    assert_eq!(report.files[0].sha256, sha256(&body));
+}
+
+#[tokio::test]
+async fn the_report_serializes_to_its_json_schema() {
+    let server = FileServer::start().await;
+    server.add("/files/a", FileSpec::bytes(content(1, 10)));
+    let dir = tempfile::tempdir().unwrap();
+    let report = guarded(
+        client(&server)
+            .download(
+                job("job-js", &[("a", server.url("/files/a", SIG))]),
+                dir.path(),
+            )
+            .run(),
+    )
+    .await
+    .expect("download");
+
+    let schema = serde_json::to_value(schemars::schema_for!(DownloadReport)).unwrap();
+    let value = serde_json::to_value(&report).unwrap();
+    assert!(jsonschema::is_valid(&schema, &value), "{value}");
+    assert_eq!(value["files"][0]["sha256"], sha256(&content(1, 10)));
+    assert_eq!(value["files"][0]["skipped"], false);
+    let back: DownloadReport = serde_json::from_value(value).unwrap();
+    assert_eq!(back, report);
+}
+
+/// The download future can be spawned on a multi-threaded runtime.
+#[allow(dead_code)]
+fn download_future_is_send(client: Client) {
+    fn send<T: Send>(_: T) {}
+    send(client.download("job", "dir").run());
 }

@@ -89,6 +89,8 @@ pub struct FileSpec {
     pub drop_after: Option<(u64, usize)>,
     /// Answer this status (empty body), on the first N requests.
     pub status: Option<(u16, usize)>,
+    /// Send this many body bytes then go silent (connection left open), on the first N requests.
+    pub stall_after: Option<(u64, usize)>,
     /// Answer `302 Found` with this `Location`.
     pub redirect_to: Option<String>,
     /// Answer 403 unless the query carries `X-Amz-Signature=<this>`.
@@ -110,6 +112,7 @@ impl FileSpec {
             ranges: true,
             drop_after: None,
             status: None,
+            stall_after: None,
             redirect_to: None,
             valid_signature: None,
         }
@@ -127,6 +130,11 @@ impl FileSpec {
 
     pub fn status(mut self, status: u16, first_requests: usize) -> Self {
         self.status = Some((status, first_requests));
+        self
+    }
+
+    pub fn stall_after(mut self, bytes: u64, first_requests: usize) -> Self {
+        self.stall_after = Some((bytes, first_requests));
         self
     }
 
@@ -347,12 +355,12 @@ async fn handle(mut stream: TcpStream, state: Arc<State>) -> std::io::Result<()>
         )
         .await;
     }
-    if let Some((status, first)) = spec.status {
-        if nth <= first {
-            active.release();
-            let line = format!("{status} Status");
-            return respond(&mut stream, &line, &[], b"").await;
-        }
+    if let Some((status, first)) = spec.status
+        && nth <= first
+    {
+        active.release();
+        let line = format!("{status} Status");
+        return respond(&mut stream, &line, &[], b"").await;
     }
     if let Some(sig) = &spec.valid_signature {
         let expected = format!("X-Amz-Signature={sig}");
@@ -406,7 +414,11 @@ async fn handle(mut stream: TcpStream, state: Arc<State>) -> std::io::Result<()>
         .drop_after
         .filter(|(_, first)| nth <= *first)
         .map(|(bytes, _)| bytes);
-    let end = cut.map_or(len, |c| c.clamp(from, len));
+    let stall = spec
+        .stall_after
+        .filter(|(_, first)| nth <= *first)
+        .map(|(bytes, _)| bytes);
+    let end = cut.or(stall).map_or(len, |c| c.clamp(from, len));
     let mut chunk = vec![0u8; 64 * 1024];
     let mut pos = from;
     while pos < end {
@@ -420,6 +432,12 @@ async fn handle(mut stream: TcpStream, state: Arc<State>) -> std::io::Result<()>
     }
     active.release();
     stream.flush().await?;
+    if stall.is_some() {
+        // Silent, connection open, until the client gives up on it.
+        let mut sink = [0u8; 1024];
+        while stream.read(&mut sink).await? > 0 {}
+        return Ok(());
+    }
     stream.shutdown().await
 }
 

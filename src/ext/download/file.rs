@@ -406,10 +406,10 @@ async fn give_up(mut part: Part, error: Error) -> Error {
 /// be opened).
 async fn sync_dir(dir: Option<&Path>) {
     #[cfg(unix)]
-    if let Some(dir) = dir {
-        if let Ok(d) = tokio::fs::File::open(dir).await {
-            let _ = d.sync_all().await;
-        }
+    if let Some(dir) = dir
+        && let Ok(d) = tokio::fs::File::open(dir).await
+    {
+        let _ = d.sync_all().await;
     }
     #[cfg(not(unix))]
     let _ = dir;
@@ -480,23 +480,23 @@ async fn attempt(
                     .await?,
                 ));
             }
-            if let (Some(known), Some(full)) = (*total, full) {
-                if known != full {
-                    return Ok(Some(
-                        restart_from_zero(
-                            part,
-                            format!("the file's length changed from {known} to {full}"),
-                        )
-                        .await?,
-                    ));
-                }
+            if let (Some(known), Some(full)) = (*total, full)
+                && known != full
+            {
+                return Ok(Some(
+                    restart_from_zero(
+                        part,
+                        format!("the file's length changed from {known} to {full}"),
+                    )
+                    .await?,
+                ));
             }
-            if let Some(len) = content_length(&headers) {
-                if len != end - start + 1 {
-                    return Ok(Some(Outcome::Fatal(DownloadFailure::ContentRange(
-                        format!("range {start}-{end} announced with Content-Length {len}"),
-                    ))));
-                }
+            if let Some(len) = content_length(&headers)
+                && len != end - start + 1
+            {
+                return Ok(Some(Outcome::Fatal(DownloadFailure::ContentRange(
+                    format!("range {start}-{end} announced with Content-Length {len}"),
+                ))));
             }
             // The whole length: the range's total, else its end.
             *total = Some(full.unwrap_or(end + 1));
