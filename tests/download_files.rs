@@ -185,6 +185,8 @@ async fn hostile_filenames_land_inside_the_target_dir_with_distinct_names() {
         "DUP.csv",
         "x",
         "../../../../tmp/evil\u{0}.sh",
+        "dup.csv.part",
+        ".appex-download.json",
     ];
     let mut files = Vec::new();
     for (i, name) in hostile.iter().enumerate() {
@@ -216,6 +218,8 @@ async fn hostile_filenames_land_inside_the_target_dir_with_distinct_names() {
             "DUP (3).csv",
             "x (3)",
             "evil_.sh",
+            "dup (4).csv.part",
+            ".appex-download (2).json",
         ]
     );
     let canonical = dir.canonicalize().unwrap();
@@ -297,6 +301,40 @@ async fn a_server_that_ignores_range_restarts_the_file() {
     assert_eq!(report.files[0].bytes, 200_000);
     assert_eq!(report.files[0].sha256, sha256(&body));
     assert_eq!(std::fs::read(dir.path().join("f.csv")).unwrap(), body);
+}
+
+#[tokio::test]
+async fn a_partial_answer_starting_elsewhere_is_not_appended_but_restarted() {
+    let server = FileServer::start().await;
+    let body = content(2, 90_000);
+    server.add(
+        "/files/w",
+        FileSpec::bytes(body.clone())
+            .drop_after(30_000, 1)
+            .wrong_range_start(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+
+    let report = guarded(
+        client(&server)
+            .download(
+                job("job-w", &[("w.csv", server.url("/files/w", SIG))]),
+                dir.path(),
+            )
+            .run(),
+    )
+    .await
+    .expect("download");
+
+    let ranges: Vec<Option<String>> = server
+        .requests_to("/files/w")
+        .iter()
+        .map(|r| r.header("range").map(str::to_string))
+        .collect();
+    assert_eq!(ranges, [None, Some("bytes=30000-".to_string()), None]);
+    assert_eq!(report.files[0].bytes, 90_000);
+    assert_eq!(report.files[0].sha256, sha256(&body));
+    assert_eq!(std::fs::read(dir.path().join("w.csv")).unwrap(), body);
 }
 
 #[tokio::test]

@@ -93,6 +93,8 @@ pub struct FileSpec {
     pub stall_after: Option<(u64, usize)>,
     /// Answer `302 Found` with this `Location`.
     pub redirect_to: Option<String>,
+    /// Answer a `Range` request with a 206 that starts at byte 0 (a broken server).
+    pub wrong_range_start: bool,
     /// Answer 403 unless the query carries `X-Amz-Signature=<this>`.
     pub valid_signature: Option<String>,
 }
@@ -114,6 +116,7 @@ impl FileSpec {
             status: None,
             stall_after: None,
             redirect_to: None,
+            wrong_range_start: false,
             valid_signature: None,
         }
     }
@@ -140,6 +143,11 @@ impl FileSpec {
 
     pub fn redirect_to(mut self, location: &str) -> Self {
         self.redirect_to = Some(location.to_string());
+        self
+    }
+
+    pub fn wrong_range_start(mut self) -> Self {
+        self.wrong_range_start = true;
         self
     }
 
@@ -386,6 +394,11 @@ async fn handle(mut stream: TcpStream, state: Arc<State>) -> std::io::Result<()>
             .and_then(|r| r.strip_suffix('-'))
             .and_then(|s| s.parse::<u64>().ok()),
         _ => None,
+    };
+    let start = if spec.wrong_range_start {
+        start.map(|_| 0)
+    } else {
+        start
     };
     let (status_line, from, mut extra) = match start {
         Some(s) if s < len => (

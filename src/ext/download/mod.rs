@@ -180,6 +180,7 @@ pub struct DownloadProgress<'a> {
     /// The file's length, once the server announced it.
     pub file_total: Option<u64>,
     /// Bytes on disk so far, all files together (skipped files included).
+    /// It goes back down when a file has to start over ([`ProgressEvent::Restarted`]).
     pub bytes: u64,
     /// The sum of the lengths known so far.
     pub total_known: u64,
