@@ -175,6 +175,40 @@ pub enum Error {
         /// How many pages were received, the one that repeated the cursor included.
         pages: usize,
     },
+    // --- download ---
+    /// A file name from the server that cannot be used as a local file name
+    /// (see [`sanitize_filename`](crate::ext::download::sanitize_filename)).
+    #[error("unsafe file name {name:?}: {reason}")]
+    UnsafeFilename {
+        /// The name as the server sent it.
+        name: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// The job cannot be downloaded: it has not completed (or failed).
+    #[error("job {job_id} cannot be downloaded: its status is {status:?}, not completed")]
+    JobNotCompleted {
+        /// The job's id.
+        job_id: String,
+        /// The status the server reported (empty if none).
+        status: String,
+    },
+    /// One file of an export could not be downloaded. Nothing was written
+    /// under its final name; see [`Download`](crate::ext::download::Download)
+    /// for what happens to its `.part` file.
+    #[error("download of {file:?} (job {job_id}) failed after {attempts} attempt(s): {reason}")]
+    Download {
+        /// The job's id.
+        job_id: String,
+        /// The file's name as the server sent it.
+        file: String,
+        /// Where it was being written (its final name).
+        path: PathBuf,
+        /// How many requests were made for it.
+        attempts: u32,
+        /// What went wrong.
+        reason: DownloadFailure,
+    },
 }
 
 impl Error {
@@ -220,6 +254,66 @@ impl Error {
         Error::Transport {
             operation,
             source: source.without_url(),
+        }
+    }
+}
+
+/// Why one file could not be downloaded (see [`Error::Download`]). No
+/// variant carries a URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DownloadFailure {
+    /// The server answered this status (for `5xx` and `429`: after retries).
+    Status(StatusCode),
+    /// The server answered a redirect; redirects are never followed.
+    Redirect(StatusCode),
+    /// The URL was refused (`401`/`403`, or an expired signature) and still
+    /// was with the fresh URL the job gave when fetched again.
+    Expired(StatusCode),
+    /// The job, fetched again for fresh URLs, no longer lists this file.
+    MissingAfterRefresh,
+    /// The job gave no usable `http`/`https` URL for this file.
+    BadUrl,
+    /// The connection failed or broke, after retries (description without URL).
+    Transport(String),
+    /// No bytes arrived within the stall timeout, after retries.
+    Stalled(Duration),
+    /// The body was not as long as announced, after retries.
+    Length {
+        /// The length the server announced.
+        expected: u64,
+        /// The bytes received.
+        received: u64,
+    },
+    /// A partial answer (`206`) whose `Content-Range` did not match the request.
+    ContentRange(String),
+}
+
+impl fmt::Display for DownloadFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DownloadFailure::Status(s) => write!(f, "the server answered {s}"),
+            DownloadFailure::Redirect(s) => {
+                write!(
+                    f,
+                    "the server answered a redirect ({s}), which is not followed"
+                )
+            }
+            DownloadFailure::Expired(s) => write!(
+                f,
+                "the presigned URL was refused ({s}) even after fetching the job again; it may have expired"
+            ),
+            DownloadFailure::MissingAfterRefresh => {
+                f.write_str("the job, fetched again, no longer lists this file")
+            }
+            DownloadFailure::BadUrl => f.write_str("the job gave no usable http(s) URL"),
+            DownloadFailure::Transport(e) => write!(f, "transport error: {e}"),
+            DownloadFailure::Stalled(d) => write!(f, "no data arrived for {d:?}"),
+            DownloadFailure::Length { expected, received } => write!(
+                f,
+                "received {received} bytes where {expected} were announced"
+            ),
+            DownloadFailure::ContentRange(e) => write!(f, "bad Content-Range: {e}"),
         }
     }
 }
