@@ -96,7 +96,7 @@ async fn get_job_and_list_jobs_401_are_unauthorized() {
 async fn trigger_401_and_409_decode_into_their_variants() {
     let server = MockServer::start_async().await;
     let client = common::client(&server.base_url(), RetryPolicy::none());
-    let mut conflict = server
+    let conflict = server
         .mock_async(|when, then| {
             when.method(POST).path(PREFIX);
             then.status(409)

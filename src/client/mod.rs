@@ -16,7 +16,7 @@ use crate::{
     models::ErrorResponse,
 };
 
-pub(crate) use hooks::{describe as describe_transport_error, is_retryable_status, retry_after};
+pub(crate) use hooks::{describe as describe_transport_error, retry_after};
 
 /// The public Userpilot host.
 pub const DEFAULT_BASE_URL: &str = "https://appex.userpilot.io";
