@@ -62,6 +62,10 @@ pub(crate) fn body(data: Bytes, drop_after: Option<u64>, slow: Option<(usize, Du
         async move {
             if pos >= limit {
                 if cut && pos != usize::MAX {
+                    // Let hyper flush what was sent (headers included)
+                    // before the connection breaks.
+                    tokio::task::yield_now().await;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                     // Signal an error: hyper aborts the connection mid-body.
                     return Some((
                         Err(std::io::Error::new(
