@@ -34,18 +34,37 @@ async fn a_wrong_key_gets_401_and_the_log_keeps_no_key() {
     assert_eq!(a.status, StatusCode::OK);
 
     let log = sim.requests();
-    let seen: Vec<(bool, u16)> = log.iter().map(|r| (r.has_authorization, r.status)).collect();
+    let seen: Vec<(bool, u16)> = log
+        .iter()
+        .map(|r| (r.has_authorization, r.status))
+        .collect();
     assert_eq!(seen, vec![(true, 401), (false, 401), (true, 200)]);
-    assert!(log.iter().all(|r| r.route == Route::ListJobs && r.path == JOBS));
-    assert!(!format!("{log:?}").contains("right"), "the log holds no key");
+    assert!(
+        log.iter()
+            .all(|r| r.route == Route::ListJobs && r.path == JOBS)
+    );
+    assert!(
+        !format!("{log:?}").contains("right"),
+        "the log holds no key"
+    );
     assert_eq!(sim.request_count(Route::ListJobs), 3);
     assert_eq!(sim.request_count(Route::GetJob), 0);
 }
 
 #[tokio::test]
 async fn trigger_answers_201_with_the_environment_and_a_uuid_job_id() {
-    let sim = start(SimulatorConfig::default().app_token("NX-TEST").environment_name("staging")).await;
-    let a = post(&sim, EXPORTS, json!({"from": "2025-01-01", "to": "2025-01-07", "format": "csv"})).await;
+    let sim = start(
+        SimulatorConfig::default()
+            .app_token("NX-TEST")
+            .environment_name("staging"),
+    )
+    .await;
+    let a = post(
+        &sim,
+        EXPORTS,
+        json!({"from": "2025-01-01", "to": "2025-01-07", "format": "csv"}),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::CREATED);
     let body = a.json();
     assert_eq!(body["environment_app_token"], "NX-TEST");
@@ -54,7 +73,12 @@ async fn trigger_answers_201_with_the_environment_and_a_uuid_job_id() {
     let groups: Vec<usize> = id.split('-').map(str::len).collect();
     assert_eq!(groups, vec![8, 4, 4, 4, 12], "uuid-shaped: {id}");
     assert!(body["links"].as_str().expect("links").ends_with(id));
-    assert!(body["start_time"].as_str().expect("start_time").ends_with('Z'));
+    assert!(
+        body["start_time"]
+            .as_str()
+            .expect("start_time")
+            .ends_with('Z')
+    );
     assert_eq!(sim.job_ids(), vec![id.to_string()]);
 }
 
@@ -79,7 +103,10 @@ async fn a_second_export_while_one_runs_gets_409_then_201_once_done() {
     assert!(err["details"].as_str().expect("details").contains(&first));
 
     sim.advance(HOUR * 2); // pending 1 h + chunk 1 of 2: still running
-    assert_eq!(post(&sim, EXPORTS, json!({})).await.status, StatusCode::CONFLICT);
+    assert_eq!(
+        post(&sim, EXPORTS, json!({})).await.status,
+        StatusCode::CONFLICT
+    );
     sim.advance(HOUR); // both chunks done
     let second = trigger(&sim, json!({})).await;
     assert_ne!(first, second);
@@ -89,7 +116,11 @@ async fn a_second_export_while_one_runs_gets_409_then_201_once_done() {
 #[tokio::test]
 async fn a_job_moves_through_its_chunks_to_completed_with_presigned_urls() {
     let sim = start(manual_clock()).await;
-    let id = trigger(&sim, json!({"from": "2025-01-01T00:00:00Z", "to": "2025-01-04"})).await;
+    let id = trigger(
+        &sim,
+        json!({"from": "2025-01-01T00:00:00Z", "to": "2025-01-04"}),
+    )
+    .await;
     let path = format!("{JOBS}{id}");
     let all = json!(["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-04"]);
 
@@ -134,7 +165,10 @@ async fn a_job_moves_through_its_chunks_to_completed_with_presigned_urls() {
         assert!(url.starts_with(&sim.base_url()));
         assert_eq!(u.path(), format!("/_files/{id}/{name}"));
         let keys: HashSet<String> = u.query_pairs().map(|(k, _)| k.into_owned()).collect();
-        assert!(keys.contains("X-Signature") && keys.contains("X-Expires"), "{keys:?}");
+        assert!(
+            keys.contains("X-Signature") && keys.contains("X-Expires"),
+            "{keys:?}"
+        );
     }
 }
 
@@ -148,8 +182,18 @@ async fn the_job_list_shows_progress_and_elapsed_time() {
     assert_eq!(item["job_id"], id.as_str());
     assert_eq!(item["status"], "processing");
     assert_eq!(item["progress"], "0%");
-    assert!(item["elapsed_time"].as_str().expect("elapsed_time").starts_with("01:01:0"), "{item}");
-    let secs: f64 = item["elapsed_time_seconds"].as_str().expect("string").parse().expect("number");
+    assert!(
+        item["elapsed_time"]
+            .as_str()
+            .expect("elapsed_time")
+            .starts_with("01:01:0"),
+        "{item}"
+    );
+    let secs: f64 = item["elapsed_time_seconds"]
+        .as_str()
+        .expect("string")
+        .parse()
+        .expect("number");
     assert!((3661.0..3700.0).contains(&secs), "{secs}");
 
     sim.advance(HOUR * 5);
@@ -165,7 +209,10 @@ async fn jobs_past_retention_are_gone() {
     let sim = start(SimulatorConfig::default().job_retention(Duration::from_secs(24 * 3600))).await;
     let id = trigger(&sim, json!({})).await;
     sim.advance(HOUR * 23);
-    assert_eq!(get(&sim, &format!("{JOBS}{id}")).await.status, StatusCode::OK);
+    assert_eq!(
+        get(&sim, &format!("{JOBS}{id}")).await.status,
+        StatusCode::OK
+    );
     sim.advance(HOUR * 2);
     let a = get(&sim, &format!("{JOBS}{id}")).await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
@@ -178,7 +225,12 @@ async fn an_unknown_job_is_404() {
     let sim = start(SimulatorConfig::default()).await;
     let a = get(&sim, &format!("{JOBS}nope")).await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
-    assert!(a.json()["errors"][0]["details"].as_str().expect("details").contains("nope"));
+    assert!(
+        a.json()["errors"][0]["details"]
+            .as_str()
+            .expect("details")
+            .contains("nope")
+    );
 }
 
 #[tokio::test]
@@ -214,7 +266,10 @@ async fn bad_export_requests_get_400_and_create_no_job() {
     for (body, needle) in cases {
         let a = post(&sim, EXPORTS, body.clone()).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{body}");
-        let details = a.json()["errors"][0]["details"].as_str().expect("details").to_string();
+        let details = a.json()["errors"][0]["details"]
+            .as_str()
+            .expect("details")
+            .to_string();
         assert!(details.contains(needle), "{body}: {details}");
     }
     let a = http()
@@ -246,7 +301,11 @@ async fn avro_without_the_feature_is_a_clear_400() {
     assert!(a.text().contains("`avro` feature"), "{}", a.text());
 }
 
-async fn walk(sim: &userpilot_appex::simulator::Simulator, name: &str, limit: Option<usize>) -> (Vec<Value>, Vec<Value>) {
+async fn walk(
+    sim: &userpilot_appex::simulator::Simulator,
+    name: &str,
+    limit: Option<usize>,
+) -> (Vec<Value>, Vec<Value>) {
     let mut items = Vec::new();
     let mut metas = Vec::new();
     let mut after: Option<String> = None;
@@ -277,16 +336,27 @@ async fn segments_paginate_with_the_default_limit_until_after_is_null() {
     let sim = start(SimulatorConfig::default().segments(120).page_limit(50)).await;
     let (items, metas) = walk(&sim, "segments", None).await;
     assert_eq!(metas.len(), 3);
-    assert!(metas.iter().all(|m| m["limit"] == 50 && m["total_count"] == 120));
+    assert!(
+        metas
+            .iter()
+            .all(|m| m["limit"] == 50 && m["total_count"] == 120)
+    );
     assert!(metas[0]["cursor"]["before"].is_null());
     assert!(metas[1]["cursor"]["before"].is_string());
     assert!(metas[2]["cursor"]["after"].is_null());
-    let ids: Vec<i64> = items.iter().map(|s| s["id"].as_i64().expect("id")).collect();
+    let ids: Vec<i64> = items
+        .iter()
+        .map(|s| s["id"].as_i64().expect("id"))
+        .collect();
     assert_eq!(ids, (101..221).collect::<Vec<_>>());
     assert_eq!(sim.request_count(Route::Segments), 3);
     let queries: Vec<Option<String>> = sim.requests().into_iter().map(|r| r.query).collect();
     assert_eq!(queries[0].as_deref(), Some(""));
-    assert!(queries[1].as_deref().is_some_and(|q| q.starts_with("after_cursor=")));
+    assert!(
+        queries[1]
+            .as_deref()
+            .is_some_and(|q| q.starts_with("after_cursor="))
+    );
 }
 
 #[tokio::test]
@@ -294,9 +364,16 @@ async fn events_properties_honour_the_limit_query() {
     let sim = start(SimulatorConfig::default().event_properties(25)).await;
     let (items, metas) = walk(&sim, "events_properties", Some(10)).await;
     assert_eq!(metas.len(), 3);
-    assert!(metas.iter().all(|m| m["limit"] == 10 && m["total_count"] == 25));
+    assert!(
+        metas
+            .iter()
+            .all(|m| m["limit"] == 10 && m["total_count"] == 25)
+    );
     assert_eq!(items.len(), 25);
-    let ids: HashSet<i64> = items.iter().map(|s| s["id"].as_i64().expect("id")).collect();
+    let ids: HashSet<i64> = items
+        .iter()
+        .map(|s| s["id"].as_i64().expect("id"))
+        .collect();
     assert_eq!(ids.len(), 25, "no item twice");
 }
 
@@ -304,8 +381,15 @@ async fn events_properties_honour_the_limit_query() {
 async fn a_foreign_cursor_or_bad_limit_is_400() {
     let sim = start(SimulatorConfig::default()).await;
     let seg = get(&sim, &format!("{LOOKUPS}segments")).await.json();
-    let cursor = seg["metadata"]["cursor"]["after"].as_str().expect("after").to_string();
-    let a = get(&sim, &format!("{LOOKUPS}events_properties?after_cursor={cursor}")).await;
+    let cursor = seg["metadata"]["cursor"]["after"]
+        .as_str()
+        .expect("after")
+        .to_string();
+    let a = get(
+        &sim,
+        &format!("{LOOKUPS}events_properties?after_cursor={cursor}"),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert!(a.text().contains("after_cursor"));
     let a = get(&sim, &format!("{LOOKUPS}segments?limit=0")).await;
@@ -316,12 +400,29 @@ async fn a_foreign_cursor_or_bad_limit_is_400() {
 async fn lookups_hold_the_documented_shapes() {
     let sim = start(SimulatorConfig::default()).await;
     let embeds = get(&sim, &format!("{LOOKUPS}embeds")).await.json();
-    let kinds: HashSet<&str> = embeds.as_array().expect("array").iter().map(|e| e["type"].as_str().expect("type")).collect();
+    let kinds: HashSet<&str> = embeds
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| e["type"].as_str().expect("type"))
+        .collect();
     assert_eq!(kinds, HashSet::from(["banner", "card"]));
     let surveys = get(&sim, &format!("{LOOKUPS}surveys")).await.json();
-    assert!(surveys.as_array().expect("array").iter().all(|s| s["modules"].as_array().is_some_and(|m| !m.is_empty())));
+    assert!(
+        surveys
+            .as_array()
+            .expect("array")
+            .iter()
+            .all(|s| s["modules"].as_array().is_some_and(|m| !m.is_empty()))
+    );
     let checklists = get(&sim, &format!("{LOOKUPS}checklists")).await.json();
-    assert!(checklists.as_array().expect("array").iter().all(|s| s["tasks"].as_array().is_some_and(|m| !m.is_empty())));
+    assert!(
+        checklists
+            .as_array()
+            .expect("array")
+            .iter()
+            .all(|s| s["tasks"].as_array().is_some_and(|m| !m.is_empty()))
+    );
     let a = get(&sim, &format!("{LOOKUPS}nothing_here")).await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
 }
@@ -341,7 +442,10 @@ async fn the_crate_client_runs_an_export_against_the_simulator() {
     };
     let created = client.trigger_export(&request).await.expect("201");
     let id = created.job_id.clone().expect("job id");
-    assert!(matches!(client.trigger_export(&request).await, Err(Error::Conflict(_))));
+    assert!(matches!(
+        client.trigger_export(&request).await,
+        Err(Error::Conflict(_))
+    ));
     sim.advance(HOUR * 4);
     let job = client.get_job(&id).await.expect("job");
     assert!(job.is_terminal());
@@ -356,8 +460,15 @@ async fn the_crate_client_runs_an_export_against_the_simulator() {
     let flows = client.flows().await.expect("flows");
     assert!(!flows.is_empty());
 
-    let wrong = Client::builder().base_url(sim.base_url()).api_key("nope").build().expect("client");
-    assert!(matches!(wrong.list_jobs().await, Err(Error::Unauthorized(_))));
+    let wrong = Client::builder()
+        .base_url(sim.base_url())
+        .api_key("nope")
+        .build()
+        .expect("client");
+    assert!(matches!(
+        wrong.list_jobs().await,
+        Err(Error::Unauthorized(_))
+    ));
 }
 
 #[tokio::test]

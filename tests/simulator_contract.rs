@@ -46,7 +46,9 @@ fn to_json_schema(spec: &Value, schema: &Value) -> Value {
             }
             Value::Object(out)
         }
-        Value::Array(items) => Value::Array(items.iter().map(|v| to_json_schema(spec, v)).collect()),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| to_json_schema(spec, v)).collect())
+        }
         other => other.clone(),
     }
 }
@@ -87,7 +89,12 @@ fn assert_valid(schema: &Value, instance: &Value, what: &str) {
 
 /// Checks `answer` against the spec for `spec_path` and `method`.
 fn check(spec: &Value, spec_path: &str, method: &str, answer: &Answer, expected: StatusCode) {
-    assert_eq!(answer.status, expected, "{method} {spec_path}: {}", answer.text());
+    assert_eq!(
+        answer.status,
+        expected,
+        "{method} {spec_path}: {}",
+        answer.text()
+    );
     assert!(
         answer
             .header("content-type")
@@ -95,7 +102,11 @@ fn check(spec: &Value, spec_path: &str, method: &str, answer: &Answer, expected:
         "{method} {spec_path} answers JSON"
     );
     let schema = response_schema(spec, spec_path, method, answer.status);
-    assert_valid(&schema, &answer.json(), &format!("{expected} of {method} {spec_path}"));
+    assert_valid(
+        &schema,
+        &answer.json(),
+        &format!("{expected} of {method} {spec_path}"),
+    );
 }
 
 /// Every key of `example` appears in `item` with the same JSON type
@@ -135,8 +146,8 @@ fn assert_shaped_like(example: &Value, item: &Value, what: &str) {
 }
 
 fn spec_example<'a>(spec: &'a Value, path: &str) -> &'a Value {
-    let ex = &operation(spec, path, "get")["responses"]["200"]["content"]["application/json"]
-        ["example"];
+    let ex =
+        &operation(spec, path, "get")["responses"]["200"]["content"]["application/json"]["example"];
     assert!(!ex.is_null(), "spec has an example for {path}");
     ex
 }
@@ -197,15 +208,28 @@ async fn export_job_operations_follow_the_spec_in_every_state() {
     check(&spec, jobs_path, "get", &a, StatusCode::OK);
     assert_eq!(a.json(), json!([]));
 
-    let created = post(&sim, EXPORTS, json!({"from": "2025-01-01", "to": "2025-01-03"})).await;
+    let created = post(
+        &sim,
+        EXPORTS,
+        json!({"from": "2025-01-01", "to": "2025-01-03"}),
+    )
+    .await;
     check(&spec, EXPORTS, "post", &created, StatusCode::CREATED);
-    let id = created.json()["job_id"].as_str().expect("job_id").to_string();
+    let id = created.json()["job_id"]
+        .as_str()
+        .expect("job_id")
+        .to_string();
 
     let conflict = post(&sim, EXPORTS, json!({})).await;
     check(&spec, EXPORTS, "post", &conflict, StatusCode::CONFLICT);
 
     // pending, processing, completed
-    for (advance_h, status) in [(0, "pending"), (1, "processing"), (2, "processing"), (2, "completed")] {
+    for (advance_h, status) in [
+        (0, "pending"),
+        (1, "processing"),
+        (2, "processing"),
+        (2, "completed"),
+    ] {
         sim.advance(std::time::Duration::from_secs(advance_h * 3600));
         let job = get(&sim, &format!("{JOBS}{id}")).await;
         check(&spec, job_path, "get", &job, StatusCode::OK);
@@ -226,10 +250,22 @@ async fn failed_job_follows_the_spec() {
     let id = trigger(&sim, json!({"from": "2025-01-01", "to": "2025-01-03"})).await;
     sim.advance(std::time::Duration::from_secs(10 * 3600));
     let job = get(&sim, &format!("{JOBS}{id}")).await;
-    check(&spec, "/api/v1/analytics/exports/jobs/{job_id}", "get", &job, StatusCode::OK);
+    check(
+        &spec,
+        "/api/v1/analytics/exports/jobs/{job_id}",
+        "get",
+        &job,
+        StatusCode::OK,
+    );
     assert_eq!(job.json()["status"], "failed");
     let list = get(&sim, JOBS).await;
-    check(&spec, "/api/v1/analytics/exports/jobs/", "get", &list, StatusCode::OK);
+    check(
+        &spec,
+        "/api/v1/analytics/exports/jobs/",
+        "get",
+        &list,
+        StatusCode::OK,
+    );
 }
 
 #[tokio::test]
@@ -238,15 +274,26 @@ async fn every_operation_answers_401_in_the_error_shape() {
     let sim = start(SimulatorConfig::default()).await;
     let mut cases: Vec<(Method, String, String)> = vec![
         (Method::POST, EXPORTS.into(), EXPORTS.into()),
-        (Method::GET, JOBS.into(), "/api/v1/analytics/exports/jobs/".into()),
+        (
+            Method::GET,
+            JOBS.into(),
+            "/api/v1/analytics/exports/jobs/".into(),
+        ),
         (
             Method::GET,
             format!("{JOBS}some-job"),
             "/api/v1/analytics/exports/jobs/{job_id}".into(),
         ),
     ];
-    for name in PLAIN_LOOKUPS.iter().chain(&["segments", "events_properties"]) {
-        cases.push((Method::GET, format!("{LOOKUPS}{name}"), format!("{LOOKUPS}{name}")));
+    for name in PLAIN_LOOKUPS
+        .iter()
+        .chain(&["segments", "events_properties"])
+    {
+        cases.push((
+            Method::GET,
+            format!("{LOOKUPS}{name}"),
+            format!("{LOOKUPS}{name}"),
+        ));
     }
     assert_eq!(cases.len(), 15);
     for (method, path, spec_path) in cases {
@@ -276,13 +323,31 @@ async fn bad_requests_and_faults_answer_in_the_error_shape() {
         check(&spec, EXPORTS, "post", &a, StatusCode::BAD_REQUEST);
     }
     let a = get(&sim, &format!("{LOOKUPS}segments?after_cursor=zzz")).await;
-    check(&spec, &format!("{LOOKUPS}segments"), "get", &a, StatusCode::BAD_REQUEST);
+    check(
+        &spec,
+        &format!("{LOOKUPS}segments"),
+        "get",
+        &a,
+        StatusCode::BAD_REQUEST,
+    );
 
     let limited = start(SimulatorConfig::default().rate_limit_every(1, 3)).await;
     let a = get(&limited, JOBS).await;
-    check(&spec, "/api/v1/analytics/exports/jobs/", "get", &a, StatusCode::TOO_MANY_REQUESTS);
+    check(
+        &spec,
+        "/api/v1/analytics/exports/jobs/",
+        "get",
+        &a,
+        StatusCode::TOO_MANY_REQUESTS,
+    );
 
     let failing = start(SimulatorConfig::default().server_error_rate(1.0)).await;
     let a = get(&failing, &format!("{LOOKUPS}flows")).await;
-    check(&spec, &format!("{LOOKUPS}flows"), "get", &a, StatusCode::SERVICE_UNAVAILABLE);
+    check(
+        &spec,
+        &format!("{LOOKUPS}flows"),
+        "get",
+        &a,
+        StatusCode::SERVICE_UNAVAILABLE,
+    );
 }

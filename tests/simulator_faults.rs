@@ -87,7 +87,12 @@ async fn server_error_rate_answers_503_reproducibly_from_the_seed() {
 #[tokio::test]
 async fn a_dropped_download_breaks_off_and_a_ranged_retry_completes_it() {
     let clean = clean_file().await;
-    let sim = start(SimulatorConfig::default().events_per_day(400).drop_download_after(1000, 1)).await;
+    let sim = start(
+        SimulatorConfig::default()
+            .events_per_day(400)
+            .drop_download_after(1000, 1),
+    )
+    .await;
     let url = first_url(&sim).await;
 
     let resp = http().get(&url).send().await.expect("headers arrive");
@@ -120,13 +125,22 @@ async fn drop_download_counts_attempts_per_file() {
 #[tokio::test]
 async fn truncate_gzip_serves_a_complete_transfer_of_an_incomplete_gzip() {
     let clean = clean_file().await;
-    let sim = start(SimulatorConfig::default().events_per_day(400).truncate_gzip(true)).await;
+    let sim = start(
+        SimulatorConfig::default()
+            .events_per_day(400)
+            .truncate_gzip(true),
+    )
+    .await;
     let url = first_url(&sim).await;
     let a = fetch(&url, &[]).await;
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(a.header("content-length"), Some(a.body.len().to_string()));
     assert!(a.body.len() < clean.len());
-    assert_eq!(&a.body[..], &clean[..a.body.len()], "a prefix of the real file");
+    assert_eq!(
+        &a.body[..],
+        &clean[..a.body.len()],
+        "a prefix of the real file"
+    );
     let err = gunzip(&a.body).expect_err("gzip stream is incomplete");
     assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
 }
@@ -154,15 +168,32 @@ async fn slow_body_sends_pieces_with_a_delay_before_each() {
 
 #[tokio::test]
 async fn repeat_cursor_gives_the_page_after_p_the_cursor_of_p() {
-    let sim = start(SimulatorConfig::default().segments(120).page_limit(50).repeat_cursor_after_page(1)).await;
+    let sim = start(
+        SimulatorConfig::default()
+            .segments(120)
+            .page_limit(50)
+            .repeat_cursor_after_page(1),
+    )
+    .await;
     let p1 = get(&sim, &format!("{LOOKUPS}segments")).await.json();
-    let c1 = p1["metadata"]["cursor"]["after"].as_str().expect("after").to_string();
-    let p2 = get(&sim, &format!("{LOOKUPS}segments?after_cursor={c1}")).await.json();
-    assert_eq!(p2["metadata"]["cursor"]["after"], c1.as_str(), "page 2 repeats page 1's cursor");
+    let c1 = p1["metadata"]["cursor"]["after"]
+        .as_str()
+        .expect("after")
+        .to_string();
+    let p2 = get(&sim, &format!("{LOOKUPS}segments?after_cursor={c1}"))
+        .await
+        .json();
+    assert_eq!(
+        p2["metadata"]["cursor"]["after"],
+        c1.as_str(),
+        "page 2 repeats page 1's cursor"
+    );
     assert_eq!(p2["data"][0]["id"], 151, "page 2's data is page 2");
 
     let honest = start(SimulatorConfig::default().segments(120).page_limit(50)).await;
-    let p2 = get(&honest, &format!("{LOOKUPS}segments?after_cursor={c1}")).await.json();
+    let p2 = get(&honest, &format!("{LOOKUPS}segments?after_cursor={c1}"))
+        .await
+        .json();
     assert_ne!(p2["metadata"]["cursor"]["after"], c1.as_str());
 }
 
@@ -196,5 +227,9 @@ async fn not_found_polls_hide_a_new_job_for_its_first_polls() {
         codes.push(get(&sim, &path).await.status.as_u16());
     }
     assert_eq!(codes, vec![404, 404, 200]);
-    assert_eq!(get(&sim, JOBS).await.json()[0]["job_id"], id.as_str(), "listed all along");
+    assert_eq!(
+        get(&sim, JOBS).await.json()[0]["job_id"],
+        id.as_str(),
+        "listed all along"
+    );
 }

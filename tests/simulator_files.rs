@@ -79,7 +79,10 @@ fn assert_contract_event(e: &Value, day: &str, app_token: &str) {
             let parts: Vec<&str> = name.split(':').collect();
             assert_eq!(parts.len(), 3, "{name}");
             assert!(parts[1].parse::<u64>().is_ok(), "{name}");
-            assert!(parts[2].chars().all(|c| c.is_ascii_uppercase() || c == '_'), "{name}");
+            assert!(
+                parts[2].chars().all(|c| c.is_ascii_uppercase() || c == '_'),
+                "{name}"
+            );
             assert_eq!(e["metadata"]["entity_type"], parts[0]);
         }
         "track_feature" => assert!(name.starts_with("feature_"), "{name}"),
@@ -87,31 +90,61 @@ fn assert_contract_event(e: &Value, day: &str, app_token: &str) {
         _ => assert_eq!(name, "", "{ty} has no event name"),
     }
     let at = e["inserted_at"].as_str().expect("inserted_at");
-    assert!(at.ends_with('Z') && at.len() == "2025-01-10T12:34:56.123456Z".len(), "{at}");
+    assert!(
+        at.ends_with('Z') && at.len() == "2025-01-10T12:34:56.123456Z".len(),
+        "{at}"
+    );
     let parsed = NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M:%S%.6fZ").expect("timestamp");
     assert_eq!(parsed.date().to_string(), day);
     assert!(e["user_id"].as_str().is_some_and(|u| !u.is_empty()));
-    assert!(e["internal_event_id"].as_str().is_some_and(|u| u.len() == 36));
+    assert!(
+        e["internal_event_id"]
+            .as_str()
+            .is_some_and(|u| u.len() == 36)
+    );
     assert!(e["metadata"].is_object());
     if source == "web-client" {
-        assert!(e["screen_width"].is_i64() && e["screen_height"].is_i64(), "{e}");
-        for f in ["hostname", "pathname", "device_type", "user_agent", "operating_system", "browser", "browser_language", "session", "country_code"] {
+        assert!(
+            e["screen_width"].is_i64() && e["screen_height"].is_i64(),
+            "{e}"
+        );
+        for f in [
+            "hostname",
+            "pathname",
+            "device_type",
+            "user_agent",
+            "operating_system",
+            "browser",
+            "browser_language",
+            "session",
+            "country_code",
+        ] {
             assert!(e[f].as_str().is_some_and(|v| !v.is_empty()), "{f} in {e}");
         }
     } else {
-        assert!(e["hostname"].is_null() && e["screen_width"].is_null(), "{e}");
+        assert!(
+            e["hostname"].is_null() && e["screen_width"].is_null(),
+            "{e}"
+        );
     }
 }
 
 fn ndjson_events(bytes: &[u8]) -> Vec<Value> {
     assert_eq!(&bytes[..2], &[0x1f, 0x8b], "gzip magic");
     let text = String::from_utf8(gunzip(bytes).expect("gunzips")).expect("utf-8");
-    text.lines().map(|l| serde_json::from_str(l).expect("line is JSON")).collect()
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("line is JSON"))
+        .collect()
 }
 
 #[tokio::test]
 async fn ndjson_files_hold_contract_events_for_every_day() {
-    let sim = start(SimulatorConfig::default().events_per_day(300).app_token("NX-FILES")).await;
+    let sim = start(
+        SimulatorConfig::default()
+            .events_per_day(300)
+            .app_token("NX-FILES"),
+    )
+    .await;
     let job = completed_job(&sim, json!({"from": "2025-01-01", "to": "2025-01-03"})).await;
     let files = urls(&job);
     assert_eq!(files.len(), 3);
@@ -138,20 +171,34 @@ async fn ndjson_files_hold_contract_events_for_every_day() {
     assert_eq!(types.len(), 7, "all seven event types: {types:?}");
     assert_eq!(sources.len(), 5, "all sources: {sources:?}");
     assert_eq!(sim.request_count(Route::Download), 3);
-    assert!(sim.requests().iter().filter(|r| r.route == Route::Download).all(|r| !r.has_authorization));
+    assert!(
+        sim.requests()
+            .iter()
+            .filter(|r| r.route == Route::Download)
+            .all(|r| !r.has_authorization)
+    );
 }
 
 #[tokio::test]
 async fn csv_files_are_gzip_under_a_csv_name_with_the_contract_header() {
     let sim = start(SimulatorConfig::default().events_per_day(100)).await;
-    let job = completed_job(&sim, json!({"from": "2025-01-05", "to": "2025-01-05", "format": "csv"})).await;
+    let job = completed_job(
+        &sim,
+        json!({"from": "2025-01-05", "to": "2025-01-05", "format": "csv"}),
+    )
+    .await;
     let (name, url) = urls(&job).remove(0);
     assert!(name.ends_with("2025-01-05.csv"), "{name}");
     let a = fetch(&url, &[]).await;
     assert_eq!(&a.body[..2], &[0x1f, 0x8b], "gzip although named .csv");
     let raw = gunzip(&a.body).expect("gunzips");
     let mut reader = csv::Reader::from_reader(raw.as_slice());
-    let header: Vec<String> = reader.headers().expect("header").iter().map(str::to_string).collect();
+    let header: Vec<String> = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_string)
+        .collect();
     assert_eq!(header, FIELDS);
     let mut rows = 0;
     for record in reader.records() {
@@ -196,9 +243,15 @@ async fn filters_shape_the_events() {
     )
     .await;
     let events = ndjson_events(&fetch(&urls(&job)[0].1, &[]).await.body);
-    let types: HashSet<&str> = events.iter().map(|e| e["event_type"].as_str().expect("type")).collect();
+    let types: HashSet<&str> = events
+        .iter()
+        .map(|e| e["event_type"].as_str().expect("type"))
+        .collect();
     assert_eq!(types, HashSet::from(["track", "page_view"]));
-    let users: HashSet<&str> = events.iter().map(|e| e["user_id"].as_str().expect("user")).collect();
+    let users: HashSet<&str> = events
+        .iter()
+        .map(|e| e["user_id"].as_str().expect("user"))
+        .collect();
     assert_eq!(users, HashSet::from(["u-1", "u-2"]));
 }
 
@@ -210,9 +263,16 @@ async fn a_file_url_with_an_authorization_header_is_400_like_s3() {
     let a = fetch(url, &[("Authorization", "Token sim-key")]).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert!(a.header("content-type").is_some_and(|c| c.contains("xml")));
-    assert!(a.text().contains("<Code>InvalidArgument</Code>"), "{}", a.text());
+    assert!(
+        a.text().contains("<Code>InvalidArgument</Code>"),
+        "{}",
+        a.text()
+    );
     let last = sim.requests().pop().expect("logged");
-    assert_eq!((last.route, last.has_authorization, last.status), (Route::Download, true, 400));
+    assert_eq!(
+        (last.route, last.has_authorization, last.status),
+        (Route::Download, true, 400)
+    );
 }
 
 #[tokio::test]
@@ -222,7 +282,11 @@ async fn a_tampered_signature_is_403() {
     let files = urls(&job);
     let url = &files[0].1;
     let sig_at = url.find("X-Signature=").expect("signature") + "X-Signature=".len();
-    let flipped = if &url[sig_at..sig_at + 1] == "0" { "1" } else { "0" };
+    let flipped = if &url[sig_at..sig_at + 1] == "0" {
+        "1"
+    } else {
+        "0"
+    };
     let tampered = format!("{}{flipped}{}", &url[..sig_at], &url[sig_at + 1..]);
     let a = fetch(&tampered, &[]).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
@@ -275,7 +339,10 @@ async fn range_requests_get_206_with_the_right_bytes_and_416_past_the_end() {
 
     let a = fetch(&url, &[("Range", "bytes=10-99")]).await;
     assert_eq!(a.status, StatusCode::PARTIAL_CONTENT);
-    assert_eq!(a.header("content-range"), Some(format!("bytes 10-99/{total}")));
+    assert_eq!(
+        a.header("content-range"),
+        Some(format!("bytes 10-99/{total}"))
+    );
     assert_eq!(a.header("content-length").as_deref(), Some("90"));
     assert_eq!(&a.body[..], &full[10..100]);
 
@@ -294,10 +361,16 @@ async fn range_requests_get_206_with_the_right_bytes_and_416_past_the_end() {
 
 #[tokio::test]
 async fn files_of_an_unfinished_or_forgotten_job_are_not_served() {
-    let sim = start(SimulatorConfig::default().job_retention(std::time::Duration::from_secs(60 * 3600))).await;
+    let sim =
+        start(SimulatorConfig::default().job_retention(std::time::Duration::from_secs(60 * 3600)))
+            .await;
     // Running: the id is known, no URL is handed out, and a forged one fails.
     let running = trigger(&sim, json!({"from": "2025-01-01", "to": "2025-01-01"})).await;
-    let a = fetch(&format!("{}/_files/{running}/x.ndjson.gz", sim.base_url()), &[]).await;
+    let a = fetch(
+        &format!("{}/_files/{running}/x.ndjson.gz", sim.base_url()),
+        &[],
+    )
+    .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     // Completed after 48 h, then forgotten at 60 h.
     sim.advance(std::time::Duration::from_secs(48 * 3600));
@@ -316,7 +389,11 @@ async fn parquet_files_have_string_columns_and_int64_screen_sizes() {
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
     let sim = start(SimulatorConfig::default().events_per_day(50)).await;
-    let job = completed_job(&sim, json!({"from": "2025-01-01", "to": "2025-01-01", "format": "parquet"})).await;
+    let job = completed_job(
+        &sim,
+        json!({"from": "2025-01-01", "to": "2025-01-01", "format": "parquet"}),
+    )
+    .await;
     let (name, url) = urls(&job).remove(0);
     assert!(name.ends_with(".parquet"));
     let body = fetch(&url, &[]).await.body;
@@ -342,7 +419,11 @@ async fn avro_files_hold_exported_event_records() {
     use apache_avro::{Reader, types::Value as Avro};
 
     let sim = start(SimulatorConfig::default().events_per_day(40)).await;
-    let job = completed_job(&sim, json!({"from": "2025-01-01", "to": "2025-01-01", "format": "avro"})).await;
+    let job = completed_job(
+        &sim,
+        json!({"from": "2025-01-01", "to": "2025-01-01", "format": "avro"}),
+    )
+    .await;
     let (name, url) = urls(&job).remove(0);
     assert!(name.ends_with(".avro"));
     let body = fetch(&url, &[]).await.body;
@@ -355,7 +436,9 @@ async fn avro_files_hold_exported_event_records() {
         let names: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(names, FIELDS);
         for (k, v) in &fields {
-            let Avro::Union(_, inner) = v else { panic!("{k} is not a union") };
+            let Avro::Union(_, inner) = v else {
+                panic!("{k} is not a union")
+            };
             match (k.as_str(), inner.as_ref()) {
                 (_, Avro::Null) => {}
                 ("screen_width" | "screen_height", Avro::Long(_)) => {}
