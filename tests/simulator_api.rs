@@ -480,3 +480,27 @@ async fn shutdown_stops_the_server() {
     let err = http().get(format!("{base}{JOBS}")).send().await;
     assert!(err.is_err(), "no server after shutdown");
 }
+
+#[tokio::test]
+async fn dropping_the_simulator_stops_it() {
+    let sim = start(SimulatorConfig::default()).await;
+    let base = sim.base_url();
+    drop(sim);
+    tokio::task::yield_now().await;
+    let err = http().get(format!("{base}{JOBS}")).send().await;
+    assert!(err.is_err(), "no server after drop");
+}
+
+#[tokio::test]
+async fn shutdown_returns_while_a_client_keeps_its_connection() {
+    let sim = start(SimulatorConfig::default()).await;
+    let client = Client::builder()
+        .base_url(sim.base_url())
+        .api_key(sim.api_key())
+        .build()
+        .expect("client builds");
+    client.list_jobs().await.expect("jobs");
+    // The pooled keep-alive connection must not hold the shutdown open.
+    sim.shutdown().await;
+    assert!(client.list_jobs().await.is_err());
+}

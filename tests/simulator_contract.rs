@@ -39,10 +39,10 @@ fn to_json_schema(spec: &Value, schema: &Value) -> Value {
                 }
                 out.insert(k.clone(), to_json_schema(spec, v));
             }
-            if map.get("nullable") == Some(&Value::Bool(true)) {
-                if let Some(Value::String(t)) = map.get("type") {
-                    out.insert("type".into(), json!([t, "null"]));
-                }
+            if map.get("nullable") == Some(&Value::Bool(true))
+                && let Some(Value::String(t)) = map.get("type")
+            {
+                out.insert("type".into(), json!([t, "null"]));
             }
             Value::Object(out)
         }

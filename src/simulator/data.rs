@@ -485,10 +485,10 @@ pub(crate) fn segment(i: usize) -> Value {
     json!({
         "id": 101 + i,
         "title": format!("{} {}", SEGMENT_NAMES[i % SEGMENT_NAMES.len()], i / SEGMENT_NAMES.len() + 1),
-        "usage": if i % 3 == 0 { "all" } else { "analytics" },
-        "category": if i % 4 == 0 { "company_id" } else { "user_id" },
+        "usage": if i.is_multiple_of(3) { "all" } else { "analytics" },
+        "category": if i.is_multiple_of(4) { "company_id" } else { "user_id" },
         "is_hidden": i % 11 == 10,
-        "is_protected": i % 7 == 0,
+        "is_protected": i.is_multiple_of(7),
         "status": if i % 9 == 8 { "draft" } else { "published" },
     })
 }
@@ -506,7 +506,7 @@ const PROPERTY_KEYS: [(&str, &str, &str); 6] = [
 pub(crate) fn event_property(i: usize) -> Value {
     let (key, name, description) = PROPERTY_KEYS[i % PROPERTY_KEYS.len()];
     let round = i / PROPERTY_KEYS.len();
-    let auto = i % 2 == 0;
+    let auto = i.is_multiple_of(2);
     let event = if round < TRACK_EVENTS.len() {
         TRACK_EVENTS[round].to_string()
     } else {

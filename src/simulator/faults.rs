@@ -14,19 +14,19 @@ use super::{config::Faults, data::derive_seed, routes::error_response};
 
 /// The 429 or 503 that API request number `n` (1-based) gets, if any.
 pub(crate) fn api_fault(faults: &Faults, seed: u64, n: u64) -> Option<Response> {
-    if let Some((every, retry_after)) = faults.rate_limit {
-        if n % every as u64 == 0 {
-            let mut r = error_response(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "Too many requests",
-                &format!("Rate limit exceeded; retry after {retry_after} seconds"),
-            );
-            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            return Some(r);
+    if let Some((every, retry_after)) = faults.rate_limit
+        && n.is_multiple_of(every as u64)
+    {
+        let mut r = error_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many requests",
+            &format!("Rate limit exceeded; retry after {retry_after} seconds"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
         }
+        return Some(r);
     }
     if faults.server_error_rate > 0.0 {
         let draw = derive_seed(seed, &["503", &n.to_string()]) as f64 / u64::MAX as f64;

@@ -588,10 +588,10 @@ async fn download(
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }
-    if let Some((a, b)) = range {
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes {a}-{b}/{total}")) {
-            h.insert(header::CONTENT_RANGE, v);
-        }
+    if let Some((a, b)) = range
+        && let Ok(v) = HeaderValue::from_str(&format!("bytes {a}-{b}/{total}"))
+    {
+        h.insert(header::CONTENT_RANGE, v);
     }
     response
 }

@@ -230,10 +230,11 @@ impl State {
         }
         let chunk = self.config.chunk_duration.as_nanos().max(1);
         let k = ((elapsed - pending).as_nanos() / chunk) as usize;
-        if let Some(f) = self.config.faults.fail_at_chunk {
-            if k >= f && f < job.days.len() {
-                return Phase::Failed(f);
-            }
+        if let Some(f) = self.config.faults.fail_at_chunk
+            && k >= f
+            && f < job.days.len()
+        {
+            return Phase::Failed(f);
         }
         if k >= job.days.len() {
             Phase::Completed
