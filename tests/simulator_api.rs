@@ -15,7 +15,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::*;
 use userpilot_appex::{
-    Client, Error,
+    Client, Error, RetryPolicy,
     simulator::{Route, SimulatorConfig},
     types::ExportRequest,
 };
@@ -497,6 +497,7 @@ async fn shutdown_returns_while_a_client_keeps_its_connection() {
     let client = Client::builder()
         .base_url(sim.base_url())
         .api_key(sim.api_key())
+        .retry_policy(RetryPolicy::none())
         .build()
         .expect("client builds");
     client.list_jobs().await.expect("jobs");
