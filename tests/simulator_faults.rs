@@ -108,6 +108,22 @@ async fn a_dropped_download_breaks_off_and_a_ranged_retry_completes_it() {
 
     let whole = fetch(&url, &[]).await;
     assert_eq!(whole.body, clean, "later downloads are whole");
+
+    let downloads: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.route == Route::Download)
+        .collect();
+    let ranges: Vec<Option<&str>> = downloads.iter().map(|r| r.range.as_deref()).collect();
+    assert_eq!(ranges, vec![None, Some("bytes=1000-"), None]);
+    let signature = url.split("X-Signature=").nth(1).expect("signature");
+    for r in &downloads {
+        let q = r.query.as_deref().expect("query");
+        assert!(
+            q.contains("X-Signature=<redacted>") && !q.contains(signature),
+            "{q}"
+        );
+    }
 }
 
 #[tokio::test]

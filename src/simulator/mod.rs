@@ -59,6 +59,30 @@
 //! sim.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! # Injecting faults
+//!
+//! Each fault is a [`SimulatorConfig`] knob. Here every second API request
+//! is answered 429, and the client's retry policy rides it out:
+//!
+//! ```
+//! use userpilot_appex::Client;
+//! use userpilot_appex::simulator::{Route, Simulator, SimulatorConfig};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sim = Simulator::start(SimulatorConfig::default().rate_limit_every(2, 0)).await?;
+//! let client = Client::builder().base_url(sim.base_url()).api_key(sim.api_key()).build()?;
+//!
+//! client.list_jobs().await?; // request 1: 200
+//! let flows = client.flows().await?; // request 2: 429, retried; request 3: 200
+//!
+//! assert!(!flows.is_empty());
+//! let statuses: Vec<u16> = sim.requests().iter().map(|r| r.status).collect();
+//! assert_eq!(statuses, [200, 429, 200]);
+//! assert_eq!(sim.request_count(Route::Flows), 2);
+//! # Ok(()) }
+//! ```
 
 mod config;
 mod data;
@@ -123,10 +147,13 @@ pub struct RecordedRequest {
     pub method: String,
     /// The path, e.g. `"/api/v1/analytics/exports/jobs/"`.
     pub path: String,
-    /// The raw query string, if any. For downloads it holds the signature.
+    /// The query string, if any, as sent, except that a download's
+    /// `X-Signature` value reads `<redacted>`.
     pub query: Option<String>,
     /// Whether an `Authorization` header was sent.
     pub has_authorization: bool,
+    /// The `Range` header, if one was sent (e.g. `bytes=1000-`).
+    pub range: Option<String>,
     /// The status the simulator answered.
     pub status: u16,
 }

@@ -88,9 +88,19 @@ pub(crate) fn classify(method: &Method, path: &str) -> Route {
 async fn gate(AxState(state): AxState<Shared>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let query = request.uri().query().map(str::to_string);
     let route = classify(&method, &path);
+    let query = request.uri().query().map(|q| {
+        if route == Route::Download {
+            redact_signature(q)
+        } else {
+            q.to_string()
+        }
+    });
     let has_auth = request.headers().contains_key(header::AUTHORIZATION);
+    let range = request
+        .headers()
+        .get(header::RANGE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
 
     let response = if route == Route::Download {
         next.run(request).await
@@ -109,9 +119,22 @@ async fn gate(AxState(state): AxState<Shared>, request: Request, next: Next) -> 
         path,
         query,
         has_authorization: has_auth,
+        range,
         status: response.status().as_u16(),
     });
     response
+}
+
+/// A query string with the `X-Signature` value replaced by `<redacted>`.
+fn redact_signature(query: &str) -> String {
+    query
+        .split('&')
+        .map(|part| match part.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("X-Signature") => format!("{k}=<redacted>"),
+            _ => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 fn check_auth(headers: &HeaderMap, key: &str) -> Option<Response> {
