@@ -5,7 +5,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     Json, Router,
-    extract::{Path, Query, Request, State as AxState},
+    extract::{Path, RawQuery, Request, State as AxState},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -123,6 +123,13 @@ async fn gate(AxState(state): AxState<Shared>, request: Request, next: Next) -> 
         status: response.status().as_u16(),
     });
     response
+}
+
+/// Decodes a query string leniently (repeated keys: the last wins).
+fn parse_query(raw: Option<&str>) -> HashMap<String, String> {
+    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
 }
 
 /// A query string with the `X-Signature` value replaced by `<redacted>`.
@@ -363,8 +370,9 @@ async fn get_job(AxState(state): AxState<Shared>, Path(job_id): Path<String>) ->
 async fn lookup(
     AxState(state): AxState<Shared>,
     Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
+    let query = parse_query(raw.as_deref());
     match name.as_str() {
         "segments" => page(
             &state,
@@ -520,9 +528,10 @@ async fn download(
     AxState(state): AxState<Shared>,
     method: Method,
     Path((job_id, filename)): Path<(String, String)>,
-    Query(query): Query<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
+    let query = parse_query(raw.as_deref());
     if headers.contains_key(header::AUTHORIZATION) {
         return s3_error(
             StatusCode::BAD_REQUEST,
