@@ -171,8 +171,10 @@ pub(crate) enum Fault {
         message: String,
     },
     /// The file is damaged from here on.
+    #[cfg_attr(not(any(feature = "parquet", feature = "avro")), allow(dead_code))]
     Corrupt(String),
     /// The file's format cannot be read (an unsupported column type…).
+    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
     Unsupported(String),
     /// Reading the file failed.
     Io(io::Error),
