@@ -143,7 +143,12 @@ async fn stream_ends_at_the_first_bad_row_naming_its_file_and_line() {
     let b = dir.path().join("b.ndjson");
     std::fs::write(
         &b,
-        format!("{}\n{}\nnot json\n{}\n", event_json(5), event_json(6), event_json(7)),
+        format!(
+            "{}\n{}\nnot json\n{}\n",
+            event_json(5),
+            event_json(6),
+            event_json(7)
+        ),
     )
     .unwrap();
     let c = dir.path().join("c.ndjson");

@@ -165,7 +165,11 @@ fn ndjson_plain_file_reads_every_field() {
         ),
         ("checklist", "2", "SEEN")
     );
-    assert_eq!(read[3].interaction(), None, "a track event has no interaction parts");
+    assert_eq!(
+        read[3].interaction(),
+        None,
+        "a track event has no interaction parts"
+    );
 }
 
 #[test]
@@ -205,7 +209,11 @@ fn gzip_ndjson_named_without_gz_is_detected_by_magic() {
 fn gzip_csv_named_csv_is_detected_by_magic() {
     let dir = tempfile::tempdir().unwrap();
     let events: Vec<Value> = (0..9).map(event_json).collect();
-    let path = write(dir.path(), "part-0.csv", &gzip(csv_text(&events).as_bytes()));
+    let path = write(
+        dir.path(),
+        "part-0.csv",
+        &gzip(csv_text(&events).as_bytes()),
+    );
     let reader = RecordReader::open(&path).unwrap();
     assert!(reader.is_gzip());
     assert_eq!(reader.format(), RecordFormat::Csv);
@@ -220,7 +228,11 @@ fn gzip_csv_named_csv_is_detected_by_magic() {
 fn gzip_without_a_known_name_sniffs_the_decompressed_content() {
     let dir = tempfile::tempdir().unwrap();
     let events: Vec<Value> = (0..3).map(event_json).collect();
-    let csv_path = write(dir.path(), "download-1", &gzip(csv_text(&events).as_bytes()));
+    let csv_path = write(
+        dir.path(),
+        "download-1",
+        &gzip(csv_text(&events).as_bytes()),
+    );
     let nd_path = write(
         dir.path(),
         "download-2.gz",
@@ -294,7 +306,10 @@ fn assert_truncated(options: ReadOptions) {
             None => panic!("a truncated gzip file ended silently after {ok} events"),
         }
     };
-    assert!(ok > 0 && (ok as usize) < n, "read {ok} of {n} before the cut");
+    assert!(
+        ok > 0 && (ok as usize) < n,
+        "read {ok} of {n} before the cut"
+    );
     match &err {
         Error::CorruptFile {
             file, records_read, ..
@@ -367,7 +382,10 @@ fn malformed_ndjson_row_is_an_error_naming_file_and_line() {
         other => panic!("expected a Record error, got {other:?}"),
     }
     let text = items[2].as_ref().unwrap_err().to_string();
-    assert!(text.contains("bad.ndjson") && text.contains("line 3"), "{text}");
+    assert!(
+        text.contains("bad.ndjson") && text.contains("line 3"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -384,7 +402,13 @@ fn lenient_mode_skips_and_counts_malformed_ndjson_rows() {
 fn csv_with_bad_rows(dir: &Path) -> PathBuf {
     let mut text = csv_text(&[event_json(0)]);
     text.push_str("NX-1,track,too,few\n"); // line 3: 4 cells of 20
-    text.push_str(&csv_text(&[event_json(2)]).lines().nth(1).unwrap().to_string());
+    text.push_str(
+        &csv_text(&[event_json(2)])
+            .lines()
+            .nth(1)
+            .unwrap()
+            .to_string(),
+    );
     text.push('\n');
     write(dir, "bad.csv", text.as_bytes())
 }
@@ -452,7 +476,8 @@ fn unknown_fields_are_kept_in_extra() {
     assert_eq!(read[0].extra["experiment"], json!({"variant": "B"}));
     assert_eq!(read[0].extra["score"], json!(4.5));
     // and they survive a round trip through the ndjson form
-    let back: ExportedEvent = serde_json::from_str(&serde_json::to_string(&read[0]).unwrap()).unwrap();
+    let back: ExportedEvent =
+        serde_json::from_str(&serde_json::to_string(&read[0]).unwrap()).unwrap();
     assert_eq!(back, read[0]);
 }
 
@@ -506,8 +531,14 @@ fn screen_sizes_accept_integers_strings_and_integral_floats() {
                 {\"screen_width\":1440.0,\"screen_height\":null}\n";
     let path = write(dir.path(), "s.ndjson", text.as_bytes());
     let read = read_all(&path);
-    assert_eq!((read[0].screen_width, read[0].screen_height), (Some(1440), Some(900)));
-    assert_eq!((read[1].screen_width, read[1].screen_height), (Some(1440), None));
+    assert_eq!(
+        (read[0].screen_width, read[0].screen_height),
+        (Some(1440), Some(900))
+    );
+    assert_eq!(
+        (read[1].screen_width, read[1].screen_height),
+        (Some(1440), None)
+    );
 }
 
 #[test]
@@ -532,7 +563,11 @@ fn an_empty_file_has_no_events() {
 #[test]
 fn a_given_format_overrides_the_name() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "blob.json", csv_text(&[event_json(0)]).as_bytes());
+    let path = write(
+        dir.path(),
+        "blob.json",
+        csv_text(&[event_json(0)]).as_bytes(),
+    );
     let options = ReadOptions {
         lenient: false,
         format: Some(RecordFormat::Csv),
@@ -559,7 +594,11 @@ fn a_parquet_file_without_the_feature_is_unsupported() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "x.bin", b"PAR1\0\0\0\0PAR1");
     match RecordReader::open(&path) {
-        Err(Error::UnsupportedFormat { file, format, reason }) => {
+        Err(Error::UnsupportedFormat {
+            file,
+            format,
+            reason,
+        }) => {
             assert_eq!(file, path);
             assert_eq!(format, "parquet");
             assert!(reason.contains("`parquet` cargo feature"), "{reason}");
@@ -589,11 +628,15 @@ fn summarize_counts_types_sources_time_span_and_skipped_rows() {
     assert_eq!(summary.by_source["web-client"], 5 + 1);
     assert_eq!(summary.by_source["backend-http"], 5 + 3);
     assert_eq!(
-        summary.first_inserted_at.map(|t| userpilot_appex::ext::records::format_micros(&t)),
+        summary
+            .first_inserted_at
+            .map(|t| userpilot_appex::ext::records::format_micros(&t)),
         Some("2025-01-10T12:00:00.100000Z".to_string())
     );
     assert_eq!(
-        summary.last_inserted_at.map(|t| userpilot_appex::ext::records::format_micros(&t)),
+        summary
+            .last_inserted_at
+            .map(|t| userpilot_appex::ext::records::format_micros(&t)),
         Some("2025-01-10T12:00:09.100009Z".to_string())
     );
     let json = serde_json::to_value(&summary).unwrap();

@@ -340,9 +340,9 @@ impl ExportedEvent {
     }
 
     /// Builds an event from a JSON object (an ndjson line, or the cells of a
-    /// CSV/parquet/avro row). Strings are trimmed of nothing and kept as
-    /// sent, empty strings read as absent, numbers and booleans in string
-    /// fields read as their text; unknown keys go to [`extra`](Self::extra).
+    /// CSV/parquet/avro row). Strings are kept as sent, empty strings read
+    /// as absent, numbers and booleans in text fields read as their text;
+    /// unknown keys go to [`extra`](Self::extra).
     ///
     /// Fails on an `inserted_at` that is not a date-time, a screen size that
     /// is not an integer, or an object/array where text is expected.
@@ -376,9 +376,10 @@ impl ExportedEvent {
         let source = text("source")?.map(|s| EventSource::from(s.as_str()));
         let inserted_at = match text("inserted_at")? {
             None => None,
-            Some(s) => Some(parse_inserted_at(&s).ok_or_else(|| {
-                format!("inserted_at {:?} is not a date-time", excerpt(&s))
-            })?),
+            Some(s) => Some(
+                parse_inserted_at(&s)
+                    .ok_or_else(|| format!("inserted_at {:?} is not a date-time", excerpt(&s)))?,
+            ),
         };
         let internal_event_id = text("internal_event_id")?;
         let hostname = text("hostname")?;
@@ -421,7 +422,12 @@ impl ExportedEvent {
 
 /// An integer field: a JSON integer, an integral float, or a string holding one.
 fn integer(key: &str, v: Option<Value>) -> Result<Option<i64>, String> {
-    let bad = |v: &dyn fmt::Display| format!("{key} should be an integer, found {}", excerpt(&v.to_string()));
+    let bad = |v: &dyn fmt::Display| {
+        format!(
+            "{key} should be an integer, found {}",
+            excerpt(&v.to_string())
+        )
+    };
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n

@@ -31,11 +31,11 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "avro")]
+pub mod avro;
 mod csv;
 mod event;
 mod ndjson;
-#[cfg(feature = "avro")]
-pub mod avro;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 
@@ -460,36 +460,57 @@ fn sniff(reader: &mut impl BufRead) -> io::Result<RecordFormat> {
 }
 
 fn open_rows(path: &Path, format: RecordFormat, gzip: bool, source: Source) -> Result<Rows> {
-    let unsupported = |reason: &str| Error::UnsupportedFormat {
-        file: path.to_path_buf(),
-        format: format.to_string(),
-        reason: reason.to_string(),
-    };
-    let _ = (&unsupported, gzip);
     match format {
         RecordFormat::Ndjson => Ok(Rows::Ndjson(ndjson::NdjsonRows::new(source))),
         RecordFormat::Csv => Ok(Rows::Csv(csv::CsvRows::new(source))),
-        #[cfg(feature = "parquet")]
-        RecordFormat::Parquet => {
-            if gzip {
-                return Err(unsupported(
-                    "a gzip-compressed parquet file cannot be streamed; decompress it first",
-                ));
-            }
-            drop(source);
-            parquet::ParquetRows::open(path).map(Rows::Parquet)
-        }
-        #[cfg(not(feature = "parquet"))]
-        RecordFormat::Parquet => Err(unsupported(
-            "this build lacks parquet support; enable the `parquet` cargo feature",
-        )),
-        #[cfg(feature = "avro")]
-        RecordFormat::Avro => avro::AvroRows::open(path, source).map(Rows::Avro),
-        #[cfg(not(feature = "avro"))]
-        RecordFormat::Avro => Err(unsupported(
-            "this build lacks avro support; enable the `avro` cargo feature",
-        )),
+        RecordFormat::Parquet => open_parquet(path, gzip, source),
+        RecordFormat::Avro => open_avro(path, source),
     }
+}
+
+fn unsupported(path: &Path, format: RecordFormat, reason: &str) -> Error {
+    Error::UnsupportedFormat {
+        file: path.to_path_buf(),
+        format: format.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+#[cfg(feature = "parquet")]
+fn open_parquet(path: &Path, gzip: bool, source: Source) -> Result<Rows> {
+    if gzip {
+        return Err(unsupported(
+            path,
+            RecordFormat::Parquet,
+            "a gzip-compressed parquet file cannot be streamed; decompress it first",
+        ));
+    }
+    // Parquet is read by seeking in the file, not through the byte source.
+    drop(source);
+    parquet::ParquetRows::open(path).map(Rows::Parquet)
+}
+
+#[cfg(not(feature = "parquet"))]
+fn open_parquet(path: &Path, _gzip: bool, _source: Source) -> Result<Rows> {
+    Err(unsupported(
+        path,
+        RecordFormat::Parquet,
+        "this build lacks parquet support; enable the `parquet` cargo feature",
+    ))
+}
+
+#[cfg(feature = "avro")]
+fn open_avro(path: &Path, source: Source) -> Result<Rows> {
+    avro::AvroRows::open(path, source).map(Rows::Avro)
+}
+
+#[cfg(not(feature = "avro"))]
+fn open_avro(path: &Path, _source: Source) -> Result<Rows> {
+    Err(unsupported(
+        path,
+        RecordFormat::Avro,
+        "this build lacks avro support; enable the `avro` cargo feature",
+    ))
 }
 
 /// How many events (as chunks) may wait between the reading thread and the stream.
@@ -726,9 +747,15 @@ impl Summary {
     /// Counts one event.
     pub fn add(&mut self, event: &ExportedEvent) {
         self.total += 1;
-        let kind = event.event_type.as_ref().map_or(Self::NONE, EventKind::as_str);
+        let kind = event
+            .event_type
+            .as_ref()
+            .map_or(Self::NONE, EventKind::as_str);
         *self.by_event_type.entry(kind.to_string()).or_default() += 1;
-        let source = event.source.as_ref().map_or(Self::NONE, EventSource::as_str);
+        let source = event
+            .source
+            .as_ref()
+            .map_or(Self::NONE, EventSource::as_str);
         *self.by_source.entry(source.to_string()).or_default() += 1;
         if let Some(t) = event.inserted_at {
             if self.first_inserted_at.is_none_or(|f| t < f) {

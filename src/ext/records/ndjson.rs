@@ -78,7 +78,8 @@ impl<R: BufRead> NdjsonRows<R> {
                 }
             };
             return Some(
-                ExportedEvent::from_json_map(map).map_err(|message| Fault::Row { location, message }),
+                ExportedEvent::from_json_map(map)
+                    .map_err(|message| Fault::Row { location, message }),
             );
         }
     }

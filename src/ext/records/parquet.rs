@@ -126,7 +126,9 @@ impl ParquetRows {
             .fields()
             .iter()
             .zip(batch.columns())
-            .map(|(field, array)| Ok((field.name().as_str(), column(field.name(), array.as_ref())?)))
+            .map(|(field, array)| {
+                Ok((field.name().as_str(), column(field.name(), array.as_ref())?))
+            })
             .collect::<std::result::Result<Vec<_>, Fault>>()?;
         for i in 0..batch.num_rows() {
             self.rows += 1;
@@ -273,4 +275,3 @@ fn column(name: &str, array: &dyn Array) -> std::result::Result<Cells, Fault> {
         _ => return Err(unsupported()),
     })
 }
-
