@@ -17,12 +17,12 @@ use userpilot_appex::{
 fn expected(i: usize) -> ExportedEvent {
     ExportedEvent {
         app_token: Some("NX-123".into()),
-        event_type: Some(if i % 2 == 0 {
+        event_type: Some(if i.is_multiple_of(2) {
             EventKind::Interaction
         } else {
             EventKind::Track
         }),
-        event_name: Some(if i % 2 == 0 {
+        event_name: Some(if i.is_multiple_of(2) {
             format!("survey:{i}:COMPLETED")
         } else {
             "Clicked".into()
@@ -336,7 +336,11 @@ mod avro_files {
             other => panic!("expected a Record error, got {other:?}"),
         }
         let mut reader = RecordReader::with_options(&path, ReadOptions::lenient()).unwrap();
-        let n = (&mut reader).map(|e| e.unwrap()).count();
+        let mut n = 0;
+        for event in &mut reader {
+            event.unwrap();
+            n += 1;
+        }
         assert_eq!((n, reader.skipped()), (3, 1));
     }
 
@@ -349,7 +353,8 @@ mod avro_files {
         std::fs::write(&path, &bytes[..bytes.len() - 40]).unwrap();
         for options in [ReadOptions::default(), ReadOptions::lenient()] {
             let mut reader = RecordReader::with_options(&path, options).unwrap();
-            let err = (&mut reader)
+            let err = reader
+                .by_ref()
                 .find_map(Result::err)
                 .expect("a truncated avro file must not end silently");
             match err {

@@ -60,8 +60,8 @@ static ALLOC: CountingAlloc = CountingAlloc;
 fn event_json(i: usize) -> Value {
     json!({
         "app_token": "NX-123",
-        "event_type": if i % 3 == 0 { "track" } else { "page_view" },
-        "event_name": if i % 3 == 0 { "Clicked" } else { "" },
+        "event_type": if i.is_multiple_of(3) { "track" } else { "page_view" },
+        "event_name": if i.is_multiple_of(3) { "Clicked" } else { "" },
         "user_id": format!("user-{}", i % 97),
         "source": "web-client",
         "inserted_at": format!("2025-01-10T12:00:00.{:06}Z", i % 1_000_000),

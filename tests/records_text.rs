@@ -42,7 +42,7 @@ fn event_json(i: usize) -> Value {
         "event_name": name,
         "user_id": format!("user-{i}"),
         "company_id": "acme",
-        "source": if i % 2 == 0 { "web-client" } else { "backend-http" },
+        "source": if i.is_multiple_of(2) { "web-client" } else { "backend-http" },
         "inserted_at": format!("2025-01-10T12:{:02}:{:02}.{:06}Z", (i / 60) % 60, i % 60, 100_000 + i),
         "internal_event_id": format!("evt-{i}"),
         "hostname": "app.example.com",
@@ -402,13 +402,7 @@ fn lenient_mode_skips_and_counts_malformed_ndjson_rows() {
 fn csv_with_bad_rows(dir: &Path) -> PathBuf {
     let mut text = csv_text(&[event_json(0)]);
     text.push_str("NX-1,track,too,few\n"); // line 3: 4 cells of 20
-    text.push_str(
-        &csv_text(&[event_json(2)])
-            .lines()
-            .nth(1)
-            .unwrap()
-            .to_string(),
-    );
+    text.push_str(csv_text(&[event_json(2)]).lines().nth(1).unwrap());
     text.push('\n');
     write(dir, "bad.csv", text.as_bytes())
 }
