@@ -286,17 +286,20 @@ fn csv_with_a_different_column_order_and_extra_columns_maps_by_header() {
     assert_eq!(read[0].inserted_at.unwrap().nanosecond(), 1000);
 }
 
-/// A gzip file of `n` events cut to `keep` of its bytes.
-fn truncated_gzip(dir: &Path, n: usize, name: &str) -> (PathBuf, usize) {
-    let events: Vec<Value> = (0..n).map(event_json).collect();
-    let full = gzip(ndjson_text(&events).as_bytes());
-    let keep = full.len() / 2;
-    (write(dir, name, &full[..keep]), n)
-}
-
-fn assert_truncated(options: ReadOptions) {
+/// Reads a gzip file of `n` events cut to `keep(len)` bytes and checks that
+/// it ends with a `CorruptFile` error naming it, after the events before
+/// the cut.
+fn assert_truncated(options: ReadOptions, name: &str, keep: fn(usize) -> usize) -> u64 {
     let dir = tempfile::tempdir().unwrap();
-    let (path, n) = truncated_gzip(dir.path(), 3000, "part-7.ndjson.gz");
+    let n = 3000;
+    let events: Vec<Value> = (0..n).map(event_json).collect();
+    let text = if name.contains("csv") {
+        csv_text(&events)
+    } else {
+        ndjson_text(&events)
+    };
+    let full = gzip(text.as_bytes());
+    let path = write(dir.path(), name, &full[..keep(full.len())]);
     let mut reader = RecordReader::with_options(&path, options).unwrap();
     let mut ok = 0u64;
     let err = loop {
@@ -306,10 +309,7 @@ fn assert_truncated(options: ReadOptions) {
             None => panic!("a truncated gzip file ended silently after {ok} events"),
         }
     };
-    assert!(
-        ok > 0 && (ok as usize) < n,
-        "read {ok} of {n} before the cut"
-    );
+    assert!(ok as usize <= n, "read {ok} of {n} before the cut");
     match &err {
         Error::CorruptFile {
             file, records_read, ..
@@ -320,21 +320,44 @@ fn assert_truncated(options: ReadOptions) {
         other => panic!("expected CorruptFile, got {other:?}"),
     }
     let text = err.to_string();
-    assert!(text.contains("part-7.ndjson.gz"), "{text}");
+    assert!(text.contains(name), "{text}");
     assert!(text.contains("truncated"), "{text}");
     assert!(text.contains("lost"), "{text}");
     assert!(reader.next().is_none(), "reading stops after the damage");
     assert_eq!(reader.skipped(), 0);
+    ok
 }
 
 #[test]
 fn truncated_gzip_is_an_error_naming_the_file() {
-    assert_truncated(ReadOptions::default());
+    let read = assert_truncated(ReadOptions::default(), "part-7.ndjson.gz", |len| len / 2);
+    assert!(read > 0 && read < 3000, "{read}");
 }
 
 #[test]
 fn truncated_gzip_is_an_error_even_in_lenient_mode() {
-    assert_truncated(ReadOptions::lenient());
+    let read = assert_truncated(ReadOptions::lenient(), "part-7.ndjson.gz", |len| len / 2);
+    assert!(read > 0 && read < 3000, "{read}");
+}
+
+#[test]
+fn truncated_gzip_csv_named_csv_is_an_error_in_both_modes() {
+    for options in [ReadOptions::default(), ReadOptions::lenient()] {
+        let read = assert_truncated(options, "part-8.csv", |len| len / 3);
+        assert!(read > 0 && read < 3000, "{read}");
+    }
+}
+
+#[test]
+fn gzip_missing_only_its_trailer_is_an_error_after_every_event() {
+    // The whole body decompresses, but the CRC/length trailer is cut: the
+    // file cannot be trusted to be complete, so the end is still an error.
+    for options in [ReadOptions::default(), ReadOptions::lenient()] {
+        assert_eq!(
+            assert_truncated(options, "part-9.ndjson.gz", |len| len - 4),
+            3000
+        );
+    }
 }
 
 #[test]
@@ -570,6 +593,28 @@ fn a_given_format_overrides_the_name() {
     assert_eq!(reader.format(), RecordFormat::Csv);
     let read: Vec<ExportedEvent> = reader.collect::<Result<_, _>>().unwrap();
     assert_event_matches(&read[0], 0);
+}
+
+#[test]
+fn readers_and_streams_can_move_between_threads() {
+    fn assert_send<T: Send + 'static>() {}
+    assert_send::<RecordReader>();
+    assert_send::<userpilot_appex::ext::records::RecordStream>();
+    assert_send::<ExportedEvent>();
+}
+
+#[test]
+fn serialized_events_validate_against_the_json_schema() {
+    let schema = serde_json::to_value(schemars::schema_for!(ExportedEvent)).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = event_json(2);
+    e["experiment"] = json!("B");
+    let path = write(dir.path(), "x.ndjson", format!("{e}\n").as_bytes());
+    let event = &read_all(&path)[0];
+    let instance = serde_json::to_value(event).unwrap();
+    assert!(validator.is_valid(&instance), "{instance}");
+    assert!(!validator.is_valid(&json!({"screen_width": "wide"})));
 }
 
 #[test]

@@ -9,6 +9,12 @@ use serde_json::{Map, Value};
 
 /// The exported fields, in the order CSV headers and parquet/avro schemas
 /// list them (the export file contract).
+///
+/// ```
+/// use userpilot_appex::ext::records::EXPORT_FIELDS;
+/// assert_eq!(EXPORT_FIELDS[0], "app_token");
+/// assert_eq!(EXPORT_FIELDS[19], "metadata");
+/// ```
 pub const EXPORT_FIELDS: [&str; 20] = [
     "app_token",
     "event_type",
@@ -258,6 +264,13 @@ fn serialize_micros<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S:
 
 /// Formats a date-time the way export files write it:
 /// `2025-01-10T12:34:56.123456Z`.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use userpilot_appex::ext::records::format_micros;
+/// let t = Utc.with_ymd_and_hms(2025, 1, 10, 12, 34, 56).unwrap();
+/// assert_eq!(format_micros(&t), "2025-01-10T12:34:56.000000Z");
+/// ```
 pub fn format_micros(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
@@ -332,6 +345,17 @@ impl Interaction {
 impl ExportedEvent {
     /// For an `interaction` event, its `event_name` split into entity type,
     /// id and status; `None` for other kinds or a name of another shape.
+    ///
+    /// ```
+    /// use userpilot_appex::ext::records::{EventKind, ExportedEvent};
+    /// let event = ExportedEvent {
+    ///     event_type: Some(EventKind::Interaction),
+    ///     event_name: Some("checklist:2:SEEN".into()),
+    ///     ..Default::default()
+    /// };
+    /// let parts = event.interaction().unwrap();
+    /// assert_eq!((parts.entity_type.as_str(), parts.entity_id.as_str()), ("checklist", "2"));
+    /// ```
     pub fn interaction(&self) -> Option<Interaction> {
         match self.event_type {
             Some(EventKind::Interaction) => self.event_name.as_deref().and_then(Interaction::parse),

@@ -16,7 +16,14 @@
 //! and counted instead ([`RecordReader::skipped`]). A file that ends early
 //! or is corrupt (a truncated gzip stream, say) is
 //! [`Error::CorruptFile`] in both modes: what follows is lost, and reading
-//! never passes a partial file off as complete.
+//! never passes a partial file off as complete. Being a stream, the reader
+//! has already yielded the events before the damage (the error says how
+//! many); a gzip file whose trailer (CRC and length) is cut yields all its
+//! events and then this error.
+//!
+//! A plain (uncompressed) ndjson or CSV file cut short cannot be told from a
+//! complete one except by its last row: strict mode reports that row as
+//! malformed, lenient mode skips it (and counts it).
 //!
 //! ```no_run
 //! use userpilot_appex::ext::records::{ReadOptions, RecordReader, summarize};
