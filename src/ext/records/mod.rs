@@ -130,6 +130,30 @@ impl RecordFormat {
     }
 }
 
+impl std::str::FromStr for RecordFormat {
+    type Err = Error;
+
+    /// Parses `ndjson` (or `jsonl`/`json`), `csv`, `parquet`, `avro`,
+    /// case-insensitively.
+    ///
+    /// ```
+    /// use userpilot_appex::ext::records::RecordFormat;
+    /// assert_eq!("CSV".parse::<RecordFormat>().unwrap(), RecordFormat::Csv);
+    /// assert!("xlsx".parse::<RecordFormat>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "ndjson" | "jsonl" | "json" => Ok(RecordFormat::Ndjson),
+            "csv" => Ok(RecordFormat::Csv),
+            "parquet" => Ok(RecordFormat::Parquet),
+            "avro" => Ok(RecordFormat::Avro),
+            _ => Err(Error::InvalidInput(format!(
+                "unknown record format {s:?}; expected ndjson, csv, parquet or avro"
+            ))),
+        }
+    }
+}
+
 impl fmt::Display for RecordFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
