@@ -33,7 +33,10 @@ fn client_for(sim: &Simulator) -> Client {
     Client::builder()
         .api_key(sim.api_key())
         .base_url(sim.base_url())
-        .retry_policy(RetryPolicy::default().with_backoff(Duration::from_millis(5), Duration::from_millis(50)))
+        .retry_policy(
+            RetryPolicy::default()
+                .with_backoff(Duration::from_millis(5), Duration::from_millis(50)),
+        )
         .build()
         .unwrap()
 }
@@ -57,7 +60,13 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Fetches a presigned URL directly (no Authorization), for reference bytes.
 async fn reference_bytes(url: &str) -> Vec<u8> {
-    reqwest::get(url).await.unwrap().bytes().await.unwrap().to_vec()
+    reqwest::get(url)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec()
 }
 
 #[tokio::test]
@@ -79,7 +88,11 @@ async fn trigger_wait_and_download_a_whole_export() {
     let log = seen.clone();
     let job = handle
         .poller()
-        .on_progress(move |u| log.lock().unwrap().push((u.status().cloned(), u.progress.fraction)))
+        .on_progress(move |u| {
+            log.lock()
+                .unwrap()
+                .push((u.status().cloned(), u.progress.fraction))
+        })
         .wait()
         .await
         .unwrap();
@@ -91,13 +104,25 @@ async fn trigger_wait_and_download_a_whole_export() {
     let seen = seen.lock().unwrap().clone();
     let statuses: Vec<_> = seen.iter().filter_map(|(s, _)| s.clone()).collect();
     assert!(statuses.contains(&JobStatus::Processing), "{statuses:?}");
-    let first_processing = statuses.iter().position(|s| *s == JobStatus::Processing).unwrap();
-    assert!(statuses[first_processing..].iter().all(|s| *s == JobStatus::Processing));
+    let first_processing = statuses
+        .iter()
+        .position(|s| *s == JobStatus::Processing)
+        .unwrap();
+    assert!(
+        statuses[first_processing..]
+            .iter()
+            .all(|s| *s == JobStatus::Processing)
+    );
     let fractions: Vec<f64> = seen.iter().filter_map(|(_, f)| *f).collect();
     assert!(fractions.windows(2).all(|w| w[0] <= w[1]), "{fractions:?}");
 
     let dir = tempfile::tempdir().unwrap();
-    let report = client.download(&job, dir.path()).concurrency(2).run().await.unwrap();
+    let report = client
+        .download(&job, dir.path())
+        .concurrency(2)
+        .run()
+        .await
+        .unwrap();
     assert_eq!(report.files.len(), 4);
     for (file, presigned) in report.files.iter().zip(&job.presigned_urls) {
         let expected = reference_bytes(presigned.url.expose()).await;
@@ -108,7 +133,11 @@ async fn trigger_wait_and_download_a_whole_export() {
         assert!(file.path.starts_with(dir.path()));
     }
     // No file request carried the API key, and no `.part` remains.
-    let downloads: Vec<_> = sim.requests().into_iter().filter(|r| r.route == Route::Download).collect();
+    let downloads: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.route == Route::Download)
+        .collect();
     assert!(downloads.iter().all(|r| !r.has_authorization));
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -129,22 +158,44 @@ async fn a_job_failing_midway_is_job_failed_with_the_final_job() {
     let sim = Simulator::start(fast_sim().fail_at_chunk(2)).await.unwrap();
     let client = client_for(&sim);
     let (from, to) = range();
-    let handle = client.export().range(from, to).wait_policy(quick_wait()).send().await.unwrap();
+    let handle = client
+        .export()
+        .range(from, to)
+        .wait_policy(quick_wait())
+        .send()
+        .await
+        .unwrap();
     let err = handle.wait().await.unwrap_err();
-    let Error::JobFailed { job } = &err else { panic!("expected JobFailed, got {err:?}") };
+    let Error::JobFailed { job } = &err else {
+        panic!("expected JobFailed, got {err:?}")
+    };
     assert_eq!(job.status(), JobStatus::Failed);
     assert!(job.presigned_urls.is_empty());
 }
 
 #[tokio::test]
 async fn a_new_job_invisible_for_its_first_polls_is_waited_for() {
-    let sim = Simulator::start(fast_sim().not_found_polls(3)).await.unwrap();
+    let sim = Simulator::start(fast_sim().not_found_polls(3))
+        .await
+        .unwrap();
     let client = client_for(&sim);
     let (from, to) = range();
-    let handle = client.export().range(from, to).wait_policy(quick_wait()).send().await.unwrap();
+    let handle = client
+        .export()
+        .range(from, to)
+        .wait_policy(quick_wait())
+        .send()
+        .await
+        .unwrap();
     let job = handle.wait().await.unwrap();
     assert_eq!(job.status(), JobStatus::Completed);
-    assert!(sim.requests().iter().filter(|r| r.route == Route::GetJob && r.status == 404).count() >= 3);
+    assert!(
+        sim.requests()
+            .iter()
+            .filter(|r| r.route == Route::GetJob && r.status == 404)
+            .count()
+            >= 3
+    );
 }
 
 #[tokio::test]
@@ -175,35 +226,61 @@ async fn a_second_export_conflicts_and_the_policies_resolve_it() {
         .await
         .unwrap();
     assert_ne!(next.job_id(), first.job_id());
-    assert_eq!(first.get().await.unwrap().status(), JobStatus::Completed, "the first job ended before the retrigger");
+    assert_eq!(
+        first.get().await.unwrap().status(),
+        JobStatus::Completed,
+        "the first job ended before the retrigger"
+    );
 }
 
 #[tokio::test]
 async fn downloads_survive_drops_rate_limits_and_expired_urls() {
-    let sim = Simulator::start(fast_sim().events_per_day(2_000).drop_download_after(3_000, 1).rate_limit_every(7, 0))
-        .await
-        .unwrap();
+    let sim = Simulator::start(
+        fast_sim()
+            .events_per_day(2_000)
+            .drop_download_after(3_000, 1)
+            .rate_limit_every(7, 0),
+    )
+    .await
+    .unwrap();
     let client = client_for(&sim);
     let (from, to) = range();
-    let job = client.export().range(from, to).wait_policy(quick_wait()).send().await.unwrap().wait().await.unwrap();
-    let references: Vec<Vec<u8>> =
-        futures::future::join_all(job.presigned_urls.iter().map(|p| reference_bytes(p.url.expose()))).await;
+    let job = client
+        .export()
+        .range(from, to)
+        .wait_policy(quick_wait())
+        .send()
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
     sim.expire_urls();
 
     let dir = tempfile::tempdir().unwrap();
     let report = client.download(&job, dir.path()).run().await.unwrap();
-    for (file, expected) in report.files.iter().zip(&references) {
-        assert_eq!(&std::fs::read(&file.path).unwrap(), expected, "{}", file.filename);
+
+    // Reference bytes through fresh URLs, fetched after the download used up
+    // the one injected drop per file.
+    let fresh = client.get_job(job.job_id.as_deref().unwrap()).await.unwrap();
+    assert_eq!(report.files.len(), fresh.presigned_urls.len());
+    for (file, presigned) in report.files.iter().zip(&fresh.presigned_urls) {
+        let expected = reference_bytes(presigned.url.expose()).await;
+        assert_eq!(std::fs::read(&file.path).unwrap(), expected, "{}", file.filename);
+        assert_eq!(sha256_hex(&expected), file.sha256);
     }
     let requests = sim.requests();
-    assert!(requests.iter().any(|r| r.route == Route::Download && r.status == 403), "an expired URL was refused");
-    assert!(requests.iter().any(|r| r.route == Route::Download && r.range.is_some()), "a dropped body was resumed");
+    let downloads: Vec<_> = requests.iter().filter(|r| r.route == Route::Download).collect();
+    assert!(downloads.iter().any(|r| r.status == 403), "an expired URL was refused");
+    assert!(downloads.iter().any(|r| r.range.is_some()), "a dropped body was resumed with Range");
     assert!(requests.iter().any(|r| r.status == 429), "the rate limit was hit and retried through");
 }
 
 #[tokio::test]
 async fn pagination_walks_every_segment_and_event_property() {
-    let sim = Simulator::start(fast_sim().page_limit(7).segments(30).event_properties(50)).await.unwrap();
+    let sim = Simulator::start(fast_sim().page_limit(7).segments(30).event_properties(50))
+        .await
+        .unwrap();
     let client = client_for(&sim);
     let segments: Vec<_> = client.segments_stream().collect().await;
     let segments: Vec<_> = segments.into_iter().collect::<Result<_, _>>().unwrap();
@@ -211,17 +288,32 @@ async fn pagination_walks_every_segment_and_event_property() {
     let properties: Vec<_> = client.events_properties_stream().collect::<Vec<_>>().await;
     assert_eq!(properties.len(), 50);
     assert!(properties.iter().all(Result::is_ok));
-    assert_eq!(sim.request_count(Route::EventsProperties), 8, "ceil(50 / 7) pages");
+    assert_eq!(
+        sim.request_count(Route::EventsProperties),
+        8,
+        "ceil(50 / 7) pages"
+    );
 }
 
 #[tokio::test]
 async fn a_repeated_cursor_ends_the_walk_with_an_error_after_the_items() {
-    let sim = Simulator::start(fast_sim().page_limit(5).segments(40).repeat_cursor_after_page(2)).await.unwrap();
+    let sim = Simulator::start(
+        fast_sim()
+            .page_limit(5)
+            .segments(40)
+            .repeat_cursor_after_page(2),
+    )
+    .await
+    .unwrap();
     let client = client_for(&sim);
     let results: Vec<_> = client.segments_stream().collect().await;
     let (items, errors): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
     assert!(!items.is_empty());
     assert_eq!(errors.len(), 1);
-    assert!(matches!(errors[0], Err(Error::RepeatedCursor { .. })), "{:?}", errors[0]);
+    assert!(
+        matches!(errors[0], Err(Error::RepeatedCursor { .. })),
+        "{:?}",
+        errors[0]
+    );
     assert!(sim.request_count(Route::Segments) <= 4, "bounded requests");
 }
