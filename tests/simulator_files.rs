@@ -453,3 +453,44 @@ async fn avro_files_hold_exported_event_records() {
     }
     assert_eq!(n, 40);
 }
+
+#[tokio::test]
+async fn synthetic_files_have_the_set_size_deterministic_filler_and_ranges() {
+    // 2.5 MiB + 7: crosses the 1 MiB filler block several times.
+    const SIZE: usize = 5 * 512 * 1024 + 7;
+    let body = json!({"from": "2025-01-01", "to": "2025-01-02"});
+    let mut firsts = Vec::new();
+    for seed in [5, 5, 6] {
+        let sim = start(
+            SimulatorConfig::default()
+                .seed(seed)
+                .synthetic_file_size(SIZE as u64),
+        )
+        .await;
+        let job = completed_job(&sim, body.clone()).await;
+        let files = urls(&job);
+        assert_eq!(files.len(), 2);
+        let a = fetch(&files[0].1, &[]).await;
+        let b = fetch(&files[1].1, &[]).await;
+        assert_eq!(a.status, StatusCode::OK);
+        assert_eq!(a.body.len(), SIZE);
+        assert_eq!(a.header("content-length"), Some(SIZE.to_string()));
+        assert_eq!(b.body.len(), SIZE);
+        assert_ne!(a.body, b.body, "each file has its own bytes");
+        assert_ne!(&a.body[..2], &[0x1f, 0x8b], "filler, not gzip");
+
+        let r = fetch(&files[0].1, &[("Range", "bytes=1048570-2097160")]).await;
+        assert_eq!(r.status, StatusCode::PARTIAL_CONTENT);
+        assert_eq!(
+            r.header("content-range"),
+            Some(format!("bytes 1048570-2097160/{SIZE}"))
+        );
+        assert_eq!(&r.body[..], &a.body[1_048_570..=2_097_160]);
+        let r = fetch(&files[0].1, &[("Range", &format!("bytes={SIZE}-"))]).await;
+        assert_eq!(r.status, StatusCode::RANGE_NOT_SATISFIABLE);
+        assert_eq!(sim.request_count(Route::Download), 4);
+        firsts.push(a.body);
+    }
+    assert_eq!(firsts[0], firsts[1], "same seed, same bytes");
+    assert_ne!(firsts[0], firsts[2], "another seed, other bytes");
+}

@@ -32,6 +32,7 @@ pub struct SimulatorConfig {
     pub(crate) event_property_count: usize,
     pub(crate) app_token: String,
     pub(crate) environment_name: String,
+    pub(crate) synthetic_file_size: Option<u64>,
     pub(crate) faults: Faults,
 }
 
@@ -72,6 +73,7 @@ impl Default for SimulatorConfig {
             event_property_count: 130,
             app_token: "NX-SIM00001".into(),
             environment_name: "simulator".into(),
+            synthetic_file_size: None,
             faults: Faults::default(),
         }
     }
@@ -167,6 +169,23 @@ impl SimulatorConfig {
     /// The environment's name (default `"simulator"`).
     pub fn environment_name(mut self, name: impl Into<String>) -> Self {
         self.environment_name = name.into();
+        self
+    }
+
+    /// For benchmarks: serve every export file as `bytes` bytes of
+    /// deterministic filler instead of generated events (default: off).
+    ///
+    /// The filler is not an export file (not gzip, no events); it exists
+    /// so downloads of any size can be measured without the simulator
+    /// generating or holding them. Bytes are streamed from one shared
+    /// 1 MiB pseudo-random block (from the seed), each file starting at its
+    /// own offset in it, so memory stays flat whatever the size. `Range`
+    /// requests, signatures and expiry work as for real files; the body
+    /// faults ([`drop_download_after`](Self::drop_download_after),
+    /// [`truncate_gzip`](Self::truncate_gzip), [`slow_body`](Self::slow_body))
+    /// do not apply. `0` turns it off.
+    pub fn synthetic_file_size(mut self, bytes: u64) -> Self {
+        self.synthetic_file_size = (bytes > 0).then_some(bytes);
         self
     }
 

@@ -87,6 +87,32 @@ pub(crate) fn body(data: Bytes, drop_after: Option<u64>, slow: Option<(usize, Du
     Body::from_stream(stream)
 }
 
+/// The length of the filler block behind synthetic files.
+pub(crate) const SYNTHETIC_BLOCK: usize = 1 << 20;
+/// The largest piece of a synthetic body handed to the server at once.
+const SYNTHETIC_PIECE: usize = 256 * 1024;
+
+/// Bytes `start..end` of a synthetic file whose byte `p` is
+/// `block[(shift + p) % block.len()]`, streamed as zero-copy slices of
+/// `block`.
+pub(crate) fn synthetic_body(block: Bytes, shift: usize, start: usize, end: usize) -> Body {
+    let stream = futures::stream::unfold(start, move |pos| {
+        let block = block.clone();
+        async move {
+            if pos >= end || block.is_empty() {
+                return None;
+            }
+            let at = (shift % block.len() + pos % block.len()) % block.len();
+            let len = (block.len() - at).min(end - pos).min(SYNTHETIC_PIECE);
+            Some((
+                Ok::<Bytes, std::io::Error>(block.slice(at..at + len)),
+                pos + len,
+            ))
+        }
+    });
+    Body::from_stream(stream)
+}
+
 /// A 206 or 200 file response's status plus headers are set by the caller;
 /// this is the 416 answer.
 pub(crate) fn range_not_satisfiable(total: usize) -> Response {

@@ -554,6 +554,9 @@ async fn download(
         );
     };
     let format = job.format;
+    if let Some(size) = state.config.synthetic_file_size {
+        return synthetic_file(&state, &job_id, &filename, format, size, &headers);
+    }
     let generated = {
         let state = state.clone();
         tokio::task::spawn_blocking(move || state.file_bytes(&job, i)).await
@@ -622,6 +625,68 @@ async fn download(
     }
     if let Some((a, b)) = range
         && let Ok(v) = HeaderValue::from_str(&format!("bytes {a}-{b}/{total}"))
+    {
+        h.insert(header::CONTENT_RANGE, v);
+    }
+    response
+}
+
+/// The answer for a file under [`SimulatorConfig::synthetic_file_size`]:
+/// `size` filler bytes streamed from the shared block, `Range` honoured.
+///
+/// [`SimulatorConfig::synthetic_file_size`]: super::SimulatorConfig::synthetic_file_size
+fn synthetic_file(
+    state: &State,
+    job_id: &str,
+    filename: &str,
+    format: Format,
+    size: u64,
+    headers: &HeaderMap,
+) -> Response {
+    let Ok(total) = usize::try_from(size) else {
+        return s3_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "synthetic file size too large for this platform",
+        );
+    };
+    let range = match headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| parse_range(v, total))
+    {
+        None => None,
+        Some(Ok(r)) => r,
+        Some(Err(())) => return faults::range_not_satisfiable(total),
+    };
+    let (status, start, end) = match range {
+        Some((a, b)) => (StatusCode::PARTIAL_CONTENT, a, b + 1),
+        None => (StatusCode::OK, 0, total),
+    };
+    let seed = state.config.seed;
+    let shift = data::derive_seed(seed, &["synthetic", job_id, filename]) as usize;
+    let body = faults::synthetic_body(state.synthetic_block(), shift, start, end);
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    let etag = format!(
+        "\"{:016x}\"",
+        data::derive_seed(
+            seed,
+            &["synthetic-etag", job_id, filename, &total.to_string()]
+        )
+    );
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    if range.is_some()
+        && let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{}/{total}", end - 1))
     {
         h.insert(header::CONTENT_RANGE, v);
     }

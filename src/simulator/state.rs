@@ -27,6 +27,8 @@ pub(crate) struct State {
     pub base_url: String,
     signing_key: [u8; 32],
     inner: Mutex<Inner>,
+    /// The filler behind synthetic files, made on first use.
+    synthetic: OnceLock<Bytes>,
 }
 
 #[derive(Default)]
@@ -101,6 +103,7 @@ impl State {
             base_url,
             signing_key: key,
             inner: Mutex::new(Inner::default()),
+            synthetic: OnceLock::new(),
         }
     }
 
@@ -356,6 +359,20 @@ impl State {
         );
         let bytes = Bytes::from(encode::encode(job.format, &events)?);
         Ok(cell.get_or_init(|| bytes).clone())
+    }
+
+    /// The shared pseudo-random block synthetic files are cut from
+    /// ([`SimulatorConfig::synthetic_file_size`]).
+    pub fn synthetic_block(&self) -> Bytes {
+        self.synthetic
+            .get_or_init(|| {
+                let mut rng =
+                    fastrand::Rng::with_seed(data::derive_seed(self.config.seed, &["synthetic"]));
+                let mut block = vec![0u8; super::faults::SYNTHETIC_BLOCK];
+                rng.fill(&mut block);
+                Bytes::from(block)
+            })
+            .clone()
     }
 
     // --- presigned URLs ---

@@ -1,0 +1,243 @@
+//! Download benchmark: an export of 8 files served by the simulator (in
+//! another process, synthetic filler bytes) on loopback, downloaded to
+//! disk by `client.download(..).concurrency(8)` (in a third process, so
+//! its peak RSS is its own) versus 8 `curl -s -o FILE URL` processes
+//! fetching the same presigned URLs at once.
+//!
+//! Run: `cargo bench --bench download --features simulator`
+//! (`APPEX_BENCH_REPS=n` repetitions, default 3; `APPEX_BENCH_DIR` for the
+//! download directory, default the system temp dir).
+
+mod common;
+
+use std::{
+    io::Read,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use common::{Server, ServerSpec, list, median, print_machine, reps, status_kib};
+use sha2::{Digest, Sha256};
+use userpilot_appex::{Client, types::ExportFormat};
+
+const CLIENT_ENV: &str = "APPEX_BENCH_DOWNLOAD_CLIENT";
+const FILES: u64 = 8;
+const MIB: u64 = 1024 * 1024;
+
+fn main() {
+    common::serve_if_asked();
+    if std::env::var_os(CLIENT_ENV).is_some() {
+        client_mode();
+        return;
+    }
+    print_machine("download");
+    let reps = reps(3);
+    let base = std::env::var_os("APPEX_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let mut summary = Vec::new();
+    for file_size in [16 * MIB, 128 * MIB] {
+        summary.push(run_size(&base, file_size, reps));
+    }
+    println!();
+    println!("== summary (medians of {reps})");
+    for line in summary {
+        println!("{line}");
+    }
+}
+
+/// One export size: `reps` alternating runs of ours and curl's.
+fn run_size(base: &Path, file_size: u64, reps: usize) -> String {
+    let total = file_size * FILES;
+    println!();
+    println!(
+        "-- {} files x {} MiB = {} MiB",
+        FILES,
+        file_size / MIB,
+        total / MIB
+    );
+    let server = Server::spawn(&ServerSpec {
+        seed: 7,
+        synthetic_file_size: Some(file_size),
+        ..ServerSpec::default()
+    });
+    let client = server.client();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let job = runtime.block_on(async {
+        let handle = client
+            .export()
+            .range(
+                chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("date"),
+                chrono::NaiveDate::from_ymd_opt(2025, 1, 8).expect("date"),
+            )
+            .format(ExportFormat::Ndjson)
+            .send()
+            .await
+            .expect("trigger");
+        handle.wait().await.expect("job completes")
+    });
+    let job_id = job.job_id.clone().expect("job id");
+    assert_eq!(job.presigned_urls.len() as u64, FILES);
+
+    let mut ours_mibs = Vec::new();
+    let mut curl_mibs = Vec::new();
+    let mut hwms = Vec::new();
+    let mut sampled = Vec::new();
+    for rep in 1..=reps {
+        // Ours, in its own process.
+        let dir = base.join(format!("appex-bench-ours-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let started = Instant::now();
+        let out = Command::new(std::env::current_exe().expect("exe"))
+            .env(CLIENT_ENV, "1")
+            .env("APPEX_BENCH_URL", &server.base_url)
+            .env("APPEX_BENCH_KEY", &server.api_key)
+            .env("APPEX_BENCH_JOB", &job_id)
+            .env("APPEX_BENCH_OUT", &dir)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("client process");
+        let ours_secs = started.elapsed().as_secs_f64();
+        assert!(out.status.success(), "our client failed");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut our_sha = Vec::new();
+        let mut inner_secs = f64::NAN;
+        for line in text.lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            match f.as_slice() {
+                ["SHA", name, sha] => our_sha.push((name.to_string(), sha.to_string())),
+                ["HWM", kib] => hwms.push(kib.parse::<f64>().unwrap_or(f64::NAN) / 1024.0),
+                ["SAMPLED", kib] => sampled.push(kib.parse::<f64>().unwrap_or(f64::NAN) / 1024.0),
+                ["SECS", s] => inner_secs = s.parse().unwrap_or(f64::NAN),
+                ["BYTES", b] => assert_eq!(b.parse::<u64>().ok(), Some(total)),
+                _ => {}
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        ours_mibs.push(total as f64 / MIB as f64 / ours_secs);
+
+        // curl: 8 processes at once, one per URL.
+        let dir = base.join(format!("appex-bench-curl-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("curl dir");
+        let started = Instant::now();
+        let children: Vec<_> = job
+            .presigned_urls
+            .iter()
+            .map(|p| {
+                Command::new("curl")
+                    .arg("-s")
+                    .arg("--fail")
+                    .arg("-o")
+                    .arg(dir.join(&p.filename))
+                    .arg(p.url.expose())
+                    .spawn()
+                    .expect("curl runs")
+            })
+            .collect();
+        for mut c in children {
+            assert!(c.wait().expect("curl waits").success(), "curl failed");
+        }
+        let curl_secs = started.elapsed().as_secs_f64();
+        curl_mibs.push(total as f64 / MIB as f64 / curl_secs);
+        // Same bytes: every file's sha256 matches.
+        assert_eq!(our_sha.len() as u64, FILES);
+        for (name, sha) in &our_sha {
+            let theirs = sha256_file(&dir.join(name));
+            assert_eq!(
+                &theirs, sha,
+                "curl and our client got different bytes for {name}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        println!(
+            "rep {rep}: ours {:.0} MiB/s ({ours_secs:.2} s process, {inner_secs:.2} s in run()), curl {:.0} MiB/s ({curl_secs:.2} s), peak RSS {:.1} MiB; sha256 of all {FILES} files equal",
+            ours_mibs[rep - 1],
+            curl_mibs[rep - 1],
+            hwms.last().copied().unwrap_or(f64::NAN),
+        );
+    }
+    let server_hwm = server.stop().map_or(f64::NAN, |k| k as f64 / 1024.0);
+    let (o, c) = (median(&ours_mibs), median(&curl_mibs));
+    println!(
+        "ours MiB/s: [{}]  curl MiB/s: [{}]",
+        list(&ours_mibs),
+        list(&curl_mibs)
+    );
+    let line = format!(
+        "{} MiB export: ours {o:.0} MiB/s, curl {c:.0} MiB/s, ratio {:.2}x (goal >= 0.95x); client peak RSS {:.1} MiB (VmHWM; sampled VmRSS max {:.1} MiB; goal < 64 MiB); simulator process peak RSS {server_hwm:.1} MiB",
+        total / MIB,
+        o / c,
+        median(&hwms),
+        median(&sampled),
+    );
+    println!("{line}");
+    line
+}
+
+fn sha256_file(path: &Path) -> String {
+    let mut f = std::fs::File::open(path).expect("open curl file");
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).expect("read curl file");
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    hex::encode(h.finalize())
+}
+
+/// The measured process: one `client.download(..)` with concurrency 8.
+fn client_mode() {
+    let var = |k: &str| std::env::var(k).expect(k);
+    let client = Client::builder()
+        .base_url(var("APPEX_BENCH_URL"))
+        .api_key(var("APPEX_BENCH_KEY"))
+        .build()
+        .expect("client");
+    let job_id = var("APPEX_BENCH_JOB");
+    let out = PathBuf::from(var("APPEX_BENCH_OUT"));
+
+    // Sample VmRSS every 5 ms besides the kernel's VmHWM.
+    let stop = Arc::new(AtomicBool::new(false));
+    let max_rss = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let (stop, max_rss) = (stop.clone(), max_rss.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(k) = status_kib("VmRSS") {
+                    max_rss.fetch_max(k, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let started = Instant::now();
+    let report = runtime
+        .block_on(client.download(job_id.as_str(), &out).concurrency(8).run())
+        .expect("download succeeds");
+    let secs = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let _ = sampler.join();
+    println!("SECS {secs:.4}");
+    println!("BYTES {}", report.total_bytes());
+    for f in &report.files {
+        println!("SHA {} {}", f.source_filename, f.sha256);
+    }
+    println!("HWM {}", status_kib("VmHWM").unwrap_or(0));
+    println!("SAMPLED {}", max_rss.load(Ordering::Relaxed));
+}
