@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::{Server, ServerSpec, list, median, print_machine, reps};
+use common::{Server, ServerSpec, cpu_secs, list, median, print_machine, reps};
 use futures::StreamExt;
 use serde_json::Value;
 
@@ -39,26 +39,32 @@ fn main() {
         .expect("runtime");
     let mut ours = Vec::new();
     let mut baseline = Vec::new();
+    let mut ours_cpu = Vec::new();
+    let mut baseline_cpu = Vec::new();
     runtime.block_on(async {
         let http = reqwest::Client::new();
         // Warm up both (connections, simulator caches).
         let _ = by_hand(&http, &url, &auth).await;
         let _ = ours_count(&client).await;
         for rep in 1..=reps {
-            let started = Instant::now();
+            let (started, cpu) = (Instant::now(), cpu_secs());
             let n = ours_count(&client).await;
             let ours_secs = started.elapsed().as_secs_f64();
+            ours_cpu.push((cpu_secs() - cpu) * 1e6 / ITEMS as f64);
             assert_eq!(n, ITEMS);
-            let started = Instant::now();
+            let (started, cpu) = (Instant::now(), cpu_secs());
             let (m, pages) = by_hand(&http, &url, &auth).await;
             let hand_secs = started.elapsed().as_secs_f64();
+            baseline_cpu.push((cpu_secs() - cpu) * 1e6 / ITEMS as f64);
             assert_eq!((m, pages), (ITEMS, ITEMS / PAGE));
             ours.push(ITEMS as f64 / ours_secs);
             baseline.push(ITEMS as f64 / hand_secs);
             println!(
-                "rep {rep}: ours {:.0} items/s ({ours_secs:.2} s), by hand {:.0} items/s ({hand_secs:.2} s)",
+                "rep {rep}: ours {:.0} items/s ({ours_secs:.2} s, client CPU {:.2} us/item), by hand {:.0} items/s ({hand_secs:.2} s, client CPU {:.2} us/item)",
                 ours[rep - 1],
-                baseline[rep - 1]
+                ours_cpu[rep - 1],
+                baseline[rep - 1],
+                baseline_cpu[rep - 1]
             );
         }
     });
@@ -66,9 +72,10 @@ fn main() {
     println!("ours items/s: [{}]", list(&ours));
     println!("by hand items/s: [{}]", list(&baseline));
     let (o, b) = (median(&ours), median(&baseline));
+    let (oc, bc) = (median(&ours_cpu), median(&baseline_cpu));
     println!();
     println!(
-        "== summary (medians of {reps}): {ITEMS} items in {} pages: ours {o:.0} items/s, reqwest+serde_json loop {b:.0} items/s, ratio {:.2}x (goal >= 0.9x); simulator peak RSS {server_hwm:.1} MiB",
+        "== summary (medians of {reps}): {ITEMS} items in {} pages: ours {o:.0} items/s, reqwest+serde_json loop {b:.0} items/s, ratio {:.2}x (goal >= 0.9x); client CPU per item: ours {oc:.2} us, loop {bc:.2} us; simulator peak RSS {server_hwm:.1} MiB",
         ITEMS / PAGE,
         o / b
     );

@@ -229,3 +229,14 @@ pub fn list(values: &[f64]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// CPU time (user + system) this process has used so far, in seconds,
+/// from `/proc/self/stat` (clock ticks of 10 ms).
+pub fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the `(comm)`: state is field 3; utime 14, stime 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
