@@ -62,10 +62,15 @@ fn main() {
 
     let mut summary = Vec::new();
     let mut ndjson_mbs = None;
+    // `APPEX_BENCH_ONLY=csv` (say) runs one format, e.g. under a profiler.
+    let only = std::env::var("APPEX_BENCH_ONLY").ok();
     for (format, name) in [
         (ExportFormat::Ndjson, "ndjson.gz"),
         (ExportFormat::Csv, "csv.gz"),
     ] {
+        if only.as_deref().is_some_and(|o| !name.starts_with(o)) {
+            continue;
+        }
         let started = Instant::now();
         let days = runtime.block_on(export_files(&base.join(name), events_per_day, DAYS, format));
         let file = base.join(format!("export.{name}"));
@@ -125,7 +130,11 @@ fn main() {
     }
 
     #[cfg(feature = "parquet")]
-    if let Some((ndjson, ndjson_bytes, floor)) = ndjson_mbs {
+    if let Some((ndjson, ndjson_bytes, floor)) = ndjson_mbs
+        && only
+            .as_deref()
+            .is_none_or(|o| o == "parquet" || o == "ndjson")
+    {
         let started = Instant::now();
         let days = runtime.block_on(export_files(
             &base.join("parquet"),

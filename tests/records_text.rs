@@ -693,3 +693,74 @@ fn summarize_counts_types_sources_time_span_and_skipped_rows() {
     empty.add(&ExportedEvent::default());
     assert_eq!(empty.by_event_type[Summary::NONE], 1);
 }
+
+/// The CSV reader maps cells straight to fields; it must read a row exactly
+/// as the event model reads the same cells as a JSON object of strings
+/// (`metadata` parsed), errors included.
+#[test]
+fn csv_rows_read_exactly_like_their_cells_as_a_json_object() {
+    // Columns reversed, an unknown column, `session` twice (the last wins).
+    let mut header: Vec<&str> = EXPORT_FIELDS.iter().rev().copied().collect();
+    header.insert(3, "plan");
+    header.push("session");
+    let row = |i: usize, width: &str| -> Vec<String> {
+        header
+            .iter()
+            .enumerate()
+            .map(|(col, name)| match *name {
+                "metadata" => format!("\"{{\"\"step\"\": {i}}}\""),
+                "inserted_at" => "2025-01-10 12:34:56.123456".to_string(),
+                "screen_width" => width.to_string(),
+                "screen_height" => "900".to_string(),
+                "event_type" => KINDS[i % KINDS.len()].to_string(),
+                "company_id" if i == 1 => String::new(),
+                "session" if col + 1 == header.len() => format!("last-{i}"),
+                other => format!("{other}-{i}"),
+            })
+            .collect()
+    };
+    let rows = [row(0, "1440"), row(1, " 800 "), row(2, "wide")];
+    let mut text = header.join(",") + "\n";
+    for r in &rows {
+        text.push_str(&r.join(","));
+        text.push('\n');
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "cells.csv", text.as_bytes());
+    let read: Vec<_> = RecordReader::open(&path).unwrap().collect();
+    assert_eq!(read.len(), 3, "{read:?}");
+    for (i, r) in rows.iter().enumerate() {
+        let mut map = serde_json::Map::new();
+        for (name, cell) in header.iter().zip(r) {
+            if cell.is_empty() {
+                continue;
+            }
+            // The CSV cell of metadata, unquoted, is JSON text.
+            let value = if *name == "metadata" {
+                serde_json::from_str(&cell[1..cell.len() - 1].replace("\"\"", "\"")).unwrap()
+            } else {
+                Value::String(cell.clone())
+            };
+            map.insert(name.to_string(), value);
+        }
+        let expected = ExportedEvent::from_json_map(map);
+        match (&read[i], expected) {
+            (Ok(got), Ok(want)) => {
+                assert_eq!(got, &want, "row {i}");
+                assert_eq!(got.extra["plan"], format!("plan-{i}"));
+            }
+            (Err(Error::Record { message, .. }), Err(want)) => {
+                assert_eq!(message, &want, "row {i}");
+                assert!(message.contains("screen_width"), "{message}");
+            }
+            (got, want) => panic!("row {i}: got {got:?}, the model says {want:?}"),
+        }
+    }
+    let first = read[0].as_ref().unwrap();
+    assert_eq!(first.session.as_deref(), Some("last-0"));
+    assert_eq!(first.screen_width, Some(1440));
+    assert_eq!(first.metadata, json!({"step": 0}));
+    assert_eq!(read[1].as_ref().unwrap().company_id, None);
+    assert_eq!(read[1].as_ref().unwrap().screen_width, Some(800));
+    assert!(read[2].is_err());
+}

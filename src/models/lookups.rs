@@ -27,11 +27,14 @@
 //! takes each typed field out of the object when it fits and keeps the
 //! rest); `Serialize` and [`JsonSchema`] are derived from the fields.
 
-use std::{borrow::Cow, fmt};
+use std::{borrow::Cow, fmt, marker::PhantomData};
 
 use chrono::{DateTime, Utc};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::{Deserialize, Deserializer, Serialize, Serializer, de::DeserializeOwned};
+use serde::{
+    Deserialize, Deserializer, Serialize, Serializer,
+    de::{self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor},
+};
 use serde_json::{Map, Value};
 
 use super::lenient::{self, as_bool, as_datetime, as_i64, as_object, as_string, take, take_vec};
@@ -766,31 +769,80 @@ pub struct Page<T> {
 
 impl<'de, T: DeserializeOwned> Deserialize<'de> for Page<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let mut m = object(d, "Page")?;
-        // Items are decoded one by one so one odd item names itself in the
-        // error instead of failing silently into `extra`.
-        let data = match m.remove("data") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) => items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    serde_json::from_value(item)
-                        .map_err(|e| serde::de::Error::custom(format_args!("data[{i}]: {e}")))
-                })
-                .collect::<Result<_, D::Error>>()?,
-            Some(other) => {
-                return Err(serde::de::Error::custom(format_args!(
-                    "expected `data` to be a list, found {}",
-                    kind_of(&other)
-                )));
+        // Walks the page's object itself so `data`'s items decode straight
+        // from the input (not from an intermediate `Value` of the whole
+        // page, which cost a second pass over every item).
+        d.deserialize_map(PageVisitor(PhantomData))
+    }
+}
+
+struct PageVisitor<T>(PhantomData<T>);
+
+impl<'de, T: DeserializeOwned> Visitor<'de> for PageVisitor<T> {
+    type Value = Page<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object for Page")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Page<T>, A::Error> {
+        let mut data = Vec::new();
+        let mut m = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            if key == "data" {
+                // A repeated key: the last one wins, as in a JSON object.
+                data = access.next_value_seed(PageData(PhantomData))?;
+            } else {
+                let value: Value = access.next_value()?;
+                m.insert(key, value);
             }
-        };
+        }
         Ok(Page {
             data,
             metadata: take(&mut m, "metadata", as_object::<PageMetadata>).unwrap_or_default(),
             extra: m,
         })
+    }
+}
+
+/// A page's `data`: `null` (no items) or a list whose items are decoded one
+/// by one, so one odd item names itself (`data[i]`) in the error instead of
+/// failing silently into `extra`.
+struct PageData<T>(PhantomData<T>);
+
+impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for PageData<T> {
+    type Value = Vec<T>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<T>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T: DeserializeOwned> Visitor<'de> for PageData<T> {
+    type Value = Vec<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("`data` to be a list")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Vec<T>, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Vec<T>, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        loop {
+            let i = items.len();
+            match seq.next_element::<T>() {
+                Ok(Some(item)) => items.push(item),
+                Ok(None) => return Ok(items),
+                Err(e) => return Err(de::Error::custom(format_args!("data[{i}]: {e}"))),
+            }
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use serde_json::Map;
 
 use super::{
     Fault,
-    event::{EXPORT_FIELDS, ExportedEvent, text_cell},
+    event::{EXPORT_FIELDS, ExportedEvent, from_text_fields, text_cell},
 };
 use crate::error::RecordLocation;
 
@@ -15,6 +15,8 @@ use crate::error::RecordLocation;
 pub(super) struct CsvRows<R> {
     reader: csv::Reader<R>,
     headers: Vec<String>,
+    /// Per column: the index in [`EXPORT_FIELDS`] of the field it holds.
+    slots: Vec<Option<usize>>,
     record: ByteRecord,
     started: bool,
 }
@@ -27,6 +29,7 @@ impl<R: Read> CsvRows<R> {
                 .flexible(false)
                 .from_reader(reader),
             headers: Vec::new(),
+            slots: Vec::new(),
             record: ByteRecord::new(),
             started: false,
         }
@@ -61,6 +64,10 @@ impl<R: Read> CsvRows<R> {
                 ),
             });
         }
+        self.slots = names
+            .iter()
+            .map(|n| EXPORT_FIELDS.iter().position(|f| f == n))
+            .collect();
         self.headers = names;
         Ok(true)
     }
@@ -85,8 +92,12 @@ impl<R: Read> CsvRows<R> {
     }
 
     fn convert(&self, location: RecordLocation) -> Result<ExportedEvent, Fault> {
-        let mut map = Map::new();
-        for (name, cell) in self.headers.iter().zip(self.record.iter()) {
+        // Known columns go straight to their field (a repeated column: the
+        // last one wins), others to `extra`.
+        let mut fields: [Option<String>; EXPORT_FIELDS.len()] = Default::default();
+        let mut extra = Map::new();
+        let columns = self.headers.iter().zip(&self.slots);
+        for ((name, slot), cell) in columns.zip(self.record.iter()) {
             if cell.is_empty() {
                 continue;
             }
@@ -94,10 +105,14 @@ impl<R: Read> CsvRows<R> {
                 location,
                 message: format!("cell {name} is not UTF-8"),
             })?;
-            let value = text_cell(name, cell);
-            map.insert(name.clone(), value);
+            match slot {
+                Some(i) => fields[*i] = Some(cell),
+                None => {
+                    extra.insert(name.clone(), text_cell(name, cell));
+                }
+            }
         }
-        ExportedEvent::from_json_map(map).map_err(|message| Fault::Row { location, message })
+        from_text_fields(fields, extra).map_err(|message| Fault::Row { location, message })
     }
 }
 

@@ -444,6 +444,71 @@ impl ExportedEvent {
     }
 }
 
+/// The text cells of one row of a text format (CSV), by field: `fields[i]`
+/// holds the cell of [`EXPORT_FIELDS`]`[i]`, `extra` the cells of other
+/// columns. Reads exactly as [`ExportedEvent::from_json_map`] reads the
+/// object of those cells as JSON strings (and `metadata` through
+/// [`text_cell`]), without building that object first.
+pub(crate) fn from_text_fields(
+    fields: [Option<String>; EXPORT_FIELDS.len()],
+    extra: Map<String, Value>,
+) -> Result<ExportedEvent, String> {
+    let [
+        app_token,
+        event_type,
+        event_name,
+        user_id,
+        company_id,
+        source,
+        inserted_at,
+        internal_event_id,
+        hostname,
+        pathname,
+        screen_width,
+        screen_height,
+        device_type,
+        user_agent,
+        operating_system,
+        browser,
+        browser_language,
+        session,
+        country_code,
+        metadata,
+    ] = fields.map(|f| f.filter(|s| !s.is_empty()));
+    let inserted_at = match inserted_at {
+        None => None,
+        Some(s) => Some(
+            parse_inserted_at(&s)
+                .ok_or_else(|| format!("inserted_at {:?} is not a date-time", excerpt(&s)))?,
+        ),
+    };
+    let screen_width = integer("screen_width", screen_width.map(Value::String))?;
+    let screen_height = integer("screen_height", screen_height.map(Value::String))?;
+    Ok(ExportedEvent {
+        app_token,
+        event_type: event_type.map(|s| EventKind::from(s.as_str())),
+        event_name,
+        user_id,
+        company_id,
+        source: source.map(|s| EventSource::from(s.as_str())),
+        inserted_at,
+        internal_event_id,
+        hostname,
+        pathname,
+        screen_width,
+        screen_height,
+        device_type,
+        user_agent,
+        operating_system,
+        browser,
+        browser_language,
+        session,
+        country_code,
+        metadata: metadata.map_or(Value::Null, |m| text_cell("metadata", m)),
+        extra,
+    })
+}
+
 /// An integer field: a JSON integer, an integral float, or a string holding one.
 fn integer(key: &str, v: Option<Value>) -> Result<Option<i64>, String> {
     let bad = |v: &dyn fmt::Display| {
