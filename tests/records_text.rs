@@ -764,3 +764,36 @@ fn csv_rows_read_exactly_like_their_cells_as_a_json_object() {
     assert_eq!(read[1].as_ref().unwrap().screen_width, Some(800));
     assert!(read[2].is_err());
 }
+
+/// The ndjson reader splits each object as it parses it; it must read a
+/// line exactly as the event model reads the decoded object, errors included.
+#[test]
+fn ndjson_lines_read_exactly_like_their_decoded_object() {
+    let lines = [
+        // An escaped key naming a known field, a repeated key (the last wins),
+        // an unknown member, numbers where text is expected.
+        r#"{"app_token":"NX-1","user\u005fid":42,"session":"a","session":"b","plan":{"tier":"pro"},"screen_width":"1440","metadata":{"k":1},"inserted_at":"2025-01-10T12:34:56.123456Z"}"#,
+        r#"{"event_type":"track","company_id":null,"source":"","is_test":true}"#,
+        r#"{"app_token":"NX-1","hostname":["not","text"]}"#,
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "split.ndjson", (lines.join("\n") + "\n").as_bytes());
+    let read: Vec<_> = RecordReader::open(&path).unwrap().collect();
+    assert_eq!(read.len(), 3, "{read:?}");
+    for (i, line) in lines.iter().enumerate() {
+        let map: serde_json::Map<String, Value> = serde_json::from_str(line).unwrap();
+        match (&read[i], ExportedEvent::from_json_map(map)) {
+            (Ok(got), Ok(want)) => assert_eq!(got, &want, "line {i}"),
+            (Err(Error::Record { message, .. }), Err(want)) => assert_eq!(message, &want),
+            (got, want) => panic!("line {i}: got {got:?}, the model says {want:?}"),
+        }
+    }
+    let first = read[0].as_ref().unwrap();
+    assert_eq!(first.user_id.as_deref(), Some("42"));
+    assert_eq!(first.session.as_deref(), Some("b"));
+    assert_eq!(first.screen_width, Some(1440));
+    assert_eq!(first.extra["plan"], json!({"tier": "pro"}));
+    assert_eq!(read[1].as_ref().unwrap().extra["is_test"], json!(true));
+    assert_eq!(read[1].as_ref().unwrap().source, None);
+    assert!(read[2].is_err());
+}

@@ -379,69 +379,107 @@ impl ExportedEvent {
     /// assert_eq!(event.extra["plan"], "pro");
     /// ```
     pub fn from_json_map(mut map: Map<String, Value>) -> Result<Self, String> {
-        let mut text = |key: &str| -> Result<Option<String>, String> {
-            match map.remove(key) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) if s.is_empty() => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s)),
-                Some(Value::Number(n)) => Ok(Some(n.to_string())),
-                Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-                Some(other) => Err(format!(
-                    "{key} should be text, found {}",
-                    excerpt(&other.to_string())
-                )),
-            }
-        };
-        let app_token = text("app_token")?;
-        let event_type = text("event_type")?.map(|s| EventKind::from(s.as_str()));
-        let event_name = text("event_name")?;
-        let user_id = text("user_id")?;
-        let company_id = text("company_id")?;
-        let source = text("source")?.map(|s| EventSource::from(s.as_str()));
-        let inserted_at = match text("inserted_at")? {
-            None => None,
-            Some(s) => Some(
-                parse_inserted_at(&s)
-                    .ok_or_else(|| format!("inserted_at {:?} is not a date-time", excerpt(&s)))?,
-            ),
-        };
-        let internal_event_id = text("internal_event_id")?;
-        let hostname = text("hostname")?;
-        let pathname = text("pathname")?;
-        let device_type = text("device_type")?;
-        let user_agent = text("user_agent")?;
-        let operating_system = text("operating_system")?;
-        let browser = text("browser")?;
-        let browser_language = text("browser_language")?;
-        let session = text("session")?;
-        let country_code = text("country_code")?;
-        let screen_width = integer("screen_width", map.remove("screen_width"))?;
-        let screen_height = integer("screen_height", map.remove("screen_height"))?;
-        let metadata = map.remove("metadata").unwrap_or(Value::Null);
-        Ok(ExportedEvent {
-            app_token,
-            event_type,
-            event_name,
-            user_id,
-            company_id,
-            source,
-            inserted_at,
-            internal_event_id,
-            hostname,
-            pathname,
-            screen_width,
-            screen_height,
-            device_type,
-            user_agent,
-            operating_system,
-            browser,
-            browser_language,
-            session,
-            country_code,
-            metadata,
-            extra: map,
-        })
+        let fields = EXPORT_FIELDS.map(|key| map.remove(key));
+        from_json_fields(fields, map)
     }
+}
+
+/// The event whose known fields are `fields` (`fields[i]` the value of
+/// [`EXPORT_FIELDS`]`[i]`) and whose other fields are `extra`: what
+/// [`ExportedEvent::from_json_map`] reads once it has taken the known
+/// fields out of the object.
+pub(crate) fn from_json_fields(
+    fields: [Option<Value>; EXPORT_FIELDS.len()],
+    extra: Map<String, Value>,
+) -> Result<ExportedEvent, String> {
+    let [
+        app_token,
+        event_type,
+        event_name,
+        user_id,
+        company_id,
+        source,
+        inserted_at,
+        internal_event_id,
+        hostname,
+        pathname,
+        screen_width,
+        screen_height,
+        device_type,
+        user_agent,
+        operating_system,
+        browser,
+        browser_language,
+        session,
+        country_code,
+        metadata,
+    ] = fields;
+    let text = |key: &str, value: Option<Value>| -> Result<Option<String>, String> {
+        match value {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+            Some(other) => Err(format!(
+                "{key} should be text, found {}",
+                excerpt(&other.to_string())
+            )),
+        }
+    };
+    let app_token = text("app_token", app_token)?;
+    let event_type = text("event_type", event_type)?.map(|s| EventKind::from(s.as_str()));
+    let event_name = text("event_name", event_name)?;
+    let user_id = text("user_id", user_id)?;
+    let company_id = text("company_id", company_id)?;
+    let source = text("source", source)?.map(|s| EventSource::from(s.as_str()));
+    let inserted_at = match text("inserted_at", inserted_at)? {
+        None => None,
+        Some(s) => Some(
+            parse_inserted_at(&s)
+                .ok_or_else(|| format!("inserted_at {:?} is not a date-time", excerpt(&s)))?,
+        ),
+    };
+    let internal_event_id = text("internal_event_id", internal_event_id)?;
+    let hostname = text("hostname", hostname)?;
+    let pathname = text("pathname", pathname)?;
+    let device_type = text("device_type", device_type)?;
+    let user_agent = text("user_agent", user_agent)?;
+    let operating_system = text("operating_system", operating_system)?;
+    let browser = text("browser", browser)?;
+    let browser_language = text("browser_language", browser_language)?;
+    let session = text("session", session)?;
+    let country_code = text("country_code", country_code)?;
+    let screen_width = integer("screen_width", screen_width)?;
+    let screen_height = integer("screen_height", screen_height)?;
+    Ok(ExportedEvent {
+        app_token,
+        event_type,
+        event_name,
+        user_id,
+        company_id,
+        source,
+        inserted_at,
+        internal_event_id,
+        hostname,
+        pathname,
+        screen_width,
+        screen_height,
+        device_type,
+        user_agent,
+        operating_system,
+        browser,
+        browser_language,
+        session,
+        country_code,
+        metadata: metadata.unwrap_or(Value::Null),
+        extra,
+    })
+}
+
+/// The index of a field in [`EXPORT_FIELDS`].
+pub(crate) fn field_index(name: &str) -> Option<usize> {
+    EXPORT_FIELDS.iter().position(|f| *f == name)
 }
 
 /// The text cells of one row of a text format (CSV), by field: `fields[i]`

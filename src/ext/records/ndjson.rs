@@ -1,10 +1,20 @@
 //! ndjson: one JSON object per line.
 
-use std::io::{BufRead, Read};
+use std::{
+    fmt,
+    io::{BufRead, Read},
+};
 
+use serde::{
+    Deserializer,
+    de::{self, DeserializeSeed, MapAccess, Visitor},
+};
 use serde_json::{Map, Value};
 
-use super::{Fault, event::ExportedEvent};
+use super::{
+    Fault,
+    event::{EXPORT_FIELDS, ExportedEvent, field_index, from_json_fields},
+};
 use crate::error::RecordLocation;
 
 /// The longest line read; a longer one is a malformed row (and is skipped
@@ -68,8 +78,8 @@ impl<R: BufRead> NdjsonRows<R> {
             if line.is_empty() {
                 continue;
             }
-            let map = match serde_json::from_slice::<Map<String, Value>>(line) {
-                Ok(map) => map,
+            let (fields, extra) = match Fields::parse(line) {
+                Ok(parsed) => parsed,
                 Err(e) => {
                     return Some(Err(Fault::Row {
                         location,
@@ -78,9 +88,89 @@ impl<R: BufRead> NdjsonRows<R> {
                 }
             };
             return Some(
-                ExportedEvent::from_json_map(map)
-                    .map_err(|message| Fault::Row { location, message }),
+                from_json_fields(fields, extra).map_err(|message| Fault::Row { location, message }),
             );
         }
+    }
+}
+
+/// A line's object split as it is read: the values of the known fields
+/// (by their index in [`EXPORT_FIELDS`]) and the other members. The same
+/// result as decoding a `Map` and taking the fields out of it (a repeated
+/// key: the last one wins), without building and searching that map.
+struct Fields;
+
+type Split = ([Option<Value>; EXPORT_FIELDS.len()], Map<String, Value>);
+
+impl Fields {
+    fn parse(line: &[u8]) -> serde_json::Result<Split> {
+        let mut de = serde_json::Deserializer::from_slice(line);
+        let split = de.deserialize_map(Fields)?;
+        de.end()?;
+        Ok(split)
+    }
+}
+
+impl<'de> Visitor<'de> for Fields {
+    type Value = Split;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Split, A::Error> {
+        let mut fields: [Option<Value>; EXPORT_FIELDS.len()] = Default::default();
+        let mut extra = Map::new();
+        while let Some(key) = access.next_key_seed(KeySeed)? {
+            match key {
+                Key::Known(i) => fields[i] = Some(access.next_value()?),
+                Key::Other(name) => {
+                    let value = access.next_value()?;
+                    extra.insert(name, value);
+                }
+            }
+        }
+        Ok((fields, extra))
+    }
+}
+
+/// A member name: a known field's index, or another name.
+enum Key {
+    Known(usize),
+    Other(String),
+}
+
+/// Reads a [`Key`].
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Key;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string key")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Key, E> {
+        Ok(match field_index(name) {
+            Some(i) => Key::Known(i),
+            None => Key::Other(name.to_string()),
+        })
+    }
+
+    fn visit_string<E: de::Error>(self, name: String) -> Result<Key, E> {
+        Ok(match field_index(&name) {
+            Some(i) => Key::Known(i),
+            None => Key::Other(name),
+        })
     }
 }
