@@ -17,7 +17,7 @@ use serde_json::{Map, Number, Value};
 
 use super::{
     EXPORT_FIELDS, Fault,
-    event::{ExportedEvent, format_micros, text_cell},
+    event::{ExportedEvent, field_index, format_micros, from_json_fields, text_cell},
 };
 use crate::{Error, Result, error::RecordLocation};
 
@@ -122,34 +122,42 @@ impl ParquetRows {
     /// reader does not convert.
     fn convert(&mut self, batch: &RecordBatch) -> std::result::Result<(), Fault> {
         let schema = batch.schema();
-        let columns = schema
+        let mut columns = schema
             .fields()
             .iter()
             .zip(batch.columns())
             .map(|(field, array)| {
-                Ok((field.name().as_str(), column(field.name(), array.as_ref())?))
+                let name = field.name().as_str();
+                Ok((name, field_index(name), column(name, array.as_ref())?))
             })
             .collect::<std::result::Result<Vec<_>, Fault>>()?;
         for i in 0..batch.num_rows() {
             self.rows += 1;
             let location = self.location(self.rows);
-            let mut map = Map::new();
+            // Known columns go straight to their field (a repeated column:
+            // the last one wins), others to `extra`; each cell is moved out
+            // of its column, not copied.
+            let mut fields: [Option<Value>; EXPORT_FIELDS.len()] = Default::default();
+            let mut extra = Map::new();
             let mut failure = None;
-            for (name, cells) in &columns {
-                match &cells[i] {
+            for (name, slot, cells) in &mut columns {
+                match std::mem::replace(&mut cells[i], Ok(None)) {
                     Ok(None) => {}
-                    Ok(Some(v)) => {
-                        map.insert((*name).to_string(), v.clone());
-                    }
+                    Ok(Some(v)) => match slot {
+                        Some(k) => fields[*k] = Some(v),
+                        None => {
+                            extra.insert((*name).to_string(), v);
+                        }
+                    },
                     Err(message) => {
-                        failure = Some(message.clone());
+                        failure = Some(message);
                         break;
                     }
                 }
             }
             let row = match failure {
                 Some(message) => Err(message),
-                None => ExportedEvent::from_json_map(map),
+                None => from_json_fields(fields, extra),
             };
             self.pending
                 .push_back(row.map_err(|message| Fault::Row { location, message }));
