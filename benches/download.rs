@@ -41,8 +41,13 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
     let mut summary = Vec::new();
-    for file_size in [16 * MIB, 128 * MIB] {
-        summary.push(run_size(&base, file_size, reps));
+    // `APPEX_BENCH_FILE_MIB=128` (say) runs one file size only.
+    let sizes: Vec<u64> = match std::env::var("APPEX_BENCH_FILE_MIB") {
+        Ok(v) => v.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
+        Err(_) => vec![16, 128],
+    };
+    for file_mib in sizes {
+        summary.push(run_size(&base, file_mib * MIB, reps));
     }
     println!();
     println!("== summary (medians of {reps})");
@@ -89,6 +94,7 @@ fn run_size(base: &Path, file_size: u64, reps: usize) -> String {
 
     let mut ours_mibs = Vec::new();
     let mut curl_mibs = Vec::new();
+    let mut curl_sync_mibs = Vec::new();
     let mut hwms = Vec::new();
     let mut sampled = Vec::new();
     for rep in 1..=reps {
@@ -148,6 +154,24 @@ fn run_size(base: &Path, file_size: u64, reps: usize) -> String {
         }
         let curl_secs = started.elapsed().as_secs_f64();
         curl_mibs.push(total as f64 / MIB as f64 / curl_secs);
+        // The same, made durable as our client does (fsync of each file).
+        let syncs: Vec<_> = job
+            .presigned_urls
+            .iter()
+            .map(|p| {
+                let path = dir.join(&p.filename);
+                std::thread::spawn(move || {
+                    std::fs::File::open(path)
+                        .and_then(|f| f.sync_all())
+                        .expect("fsync")
+                })
+            })
+            .collect();
+        for s in syncs {
+            s.join().expect("fsync thread");
+        }
+        let curl_sync_secs = started.elapsed().as_secs_f64();
+        curl_sync_mibs.push(total as f64 / MIB as f64 / curl_sync_secs);
         // Same bytes: every file's sha256 matches.
         assert_eq!(our_sha.len() as u64, FILES);
         for (name, sha) in &our_sha {
@@ -159,23 +183,29 @@ fn run_size(base: &Path, file_size: u64, reps: usize) -> String {
         }
         let _ = std::fs::remove_dir_all(&dir);
         println!(
-            "rep {rep}: ours {:.0} MiB/s ({ours_secs:.2} s process, {inner_secs:.2} s in run()), curl {:.0} MiB/s ({curl_secs:.2} s), peak RSS {:.1} MiB; sha256 of all {FILES} files equal",
+            "rep {rep}: ours {:.0} MiB/s ({ours_secs:.2} s process, {inner_secs:.2} s in run()), curl {:.0} MiB/s ({curl_secs:.2} s; {curl_sync_secs:.2} s with fsync), peak RSS {:.1} MiB; sha256 of all {FILES} files equal",
             ours_mibs[rep - 1],
             curl_mibs[rep - 1],
             hwms.last().copied().unwrap_or(f64::NAN),
         );
     }
     let server_hwm = server.stop().map_or(f64::NAN, |k| k as f64 / 1024.0);
-    let (o, c) = (median(&ours_mibs), median(&curl_mibs));
+    let (o, c, cs) = (
+        median(&ours_mibs),
+        median(&curl_mibs),
+        median(&curl_sync_mibs),
+    );
     println!(
-        "ours MiB/s: [{}]  curl MiB/s: [{}]",
+        "ours MiB/s: [{}]  curl MiB/s: [{}]  curl+fsync MiB/s: [{}]",
         list(&ours_mibs),
-        list(&curl_mibs)
+        list(&curl_mibs),
+        list(&curl_sync_mibs)
     );
     let line = format!(
-        "{} MiB export: ours {o:.0} MiB/s, curl {c:.0} MiB/s, ratio {:.2}x (goal >= 0.95x); client peak RSS {:.1} MiB (VmHWM; sampled VmRSS max {:.1} MiB; goal < 64 MiB); simulator process peak RSS {server_hwm:.1} MiB",
+        "{} MiB export: ours {o:.0} MiB/s, curl {c:.0} MiB/s, ratio {:.2}x (goal >= 0.95x); curl+fsync {cs:.0} MiB/s, ratio {:.2}x; client peak RSS {:.1} MiB (VmHWM; sampled VmRSS max {:.1} MiB; goal < 64 MiB); simulator process peak RSS {server_hwm:.1} MiB",
         total / MIB,
         o / c,
+        o / cs,
         median(&hwms),
         median(&sampled),
     );
