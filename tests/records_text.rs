@@ -777,7 +777,11 @@ fn ndjson_lines_read_exactly_like_their_decoded_object() {
         r#"{"app_token":"NX-1","hostname":["not","text"]}"#,
     ];
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "split.ndjson", (lines.join("\n") + "\n").as_bytes());
+    let path = write(
+        dir.path(),
+        "split.ndjson",
+        (lines.join("\n") + "\n").as_bytes(),
+    );
     let read: Vec<_> = RecordReader::open(&path).unwrap().collect();
     assert_eq!(read.len(), 3, "{read:?}");
     for (i, line) in lines.iter().enumerate() {
