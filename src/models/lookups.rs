@@ -27,14 +27,13 @@
 //! takes each typed field out of the object when it fits and keeps the
 //! rest); `Serialize` and [`JsonSchema`] are derived from the fields.
 
-use std::{borrow::Cow, fmt};
-
 use chrono::{DateTime, Utc};
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::{Deserialize, Deserializer, Serialize, Serializer, de::DeserializeOwned};
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
 
-use super::lenient::{self, as_bool, as_datetime, as_i64, as_object, as_string, take, take_vec};
+use super::lenient::{as_bool, as_datetime, as_i64, as_object, as_string, take, take_vec};
+use super::open_enum::open_enum;
 
 /// Reads a JSON object (the only shape a lookup item may have).
 fn object<'de, D: Deserializer<'de>>(d: D, what: &str) -> Result<Map<String, Value>, D::Error> {
@@ -67,90 +66,6 @@ macro_rules! from_object {
                 #[allow(unused_mut)]
                 let mut $map = object(d, stringify!($ty))?;
                 Ok($body)
-            }
-        }
-    };
-}
-
-/// Declares an open enum: known wire values as variants, anything else kept
-/// as sent in `Unknown(String)`. Matching is exact, so every value
-/// serializes back exactly as it was received.
-macro_rules! open_enum {
-    (
-        $(#[$meta:meta])*
-        $name:ident {
-            $( $(#[$vmeta:meta])* $variant:ident = $wire:literal, )+
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $( $(#[$vmeta])* $variant, )+
-            /// A value this crate does not know, kept as sent.
-            Unknown(String),
-        }
-
-        impl $name {
-            /// The wire value.
-            pub fn as_str(&self) -> &str {
-                match self {
-                    $( $name::$variant => $wire, )+
-                    $name::Unknown(s) => s,
-                }
-            }
-
-            /// `true` for a value this crate does not know.
-            pub fn is_unknown(&self) -> bool {
-                matches!(self, $name::Unknown(_))
-            }
-        }
-
-        impl From<&str> for $name {
-            fn from(s: &str) -> Self {
-                match s {
-                    $( $wire => $name::$variant, )+
-                    other => $name::Unknown(other.to_string()),
-                }
-            }
-        }
-
-        impl From<String> for $name {
-            fn from(s: String) -> Self {
-                match $name::from(s.as_str()) {
-                    $name::Unknown(_) => $name::Unknown(s),
-                    known => known,
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                Ok($name::from(lenient::string(d)?))
-            }
-        }
-
-        impl JsonSchema for $name {
-            fn schema_name() -> Cow<'static, str> {
-                stringify!($name).into()
-            }
-            fn json_schema(_: &mut SchemaGenerator) -> Schema {
-                json_schema!({
-                    "type": "string",
-                    "description": concat!("Open set: known values are listed in `examples`; others may appear (", stringify!($name), ")."),
-                    "examples": [$($wire),+]
-                })
             }
         }
     };

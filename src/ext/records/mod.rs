@@ -68,7 +68,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::error::RecordLocation;
 use crate::{Error, Result};
 pub use event::{
-    EXPORT_FIELDS, EventKind, EventSource, ExportedEvent, Interaction, format_micros,
+    EXPORT_FIELDS, EventSource, EventType, ExportedEvent, Interaction, format_micros,
     parse_inserted_at,
 };
 
@@ -735,9 +735,9 @@ fn read_files(
 /// time span, and how many malformed rows were skipped.
 ///
 /// ```
-/// use userpilot_appex::ext::records::{ExportedEvent, EventKind, Summary};
+/// use userpilot_appex::ext::records::{ExportedEvent, EventType, Summary};
 /// let mut summary = Summary::default();
-/// summary.add(&ExportedEvent { event_type: Some(EventKind::Track), ..Default::default() });
+/// summary.add(&ExportedEvent { event_type: Some(EventType::Track), ..Default::default() });
 /// assert_eq!(summary.total, 1);
 /// assert_eq!(summary.by_event_type["track"], 1);
 /// ```
@@ -781,7 +781,7 @@ impl Summary {
         let kind = event
             .event_type
             .as_ref()
-            .map_or(Self::NONE, EventKind::as_str);
+            .map_or(Self::NONE, EventType::as_str);
         *self.by_event_type.entry(kind.to_string()).or_default() += 1;
         let source = event
             .source
