@@ -5,6 +5,12 @@
 //! into [`crate::models::ErrorResponse`] and its job and lookup types are the
 //! hand-written [`crate::models`].
 
-#![allow(missing_docs, clippy::all, clippy::pedantic, unused_qualifications, rustdoc::bare_urls)]
+#![allow(
+    missing_docs,
+    clippy::all,
+    clippy::pedantic,
+    unused_qualifications,
+    rustdoc::bare_urls
+)]
 
 include!(concat!(env!("OUT_DIR"), "/codegen.rs"));
