@@ -32,6 +32,8 @@ pub mod error;
 pub mod ext;
 pub mod generated;
 pub mod models;
+#[cfg(feature = "simulator")]
+pub mod simulator;
 
 pub use client::{ApiKey, Client, ClientBuilder};
 pub use config::RetryPolicy;

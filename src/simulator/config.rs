@@ -1,0 +1,240 @@
+//! [`SimulatorConfig`]: every knob of the simulator, fault injection included.
+
+use std::time::Duration;
+
+/// How the simulator behaves. Start from [`SimulatorConfig::default`] and
+/// chain the setters; every fault is off by default.
+///
+/// ```
+/// use std::time::Duration;
+/// use userpilot_appex::simulator::SimulatorConfig;
+///
+/// let config = SimulatorConfig::default()
+///     .api_key("test-key")
+///     .seed(42)
+///     .events_per_day(1_000)
+///     .chunk_duration(Duration::from_millis(20))
+///     .rate_limit_every(5, 1);
+/// assert_eq!(config.get_api_key(), "test-key");
+/// ```
+#[derive(Clone, Debug)]
+pub struct SimulatorConfig {
+    pub(crate) api_key: String,
+    pub(crate) port: u16,
+    pub(crate) seed: u64,
+    pub(crate) events_per_day: usize,
+    pub(crate) chunk_duration: Duration,
+    pub(crate) pending_duration: Duration,
+    pub(crate) job_retention: Duration,
+    pub(crate) url_ttl: Duration,
+    pub(crate) page_limit: usize,
+    pub(crate) segment_count: usize,
+    pub(crate) event_property_count: usize,
+    pub(crate) app_token: String,
+    pub(crate) environment_name: String,
+    pub(crate) faults: Faults,
+}
+
+/// The fault knobs, all off by default. Set through [`SimulatorConfig`].
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Faults {
+    /// Every Nth API request answers 429 with `Retry-After: secs`.
+    pub rate_limit: Option<(usize, u64)>,
+    /// Share (0..=1) of API requests answered 503, chosen from the seed.
+    pub server_error_rate: f64,
+    /// Cut each file's first `times` downloads after `bytes` body bytes.
+    pub drop_download: Option<(u64, usize)>,
+    /// Serve gzip files with their tail cut off.
+    pub truncate_gzip: bool,
+    /// Send bodies in pieces of `bytes`, waiting `delay` before each.
+    pub slow_body: Option<(usize, Duration)>,
+    /// The page after this (1-based) page repeats its cursor.
+    pub repeat_cursor_after_page: Option<usize>,
+    /// Jobs fail when they reach this (0-based) chunk.
+    pub fail_at_chunk: Option<usize>,
+    /// A new job answers 404 to its first M polls.
+    pub not_found_polls: usize,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        SimulatorConfig {
+            api_key: "sim-key".into(),
+            port: 0,
+            seed: 1,
+            events_per_day: 200,
+            chunk_duration: Duration::from_millis(150),
+            pending_duration: Duration::from_millis(100),
+            job_retention: Duration::from_secs(3 * 24 * 3600),
+            url_ttl: Duration::from_secs(2 * 24 * 3600),
+            page_limit: 50,
+            segment_count: 120,
+            event_property_count: 130,
+            app_token: "NX-SIM00001".into(),
+            environment_name: "simulator".into(),
+            faults: Faults::default(),
+        }
+    }
+}
+
+impl SimulatorConfig {
+    /// The API key the simulator accepts (default `"sim-key"`); requests
+    /// must send `Authorization: Token <key>`.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = key.into();
+        self
+    }
+
+    /// The configured API key.
+    pub fn get_api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    /// The loopback port to bind (default 0: any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// The seed for everything random: job ids, export file contents, fault
+    /// choices (default 1). Same seed and same export request, same bytes.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Events generated per day of an export's range (default 200). Each
+    /// day is one file, generated on first download and then cached.
+    pub fn events_per_day(mut self, n: usize) -> Self {
+        self.events_per_day = n;
+        self
+    }
+
+    /// How long a job spends on each chunk (one chunk per day of the range;
+    /// default 150 ms, so a 7-day export completes in about a second).
+    pub fn chunk_duration(mut self, d: Duration) -> Self {
+        self.chunk_duration = d;
+        self
+    }
+
+    /// How long a new job stays `pending` before processing (default 100 ms).
+    pub fn pending_duration(mut self, d: Duration) -> Self {
+        self.pending_duration = d;
+        self
+    }
+
+    /// How long a job is kept after it was triggered (default 3 days, as
+    /// Userpilot documents). Older jobs are gone: 404 and not listed.
+    pub fn job_retention(mut self, d: Duration) -> Self {
+        self.job_retention = d;
+        self
+    }
+
+    /// How long a presigned download URL stays valid (default 2 days). Each
+    /// `GET /jobs/{id}` signs fresh URLs. See also
+    /// [`Simulator::expire_urls`](super::Simulator::expire_urls).
+    pub fn url_ttl(mut self, d: Duration) -> Self {
+        self.url_ttl = d;
+        self
+    }
+
+    /// The default page size of `segments` and `events_properties`
+    /// (default 50); a request's `limit` query overrides it (1..=1000).
+    pub fn page_limit(mut self, n: usize) -> Self {
+        self.page_limit = n.max(1);
+        self
+    }
+
+    /// How many segments the `segments` lookup holds (default 120).
+    pub fn segments(mut self, n: usize) -> Self {
+        self.segment_count = n;
+        self
+    }
+
+    /// How many items the `events_properties` lookup holds (default 130).
+    pub fn event_properties(mut self, n: usize) -> Self {
+        self.event_property_count = n;
+        self
+    }
+
+    /// The environment's app token (default `"NX-SIM00001"`), written as
+    /// `environment_app_token`, the job's `app_token` and each event's `app_token`.
+    pub fn app_token(mut self, token: impl Into<String>) -> Self {
+        self.app_token = token.into();
+        self
+    }
+
+    /// The environment's name (default `"simulator"`).
+    pub fn environment_name(mut self, name: impl Into<String>) -> Self {
+        self.environment_name = name.into();
+        self
+    }
+
+    // --- faults ---
+
+    /// Fault: every `n`th API request (counting all authenticated API
+    /// requests, file downloads excluded) answers 429 with
+    /// `Retry-After: <retry_after_secs>` and an error body. `n = 0` turns it off.
+    pub fn rate_limit_every(mut self, n: usize, retry_after_secs: u64) -> Self {
+        self.faults.rate_limit = (n > 0).then_some((n, retry_after_secs));
+        self
+    }
+
+    /// Fault: this share (clamped to 0..=1) of authenticated API requests
+    /// answers 503 with an error body. Which requests fail follows from the
+    /// seed and the request's sequence number, so a run is reproducible.
+    pub fn server_error_rate(mut self, rate: f64) -> Self {
+        self.faults.server_error_rate = if rate.is_nan() {
+            0.0
+        } else {
+            rate.clamp(0.0, 1.0)
+        };
+        self
+    }
+
+    /// Fault: the first `times` downloads of each file send `bytes` body
+    /// bytes (of the `Content-Length` announced) and then drop the
+    /// connection. Later downloads of that file, such as a resumed `Range`
+    /// request, succeed.
+    pub fn drop_download_after(mut self, bytes: u64, times: usize) -> Self {
+        self.faults.drop_download = (times > 0).then_some((bytes, times));
+        self
+    }
+
+    /// Fault: gzip-compressed files (ndjson, csv) are served with their
+    /// last third cut off, with a matching `Content-Length`: the transfer
+    /// succeeds, the gzip stream is incomplete.
+    pub fn truncate_gzip(mut self, on: bool) -> Self {
+        self.faults.truncate_gzip = on;
+        self
+    }
+
+    /// Fault: file bodies are sent in pieces of `piece_bytes`, waiting
+    /// `delay` before each piece.
+    pub fn slow_body(mut self, piece_bytes: usize, delay: Duration) -> Self {
+        self.faults.slow_body = Some((piece_bytes.max(1), delay));
+        self
+    }
+
+    /// Fault: for `segments` and `events_properties`, the page after page
+    /// `page` (1-based) carries page `page`'s `after` cursor again, so a
+    /// client that trusts cursors blindly loops forever.
+    pub fn repeat_cursor_after_page(mut self, page: usize) -> Self {
+        self.faults.repeat_cursor_after_page = (page > 0).then_some(page);
+        self
+    }
+
+    /// Fault: jobs fail when they reach chunk `k` (0-based): status
+    /// `failed`, chunks before `k` completed, no files.
+    pub fn fail_at_chunk(mut self, k: usize) -> Self {
+        self.faults.fail_at_chunk = Some(k);
+        self
+    }
+
+    /// Fault: `GET /jobs/{id}` of a new job answers 404 to its first `m`
+    /// polls (the job is listed all along), like an eventually consistent store.
+    pub fn not_found_polls(mut self, m: usize) -> Self {
+        self.faults.not_found_polls = m;
+        self
+    }
+}

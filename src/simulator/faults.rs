@@ -1,0 +1,102 @@
+//! Fault injection: rate limiting, server errors, and download bodies that
+//! stall, break off or lose their tail.
+
+use std::time::Duration;
+
+use axum::{
+    body::Body,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
+
+use super::{config::Faults, data::derive_seed, routes::error_response};
+
+/// The 429 or 503 that API request number `n` (1-based) gets, if any.
+pub(crate) fn api_fault(faults: &Faults, seed: u64, n: u64) -> Option<Response> {
+    if let Some((every, retry_after)) = faults.rate_limit
+        && n.is_multiple_of(every as u64)
+    {
+        let mut r = error_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many requests",
+            &format!("Rate limit exceeded; retry after {retry_after} seconds"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return Some(r);
+    }
+    if faults.server_error_rate > 0.0 {
+        let draw = derive_seed(seed, &["503", &n.to_string()]) as f64 / u64::MAX as f64;
+        if draw < faults.server_error_rate {
+            return Some(error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "Service temporarily unavailable",
+                "The simulator injected this 503 (server_error_rate)",
+            ));
+        }
+    }
+    None
+}
+
+/// Cuts a gzip file's last third (keeping at least its 10-byte header).
+pub(crate) fn truncate(bytes: Bytes) -> Bytes {
+    let keep = (bytes.len() * 2 / 3).max(10).min(bytes.len());
+    bytes.slice(..keep)
+}
+
+/// The body of a file response: `data` as is, or in slow pieces, or cut
+/// off after `drop_after` bytes (the connection then breaks).
+pub(crate) fn body(data: Bytes, drop_after: Option<u64>, slow: Option<(usize, Duration)>) -> Body {
+    if drop_after.is_none() && slow.is_none() {
+        return Body::from(data);
+    }
+    let (piece, delay) = slow.unwrap_or((64 * 1024, Duration::ZERO));
+    let limit = drop_after.map_or(data.len(), |d| (d as usize).min(data.len()));
+    let cut = limit < data.len();
+    let stream = futures::stream::unfold(0usize, move |pos| {
+        let data = data.clone();
+        async move {
+            if pos >= limit {
+                if cut && pos != usize::MAX {
+                    // Let hyper flush what was sent (headers included)
+                    // before the connection breaks.
+                    tokio::task::yield_now().await;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    // Signal an error: hyper aborts the connection mid-body.
+                    return Some((
+                        Err(std::io::Error::new(
+                            std::io::ErrorKind::ConnectionReset,
+                            "simulated connection drop",
+                        )),
+                        usize::MAX,
+                    ));
+                }
+                return None;
+            }
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            let end = (pos + piece).min(limit);
+            Some((Ok::<Bytes, std::io::Error>(data.slice(pos..end)), end))
+        }
+    });
+    Body::from_stream(stream)
+}
+
+/// A 206 or 200 file response's status plus headers are set by the caller;
+/// this is the 416 answer.
+pub(crate) fn range_not_satisfiable(total: usize) -> Response {
+    let mut r = super::routes::s3_error(
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "InvalidRange",
+        "The requested range is not satisfiable",
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
+        r.headers_mut().insert(header::CONTENT_RANGE, v);
+    }
+    r.into_response()
+}
