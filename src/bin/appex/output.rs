@@ -45,9 +45,17 @@ impl Ui {
         }
     }
 
-    /// A note for a human on stderr (hidden under `-q`).
+    /// `true` when progress and notes are drawn: stderr is a terminal (or
+    /// [`ENV_PROGRESS`] says always) and not `-q`.
+    pub fn draws(&self) -> bool {
+        !self.quiet && (self.force_progress || io::stderr().is_terminal())
+    }
+
+    /// A note for a human on stderr, drawn like the progress bars: not under
+    /// `-q`, not when stderr is not a terminal (so a failure in a script
+    /// leaves exactly one line there).
     pub fn note(&self, message: impl AsRef<str>) {
-        if !self.quiet {
+        if self.draws() {
             eprintln!("{}", message.as_ref());
         }
     }

@@ -4,6 +4,7 @@ mod download;
 mod export;
 mod jobs;
 mod lookups;
+mod simulate;
 
 use userpilot_appex::{Client, client::ENV_API_KEY};
 
@@ -47,7 +48,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Jobs(command) => jobs::run(&ctx, command).await,
         Command::Export(args) => export::run(&ctx, args).await,
         Command::Lookups(args) => lookups::run(&ctx, args).await,
-        Command::Records(_) | Command::Simulate(_) | Command::Demo(_) => Err(CliError::Other(
+        Command::Simulate(args) => simulate::run(&ctx, args).await,
+        Command::Records(_) | Command::Demo(_) => Err(CliError::Other(
             "this command is not available in this build yet".into(),
         )),
     }
