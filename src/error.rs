@@ -209,6 +209,72 @@ pub enum Error {
         /// What went wrong.
         reason: DownloadFailure,
     },
+    // --- records ---
+    /// One row of an export file could not be read as an event: a line that
+    /// is not a JSON object, a CSV row with the wrong number of cells, an
+    /// `inserted_at` that is not a date-time… Strict reading stops here;
+    /// lenient reading skips the row and counts it instead.
+    #[error("malformed record in {} at {location}: {message}", file.display())]
+    Record {
+        /// The file being read.
+        file: PathBuf,
+        /// Where in the file: a line (ndjson, csv) or a row (avro, parquet).
+        location: RecordLocation,
+        /// What is wrong with the row.
+        message: String,
+    },
+    /// An export file ends early or is damaged (a truncated gzip stream, a
+    /// parquet file without its footer, a corrupt avro block). Whatever
+    /// follows the damage is lost, so this is an error even in lenient mode.
+    #[error("{} is truncated or corrupt after {records_read} record(s): {message}; the rest of the file is lost, download it again", file.display())]
+    CorruptFile {
+        /// The file being read.
+        file: PathBuf,
+        /// How many events were read from the file before the damage.
+        records_read: u64,
+        /// What the decoder reported.
+        message: String,
+    },
+    /// An export file in a format this build cannot read (e.g. a parquet
+    /// file without the `parquet` cargo feature).
+    #[error("cannot read {} as {format}: {reason}", file.display())]
+    UnsupportedFormat {
+        /// The file.
+        file: PathBuf,
+        /// The format detected or asked for (`parquet`, `avro`…).
+        format: String,
+        /// Why it cannot be read and what to do about it.
+        reason: String,
+    },
+}
+
+/// Where in an export file a malformed record sits (see [`Error::Record`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RecordLocation {
+    /// A 1-based line: ndjson lines, or CSV lines with the header as line 1.
+    Line(u64),
+    /// A 1-based record number in the file (avro).
+    Row(u64),
+    /// A 1-based row number in the file and the 0-based row group holding it (parquet).
+    RowGroup {
+        /// The 0-based row group.
+        row_group: usize,
+        /// The 1-based row number, counted over the whole file.
+        row: u64,
+    },
+}
+
+impl fmt::Display for RecordLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordLocation::Line(n) => write!(f, "line {n}"),
+            RecordLocation::Row(n) => write!(f, "row {n}"),
+            RecordLocation::RowGroup { row_group, row } => {
+                write!(f, "row {row} (row group {row_group})")
+            }
+        }
+    }
 }
 
 impl Error {
