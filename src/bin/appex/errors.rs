@@ -43,6 +43,16 @@ impl From<Error> for CliError {
     }
 }
 
+impl CliError {
+    /// A JSON encoding error; an I/O one (stdout closed) stays I/O.
+    pub fn json(what: &str, error: serde_json::Error) -> Self {
+        match error.io_error_kind() {
+            Some(kind) => CliError::Output(kind.into()),
+            None => CliError::Other(format!("cannot encode {what} as JSON: {error}")),
+        }
+    }
+}
+
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
         CliError::Output(e)

@@ -64,7 +64,7 @@ impl Ui {
     pub fn print_json<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), CliError> {
         let mut out = io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, value)
-            .map_err(|e| CliError::Other(format!("cannot encode the output as JSON: {e}")))?;
+            .map_err(|e| CliError::json("the output", e))?;
         writeln!(out)?;
         out.flush()?;
         Ok(())

@@ -1,9 +1,11 @@
 //! One module per command, and what they share.
 
+mod demo;
 mod download;
 mod export;
 mod jobs;
 mod lookups;
+mod records;
 mod simulate;
 
 use userpilot_appex::{Client, client::ENV_API_KEY};
@@ -49,8 +51,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Export(args) => export::run(&ctx, args).await,
         Command::Lookups(args) => lookups::run(&ctx, args).await,
         Command::Simulate(args) => simulate::run(&ctx, args).await,
-        Command::Records(_) | Command::Demo(_) => Err(CliError::Other(
-            "this command is not available in this build yet".into(),
-        )),
+        Command::Records(args) => records::run(&ctx, args).await,
+        Command::Demo(args) => demo::run(&ctx, args).await,
     }
 }
