@@ -69,6 +69,21 @@ fn unknown_flag_and_unknown_value_exit_2() {
 }
 
 #[test]
+fn missing_subcommand_or_argument_exits_2_with_one_line() {
+    for args in [
+        &[][..],
+        &["jobs"][..],
+        &["jobs", "show"][..],
+        &["export", "--from", "2025-01-01"][..],
+    ] {
+        let mut cmd = appex_cmd();
+        cmd.args(args);
+        let line = Run::of(cmd).fails_with(2);
+        assert!(line.ends_with("(see --help)"), "{args:?}: {line}");
+    }
+}
+
+#[test]
 fn missing_api_key_exits_2() {
     let line = Run::of({
         let mut cmd = appex_cmd();

@@ -133,3 +133,31 @@ fn records_needs_no_api_key() {
     let summary = cli_support::Run::of(cmd).ok().json();
     assert!(summary["total"].as_u64().is_some_and(|n| n > 0));
 }
+
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    // Megabytes of events: far more than a pipe buffers.
+    let sim = Sim::with(cli_support::fast().events_per_day(3000));
+    let (_dir, files) = exported(&sim, "ndjson");
+    let mut cmd = cli_support::appex_cmd();
+    cmd.args(args(&["records"], &files))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut first = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("first line");
+    // `| head -1`: the pipe is closed after one line.
+    serde_json::from_str::<serde_json::Value>(&first).expect("an event");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

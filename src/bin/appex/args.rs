@@ -14,7 +14,14 @@ use userpilot_appex::{
 /// Userpilot Analytics Export from the command line: look up resources,
 /// trigger exports, wait for them, download and read their files.
 #[derive(Debug, Parser)]
-#[command(name = "appex", version, about, propagate_version = true)]
+#[command(
+    name = "appex",
+    version,
+    about,
+    propagate_version = true,
+    subcommand_required = true,
+    arg_required_else_help = false
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -48,7 +55,7 @@ pub enum Command {
     /// List what exported events refer to (properties, segments, flows…).
     Lookups(LookupsArgs),
     /// Inspect, wait for and download export jobs.
-    #[command(subcommand)]
+    #[command(subcommand, subcommand_required = true, arg_required_else_help = false)]
     Jobs(JobsCommand),
     /// Trigger an export, wait for it, optionally download its files.
     Export(ExportArgs),
