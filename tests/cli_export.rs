@@ -221,3 +221,41 @@ fn no_wait_conflicts_with_out() {
     assert!(line.contains("--no-wait"), "{line}");
     assert!(sim.sim.requests().is_empty());
 }
+
+#[test]
+fn on_conflict_wait_waits_for_the_running_job_then_triggers_its_own() {
+    let sim = Sim::with(cli_support::fast().chunk_duration(std::time::Duration::from_millis(100)));
+    let first = sim
+        .appex(&[
+            "export",
+            "--from",
+            &days_ago(3),
+            "--to",
+            &days_ago(1),
+            "--no-wait",
+        ])
+        .ok();
+    let running = first.stdout.trim().to_string();
+    let out = sim
+        .appex(&[
+            "export",
+            "--from",
+            &days_ago(2),
+            "--to",
+            &days_ago(1),
+            "--on-conflict",
+            "wait",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_ne!(out["job_id"], running.as_str());
+    assert_eq!(out["status"], "completed");
+    assert_eq!(
+        out["files"].as_array().map(Vec::len),
+        Some(2),
+        "its own 2-day range"
+    );
+    assert_eq!(sim.sim.job_ids().len(), 2);
+    assert!(sim.sim.request_count(Route::TriggerExport) >= 2);
+}
