@@ -211,3 +211,30 @@ fn progress_is_not_drawn_when_stderr_is_not_a_terminal() {
     assert!(run.stderr.is_empty(), "{:?}", run.stderr);
     run.json();
 }
+
+#[test]
+fn verbosity_and_rust_log_choose_the_log_level_on_stderr() {
+    let sim = Sim::start();
+    let quiet = sim.appex(&["jobs", "list", "--json"]).ok();
+    assert!(quiet.stderr.is_empty(), "{:?}", quiet.stderr);
+
+    let debug = sim.appex(&["jobs", "list", "--json", "-vv"]).ok();
+    assert!(debug.stderr.contains("DEBUG"), "{:?}", debug.stderr);
+    assert!(!debug.stderr.contains("TRACE"), "{:?}", debug.stderr);
+    debug.json();
+
+    let mut cmd = appex_cmd();
+    cmd.env("RUST_LOG", "trace").args([
+        "--base-url",
+        &sim.url(),
+        "--api-key",
+        SECRET_KEY,
+        "jobs",
+        "list",
+        "--json",
+    ]);
+    let traced = Run::of(cmd).ok();
+    assert!(traced.stderr.contains("TRACE"), "{:?}", traced.stderr);
+    assert_clean(&traced, "RUST_LOG=trace");
+    traced.json();
+}
