@@ -953,3 +953,19 @@ fn an_empty_plain_file_is_an_empty_export() {
         assert!(events.is_empty(), "{name}");
     }
 }
+
+#[test]
+fn a_job_whose_file_list_is_not_a_list_is_an_error_not_a_job_without_files() {
+    // Deliberate: reading it as "no files" would let a completed export
+    // download nothing, silently. `null` is an empty list.
+    for files in [json!("x"), json!(3), json!({"filename": "a"})] {
+        let job = json!({"status": "completed", "presigned_urls": files});
+        assert!(
+            serde_json::from_value::<ExportJob>(job.clone()).is_err(),
+            "{job}"
+        );
+    }
+    let job: ExportJob =
+        serde_json::from_value(json!({"status": "completed", "presigned_urls": null})).unwrap();
+    assert!(job.presigned_urls.is_empty());
+}
