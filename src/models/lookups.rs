@@ -620,7 +620,7 @@ from_object!(ChecklistTask, |m| ChecklistTask {
 // ---------------------------------------------------------------------------
 
 /// The cursors of a page (`metadata.cursor`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub struct PageCursor {
     /// The cursor of the next page; `null` (or empty) on the last page.
     pub after: Option<String>,
@@ -632,6 +632,15 @@ pub struct PageCursor {
     pub extra: Map<String, Value>,
 }
 
+impl Serialize for PageCursor {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = ObjectWriter::new(s, &self.extra)?;
+        out.field("after", &self.after, self.after.is_none())?;
+        out.field("before", &self.before, self.before.is_none())?;
+        out.end()
+    }
+}
+
 from_object!(PageCursor, |m| PageCursor {
     after: take(&mut m, "after", as_string),
     before: take(&mut m, "before", as_string),
@@ -639,7 +648,7 @@ from_object!(PageCursor, |m| PageCursor {
 });
 
 /// A page's `metadata`: its cursors, page size and the total count.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, JsonSchema)]
 pub struct PageMetadata {
     /// The cursors (`null` or missing reads as no cursor).
     pub cursor: PageCursor,
@@ -655,6 +664,20 @@ pub struct PageMetadata {
     pub extra: Map<String, Value>,
 }
 
+impl Serialize for PageMetadata {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = ObjectWriter::new(s, &self.extra)?;
+        out.field("cursor", &self.cursor, self.cursor == PageCursor::default())?;
+        if let Some(limit) = &self.limit {
+            out.field("limit", limit, false)?;
+        }
+        if let Some(total) = &self.total_count {
+            out.field("total_count", total, false)?;
+        }
+        out.end()
+    }
+}
+
 from_object!(PageMetadata, |m| PageMetadata {
     cursor: take(&mut m, "cursor", as_object::<PageCursor>).unwrap_or_default(),
     limit: take(&mut m, "limit", as_i64),
@@ -667,7 +690,7 @@ from_object!(PageMetadata, |m| PageMetadata {
 /// `data: null` reads as an empty page; missing or `null` metadata as no
 /// cursor (the last page). To walk every page, see
 /// [`Paginator`](crate::ext::pagination::Paginator).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, JsonSchema)]
 pub struct Page<T> {
     /// The items of this page, in server order.
     pub data: Vec<T>,
@@ -706,6 +729,67 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Page<T> {
             metadata: take(&mut m, "metadata", as_object::<PageMetadata>).unwrap_or_default(),
             extra: m,
         })
+    }
+}
+
+impl<T: Serialize> Serialize for Page<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = ObjectWriter::new(s, &self.extra)?;
+        out.field("data", &self.data, self.data.is_empty())?;
+        out.field(
+            "metadata",
+            &self.metadata,
+            self.metadata == PageMetadata::default(),
+        )?;
+        out.end()
+    }
+}
+
+/// Writes a model whose typed fields are always written (so `null` cursors
+/// show) next to its `extra` map, never naming a key twice: a value that did
+/// not fit its typed field is kept in `extra` under the field's own name, and
+/// then it is written as sent in place of the empty typed field.
+struct ObjectWriter<'a, M> {
+    map: M,
+    extra: &'a Map<String, Value>,
+    written: Vec<&'static str>,
+}
+
+impl<'a, M: serde::ser::SerializeMap> ObjectWriter<'a, M> {
+    fn new<S: Serializer<SerializeMap = M>>(
+        s: S,
+        extra: &'a Map<String, Value>,
+    ) -> Result<Self, S::Error> {
+        Ok(ObjectWriter {
+            map: s.serialize_map(None)?,
+            extra,
+            written: Vec::new(),
+        })
+    }
+
+    /// Writes a typed field, unless it is `empty` and `extra` holds a value
+    /// under its name.
+    fn field<V: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &V,
+        empty: bool,
+    ) -> Result<(), M::Error> {
+        if empty && self.extra.contains_key(key) {
+            return Ok(());
+        }
+        self.written.push(key);
+        self.map.serialize_entry(key, value)
+    }
+
+    /// Writes `extra` (minus the keys written already) and ends the object.
+    fn end(mut self) -> Result<M::Ok, M::Error> {
+        for (k, v) in self.extra {
+            if !self.written.contains(&k.as_str()) {
+                self.map.serialize_entry(k, v)?;
+            }
+        }
+        self.map.end()
     }
 }
 
