@@ -36,37 +36,67 @@ async fn run() -> userpilot_appex::Result<()> {
     } else {
         let sim = Simulator::start(SimulatorConfig::default().events_per_day(2_500))
             .await
-            .map_err(|e| userpilot_appex::Error::Io { path: "simulator".into(), source: e })?;
-        eprintln!("using the built-in simulator at {} (set USERPILOT_API_KEY for the real API)", sim.base_url());
-        let client = Client::builder().api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+            .map_err(|e| userpilot_appex::Error::Io {
+                path: "simulator".into(),
+                source: e,
+            })?;
+        eprintln!(
+            "using the built-in simulator at {} (set USERPILOT_API_KEY for the real API)",
+            sim.base_url()
+        );
+        let client = Client::builder()
+            .api_key(sim.api_key())
+            .base_url(sim.base_url())
+            .build()?;
         (client, Some(sim))
     };
 
     // 1. Trigger: the last 7 days of events as ndjson.
-    let handle = client.export().last_days(7).format(ExportFormat::Ndjson).send().await?;
+    let handle = client
+        .export()
+        .last_days(7)
+        .format(ExportFormat::Ndjson)
+        .send()
+        .await?;
     eprintln!("triggered export job {}", handle.job_id());
 
     // 2. Wait, showing progress as it comes.
     let job = handle
         .poller()
         .on_progress(|update| {
-            let status = update.status().map(|s| s.to_string()).unwrap_or_else(|| "not visible yet".into());
+            let status = update
+                .status()
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "not visible yet".into());
             eprint!("\r  {status:<12} {:>5}   ", update.progress.to_string());
             let _ = std::io::stderr().flush();
         })
         .wait()
         .await?;
-    eprintln!("\r  {:<12} {} file(s)", job.status().to_string(), job.presigned_urls.len());
+    eprintln!(
+        "\r  {:<12} {} file(s)",
+        job.status().to_string(),
+        job.presigned_urls.len()
+    );
 
     // 3. Download every file (streamed to disk, verified, resumable).
     let out = std::env::var_os("APPEX_OUT")
         .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("userpilot-appex-{}", handle.job_id())));
+        .unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("userpilot-appex-{}", handle.job_id()))
+        });
     let report = client.download(&job, &out).run().await?;
-    eprintln!("downloaded {} file(s), {} bytes, into {}", report.files.len(), report.total_bytes(), out.display());
+    eprintln!(
+        "downloaded {} file(s), {} bytes, into {}",
+        report.files.len(),
+        report.total_bytes(),
+        out.display()
+    );
 
     // 4. Read the records back as typed events and summarise them.
-    let summary = records_stream(report.files.iter().map(|f| f.path.clone())).summarize().await?;
+    let summary = records_stream(report.files.iter().map(|f| f.path.clone()))
+        .summarize()
+        .await?;
     println!("{} events in {} file(s)", summary.total, summary.files);
     for (event_type, count) in &summary.by_event_type {
         println!("  {event_type:<18} {count:>8}");

@@ -100,7 +100,7 @@ async fn every_filter_is_serialized_under_its_wire_name() {
     let handle = client(&server)
         .export()
         .range(Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(), to)
-        .event_types(EventType::KNOWN)
+        .event_types(EventType::KNOWN.iter().cloned())
         .user_ids(["u1", "u2"])
         .company_id("c1")
         .segment_id("seg-9")
@@ -164,7 +164,12 @@ async fn invalid_requests_fail_before_any_request_is_sent() {
             "`Other` is empty",
             client.export().event_type(EventType::Other(String::new())),
         ),
-        ("whitespace", client.export().event_type(" track")),
+        (
+            "whitespace",
+            client
+                .export()
+                .event_type(EventType::Other(" custom".into())),
+        ),
         ("exclusions is empty", client.export().exclusions("")),
         ("last_days", client.export().last_days(0)),
     ];
@@ -239,7 +244,8 @@ fn export_times_are_written_as_iso_8601() {
 #[test]
 fn event_types_round_trip_as_wire_strings() {
     let all: Vec<EventType> = EventType::KNOWN
-        .into_iter()
+        .iter()
+        .cloned()
         .chain([EventType::Other("survey_answer".into())])
         .collect();
     let wire = serde_json::to_value(&all).unwrap();

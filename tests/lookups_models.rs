@@ -593,14 +593,19 @@ fn checklists_odd_fixture_decodes_tasks_and_keeps_extras() {
 // --- enums ---
 
 #[test]
-fn open_enums_read_known_values_exactly_and_keep_the_rest() {
+fn open_enums_read_known_values_in_any_case_and_keep_the_rest() {
     assert_eq!(EmbedKind::from("banner"), EmbedKind::Banner);
     assert_eq!(EmbedKind::from("card"), EmbedKind::Card);
-    // Matching is exact, so an odd spelling round-trips as sent.
-    assert_eq!(EmbedKind::from("Card"), EmbedKind::Unknown("Card".into()));
+    // A known value in another case is that value.
+    assert_eq!(EmbedKind::from("Card"), EmbedKind::Card);
+    // An unknown value round-trips exactly as sent.
     assert_eq!(
-        serde_json::to_value(EmbedKind::from("Card")).unwrap(),
-        json!("Card")
+        EmbedKind::from("Pop Up"),
+        EmbedKind::Unknown("Pop Up".into())
+    );
+    assert_eq!(
+        serde_json::to_value(EmbedKind::from("Pop Up")).unwrap(),
+        json!("Pop Up")
     );
     assert_eq!(EmbedKind::Banner.to_string(), "banner");
     let kind: EmbedKind = serde_json::from_value(json!(3)).unwrap();

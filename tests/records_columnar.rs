@@ -8,7 +8,7 @@ use serde_json::json;
 use userpilot_appex::{
     Error,
     ext::records::{
-        EventKind, EventSource, ExportedEvent, ReadOptions, RecordFormat, RecordLocation,
+        EventSource, EventType, ExportedEvent, ReadOptions, RecordFormat, RecordLocation,
         RecordReader, format_micros,
     },
 };
@@ -18,9 +18,9 @@ fn expected(i: usize) -> ExportedEvent {
     ExportedEvent {
         app_token: Some("NX-123".into()),
         event_type: Some(if i.is_multiple_of(2) {
-            EventKind::Interaction
+            EventType::Interaction
         } else {
-            EventKind::Track
+            EventType::Track
         }),
         event_name: Some(if i.is_multiple_of(2) {
             format!("survey:{i}:COMPLETED")
@@ -169,15 +169,12 @@ mod parquet_files {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(read[0].event_type, Some(EventKind::PageView));
+        assert_eq!(read[0].event_type, Some(EventType::PageView));
         assert_eq!(read[0].screen_width, Some(1366));
         assert_eq!(read[0].screen_height, Some(768));
         assert_eq!(read[0].metadata, json!({"a": [1]}));
         assert_eq!(read[0].extra["campaign"], json!("spring"));
-        assert_eq!(
-            read[1].event_type,
-            Some(EventKind::Unknown("webhook".into()))
-        );
+        assert_eq!(read[1].event_type, Some(EventType::Other("webhook".into())));
         assert_eq!(read[1].screen_width, None);
         assert_eq!(read[1].metadata, json!("plain text"));
         assert!(!read[1].extra.contains_key("campaign"));

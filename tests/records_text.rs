@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use userpilot_appex::{
     Error,
     ext::records::{
-        EXPORT_FIELDS, EventKind, EventSource, ExportedEvent, ReadOptions, RecordFormat,
+        EXPORT_FIELDS, EventSource, EventType, ExportedEvent, ReadOptions, RecordFormat,
         RecordLocation, RecordReader, Summary, summarize,
     },
 };
@@ -116,10 +116,10 @@ fn expected_ids(n: usize) -> Vec<String> {
 fn assert_event_matches(event: &ExportedEvent, i: usize) {
     let expected = event_json(i);
     assert_eq!(
-        event.event_type.as_ref().map(EventKind::as_str),
+        event.event_type.as_ref().map(EventType::as_str),
         expected["event_type"].as_str()
     );
-    assert!(!matches!(event.event_type, Some(EventKind::Unknown(_))));
+    assert!(!matches!(event.event_type, Some(EventType::Other(_))));
     let name = expected["event_name"].as_str().unwrap();
     assert_eq!(
         event.event_name.as_deref(),
@@ -280,7 +280,7 @@ fn csv_with_a_different_column_order_and_extra_columns_maps_by_header() {
     let read = read_all(&path);
     assert_eq!(read.len(), 1);
     assert_eq!(read[0].user_id.as_deref(), Some("u1"));
-    assert_eq!(read[0].event_type, Some(EventKind::Track));
+    assert_eq!(read[0].event_type, Some(EventType::Track));
     assert_eq!(read[0].metadata, json!({"k": 1}));
     assert_eq!(read[0].extra.get("plan"), Some(&json!("pro")));
     assert_eq!(read[0].inserted_at.unwrap().nanosecond(), 1000);
@@ -507,13 +507,13 @@ fn unknown_event_type_and_source_are_kept_as_unknown() {
     let read = read_all(&path);
     assert_eq!(
         read[0].event_type,
-        Some(EventKind::Unknown("nps_response".into()))
+        Some(EventType::Other("nps_response".into()))
     );
     assert_eq!(
         read[0].source,
         Some(EventSource::Unknown("backend-zapier".into()))
     );
-    assert_eq!(read[1].event_type, Some(EventKind::PageView));
+    assert_eq!(read[1].event_type, Some(EventType::PageView));
     assert_eq!(read[1].source, Some(EventSource::WebClient));
     assert_eq!(
         serde_json::to_value(&read[0]).unwrap(),

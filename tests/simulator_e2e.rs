@@ -262,18 +262,38 @@ async fn downloads_survive_drops_rate_limits_and_expired_urls() {
 
     // Reference bytes through fresh URLs, fetched after the download used up
     // the one injected drop per file.
-    let fresh = client.get_job(job.job_id.as_deref().unwrap()).await.unwrap();
+    let fresh = client
+        .get_job(job.job_id.as_deref().unwrap())
+        .await
+        .unwrap();
     assert_eq!(report.files.len(), fresh.presigned_urls.len());
     for (file, presigned) in report.files.iter().zip(&fresh.presigned_urls) {
         let expected = reference_bytes(presigned.url.expose()).await;
-        assert_eq!(std::fs::read(&file.path).unwrap(), expected, "{}", file.filename);
+        assert_eq!(
+            std::fs::read(&file.path).unwrap(),
+            expected,
+            "{}",
+            file.filename
+        );
         assert_eq!(sha256_hex(&expected), file.sha256);
     }
     let requests = sim.requests();
-    let downloads: Vec<_> = requests.iter().filter(|r| r.route == Route::Download).collect();
-    assert!(downloads.iter().any(|r| r.status == 403), "an expired URL was refused");
-    assert!(downloads.iter().any(|r| r.range.is_some()), "a dropped body was resumed with Range");
-    assert!(requests.iter().any(|r| r.status == 429), "the rate limit was hit and retried through");
+    let downloads: Vec<_> = requests
+        .iter()
+        .filter(|r| r.route == Route::Download)
+        .collect();
+    assert!(
+        downloads.iter().any(|r| r.status == 403),
+        "an expired URL was refused"
+    );
+    assert!(
+        downloads.iter().any(|r| r.range.is_some()),
+        "a dropped body was resumed with Range"
+    );
+    assert!(
+        requests.iter().any(|r| r.status == 429),
+        "the rate limit was hit and retried through"
+    );
 }
 
 #[tokio::test]

@@ -27,129 +27,23 @@
 //! # Ok(()) }
 //! ```
 
-use std::{borrow::Cow, fmt};
+use std::fmt;
 
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, SecondsFormat, SubsecRound, Utc};
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{
     Client,
     error::{ApiFailure, Error, Result},
     ext::jobs::{ExportJobHandle, JobOrigin, WaitPolicy},
     generated::types::{ExportFormat, ExportRequest},
-    models::{ExportJobSummary, JobStatus, lenient},
+    models::{ExportJobSummary, JobStatus},
 };
 
 // ---------------------------------------------------------------------------
 // Event types
 // ---------------------------------------------------------------------------
 
-/// The type of an exported event. Open: a value this crate does not know is
-/// kept in [`EventType::Other`]. Serialized as the wire string
-/// (`"track_feature"`…).
-///
-/// ```
-/// use userpilot_appex::ext::export::EventType;
-///
-/// assert_eq!(EventType::from("page_view"), EventType::PageView);
-/// assert_eq!(EventType::from("survey_answer"), EventType::Other("survey_answer".into()));
-/// assert_eq!(EventType::TrackFeature.as_str(), "track_feature");
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum EventType {
-    /// `identify_user`: a user's properties were set.
-    IdentifyUser,
-    /// `identify_company`: a company's properties were set.
-    IdentifyCompany,
-    /// `interaction`: a Userpilot experience was seen or used.
-    Interaction,
-    /// `track`: a tracked event.
-    Track,
-    /// `track_feature`: a feature tagged in Userpilot was used.
-    TrackFeature,
-    /// `page_view`.
-    PageView,
-    /// `session_start`.
-    SessionStart,
-    /// Any other value, sent as is (must not be empty).
-    Other(String),
-}
-
-impl EventType {
-    /// The seven event types this crate knows.
-    pub const KNOWN: [EventType; 7] = [
-        EventType::IdentifyUser,
-        EventType::IdentifyCompany,
-        EventType::Interaction,
-        EventType::Track,
-        EventType::TrackFeature,
-        EventType::PageView,
-        EventType::SessionStart,
-    ];
-
-    /// The wire value.
-    pub fn as_str(&self) -> &str {
-        match self {
-            EventType::IdentifyUser => "identify_user",
-            EventType::IdentifyCompany => "identify_company",
-            EventType::Interaction => "interaction",
-            EventType::Track => "track",
-            EventType::TrackFeature => "track_feature",
-            EventType::PageView => "page_view",
-            EventType::SessionStart => "session_start",
-            EventType::Other(s) => s,
-        }
-    }
-}
-
-impl From<&str> for EventType {
-    /// Exact wire values map to the known variants; anything else is `Other`.
-    fn from(s: &str) -> Self {
-        EventType::KNOWN
-            .iter()
-            .find(|known| known.as_str() == s)
-            .cloned()
-            .unwrap_or_else(|| EventType::Other(s.to_string()))
-    }
-}
-
-impl From<String> for EventType {
-    fn from(s: String) -> Self {
-        EventType::from(s.as_str())
-    }
-}
-
-impl fmt::Display for EventType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for EventType {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for EventType {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        Ok(EventType::from(lenient::string(d)?))
-    }
-}
-
-impl JsonSchema for EventType {
-    fn schema_name() -> Cow<'static, str> {
-        "EventType".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "type": "string",
-            "description": "Exported event type; the known values are listed in examples, others may appear.",
-            "examples": ["identify_user", "identify_company", "interaction", "track", "track_feature", "page_view", "session_start"]
-        })
-    }
-}
+pub use crate::models::EventType;
 
 // ---------------------------------------------------------------------------
 // Time bounds

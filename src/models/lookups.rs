@@ -27,17 +27,18 @@
 //! takes each typed field out of the object when it fits and keeps the
 //! rest); `Serialize` and [`JsonSchema`] are derived from the fields.
 
-use std::{borrow::Cow, fmt, marker::PhantomData};
+use std::{fmt, marker::PhantomData};
 
 use chrono::{DateTime, Utc};
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use schemars::JsonSchema;
 use serde::{
     Deserialize, Deserializer, Serialize, Serializer,
     de::{self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor},
 };
 use serde_json::{Map, Value};
 
-use super::lenient::{self, as_bool, as_datetime, as_i64, as_object, as_string, take, take_vec};
+use super::lenient::{as_bool, as_datetime, as_i64, as_object, as_string, take, take_vec};
+use super::open_enum::open_enum;
 
 /// Reads a JSON object (the only shape a lookup item may have).
 fn object<'de, D: Deserializer<'de>>(d: D, what: &str) -> Result<Map<String, Value>, D::Error> {
@@ -70,90 +71,6 @@ macro_rules! from_object {
                 #[allow(unused_mut)]
                 let mut $map = object(d, stringify!($ty))?;
                 Ok($body)
-            }
-        }
-    };
-}
-
-/// Declares an open enum: known wire values as variants, anything else kept
-/// as sent in `Unknown(String)`. Matching is exact, so every value
-/// serializes back exactly as it was received.
-macro_rules! open_enum {
-    (
-        $(#[$meta:meta])*
-        $name:ident {
-            $( $(#[$vmeta:meta])* $variant:ident = $wire:literal, )+
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $( $(#[$vmeta])* $variant, )+
-            /// A value this crate does not know, kept as sent.
-            Unknown(String),
-        }
-
-        impl $name {
-            /// The wire value.
-            pub fn as_str(&self) -> &str {
-                match self {
-                    $( $name::$variant => $wire, )+
-                    $name::Unknown(s) => s,
-                }
-            }
-
-            /// `true` for a value this crate does not know.
-            pub fn is_unknown(&self) -> bool {
-                matches!(self, $name::Unknown(_))
-            }
-        }
-
-        impl From<&str> for $name {
-            fn from(s: &str) -> Self {
-                match s {
-                    $( $wire => $name::$variant, )+
-                    other => $name::Unknown(other.to_string()),
-                }
-            }
-        }
-
-        impl From<String> for $name {
-            fn from(s: String) -> Self {
-                match $name::from(s.as_str()) {
-                    $name::Unknown(_) => $name::Unknown(s),
-                    known => known,
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                Ok($name::from(lenient::string(d)?))
-            }
-        }
-
-        impl JsonSchema for $name {
-            fn schema_name() -> Cow<'static, str> {
-                stringify!($name).into()
-            }
-            fn json_schema(_: &mut SchemaGenerator) -> Schema {
-                json_schema!({
-                    "type": "string",
-                    "description": concat!("Open set: known values are listed in `examples`; others may appear (", stringify!($name), ")."),
-                    "examples": [$($wire),+]
-                })
             }
         }
     };
@@ -708,7 +625,7 @@ from_object!(ChecklistTask, |m| ChecklistTask {
 // ---------------------------------------------------------------------------
 
 /// The cursors of a page (`metadata.cursor`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub struct PageCursor {
     /// The cursor of the next page; `null` (or empty) on the last page.
     pub after: Option<String>,
@@ -720,6 +637,15 @@ pub struct PageCursor {
     pub extra: Map<String, Value>,
 }
 
+impl Serialize for PageCursor {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = ObjectWriter::new(s, &self.extra)?;
+        out.field("after", &self.after, self.after.is_none())?;
+        out.field("before", &self.before, self.before.is_none())?;
+        out.end()
+    }
+}
+
 from_object!(PageCursor, |m| PageCursor {
     after: take(&mut m, "after", as_string),
     before: take(&mut m, "before", as_string),
@@ -727,7 +653,7 @@ from_object!(PageCursor, |m| PageCursor {
 });
 
 /// A page's `metadata`: its cursors, page size and the total count.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, JsonSchema)]
 pub struct PageMetadata {
     /// The cursors (`null` or missing reads as no cursor).
     pub cursor: PageCursor,
@@ -743,6 +669,20 @@ pub struct PageMetadata {
     pub extra: Map<String, Value>,
 }
 
+impl Serialize for PageMetadata {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = ObjectWriter::new(s, &self.extra)?;
+        out.field("cursor", &self.cursor, self.cursor == PageCursor::default())?;
+        if let Some(limit) = &self.limit {
+            out.field("limit", limit, false)?;
+        }
+        if let Some(total) = &self.total_count {
+            out.field("total_count", total, false)?;
+        }
+        out.end()
+    }
+}
+
 from_object!(PageMetadata, |m| PageMetadata {
     cursor: take(&mut m, "cursor", as_object::<PageCursor>).unwrap_or_default(),
     limit: take(&mut m, "limit", as_i64),
@@ -755,7 +695,7 @@ from_object!(PageMetadata, |m| PageMetadata {
 /// `data: null` reads as an empty page; missing or `null` metadata as no
 /// cursor (the last page). To walk every page, see
 /// [`Paginator`](crate::ext::pagination::Paginator).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, JsonSchema)]
 pub struct Page<T> {
     /// The items of this page, in server order.
     pub data: Vec<T>,
@@ -843,6 +783,67 @@ impl<'de, T: DeserializeOwned> Visitor<'de> for PageData<T> {
                 Err(e) => return Err(de::Error::custom(format_args!("data[{i}]: {e}"))),
             }
         }
+    }
+}
+
+impl<T: Serialize> Serialize for Page<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = ObjectWriter::new(s, &self.extra)?;
+        out.field("data", &self.data, self.data.is_empty())?;
+        out.field(
+            "metadata",
+            &self.metadata,
+            self.metadata == PageMetadata::default(),
+        )?;
+        out.end()
+    }
+}
+
+/// Writes a model whose typed fields are always written (so `null` cursors
+/// show) next to its `extra` map, never naming a key twice: a value that did
+/// not fit its typed field is kept in `extra` under the field's own name, and
+/// then it is written as sent in place of the empty typed field.
+struct ObjectWriter<'a, M> {
+    map: M,
+    extra: &'a Map<String, Value>,
+    written: Vec<&'static str>,
+}
+
+impl<'a, M: serde::ser::SerializeMap> ObjectWriter<'a, M> {
+    fn new<S: Serializer<SerializeMap = M>>(
+        s: S,
+        extra: &'a Map<String, Value>,
+    ) -> Result<Self, S::Error> {
+        Ok(ObjectWriter {
+            map: s.serialize_map(None)?,
+            extra,
+            written: Vec::new(),
+        })
+    }
+
+    /// Writes a typed field, unless it is `empty` and `extra` holds a value
+    /// under its name.
+    fn field<V: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &V,
+        empty: bool,
+    ) -> Result<(), M::Error> {
+        if empty && self.extra.contains_key(key) {
+            return Ok(());
+        }
+        self.written.push(key);
+        self.map.serialize_entry(key, value)
+    }
+
+    /// Writes `extra` (minus the keys written already) and ends the object.
+    fn end(mut self) -> Result<M::Ok, M::Error> {
+        for (k, v) in self.extra {
+            if !self.written.contains(&k.as_str()) {
+                self.map.serialize_entry(k, v)?;
+            }
+        }
+        self.map.end()
     }
 }
 

@@ -7,12 +7,15 @@
 //! in an `extra` map so a new field from Userpilot survives a round-trip.
 
 pub mod lenient;
+pub(crate) mod open_enum;
 
 mod errors;
+mod events;
 mod jobs;
 pub mod lookups;
 
 pub use errors::{ErrorDetail, ErrorResponse};
+pub use events::{EventSource, EventType};
 pub use jobs::{ExportCreated, ExportJob, ExportJobSummary, JobStatus, PresignedUrl, SecretUrl};
 pub use lookups::{
     Banner, Checklist, ChecklistTask, CompanyProperty, DataType, Embed, EmbedKind, EventProperty,

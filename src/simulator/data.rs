@@ -5,40 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-/// The export file fields, in file order.
-pub(crate) const FIELDS: [&str; 20] = [
-    "app_token",
-    "event_type",
-    "event_name",
-    "user_id",
-    "company_id",
-    "source",
-    "inserted_at",
-    "internal_event_id",
-    "hostname",
-    "pathname",
-    "screen_width",
-    "screen_height",
-    "device_type",
-    "user_agent",
-    "operating_system",
-    "browser",
-    "browser_language",
-    "session",
-    "country_code",
-    "metadata",
-];
-
-/// The seven event types Userpilot exports.
-pub(crate) const EVENT_TYPES: [&str; 7] = [
-    "identify_user",
-    "identify_company",
-    "interaction",
-    "track",
-    "track_feature",
-    "page_view",
-    "session_start",
-];
+/// The export file fields, in file order (the record readers' contract).
+pub(crate) use crate::ext::records::EXPORT_FIELDS as FIELDS;
 
 const BACKEND_SOURCES: [&str; 4] = [
     "backend-http",
@@ -235,7 +203,10 @@ pub(crate) fn day_events(
         ],
     ));
     let types: Vec<String> = if filters.event_types.is_empty() {
-        EVENT_TYPES.iter().map(|t| t.to_string()).collect()
+        crate::models::EventType::KNOWN
+            .iter()
+            .map(|t| t.as_str().to_string())
+            .collect()
     } else {
         filters.event_types.clone()
     };

@@ -1,9 +1,9 @@
 //! The exported event model: one row of an export file, whatever its format.
 
-use std::{borrow::Cow, fmt};
+use std::fmt;
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _};
 use serde_json::{Map, Value};
 
@@ -38,126 +38,7 @@ pub const EXPORT_FIELDS: [&str; 20] = [
     "metadata",
 ];
 
-/// Defines an open string enum: known values, an `Unknown(String)` arm, the
-/// wire form, case-insensitive parsing, serde and JSON Schema.
-macro_rules! open_enum {
-    (
-        $(#[$meta:meta])*
-        $name:ident, $schema_desc:literal,
-        $( $(#[$vmeta:meta])* $variant:ident => $wire:literal ),+ $(,)?
-    ) => {
-        $(#[$meta])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name {
-            $( $(#[$vmeta])* $variant, )+
-            /// A value this crate does not know, kept as sent.
-            Unknown(String),
-        }
-
-        impl $name {
-            /// Every known value, in the order the contract lists them.
-            pub const KNOWN: &'static [$name] = &[$($name::$variant),+];
-
-            /// The wire value.
-            pub fn as_str(&self) -> &str {
-                match self {
-                    $( $name::$variant => $wire, )+
-                    $name::Unknown(s) => s,
-                }
-            }
-        }
-
-        impl From<&str> for $name {
-            /// Case-insensitive and trimmed; anything else is kept in `Unknown`.
-            fn from(s: &str) -> Self {
-                let t = s.trim();
-                $( if t.eq_ignore_ascii_case($wire) { return $name::$variant; } )+
-                $name::Unknown(s.to_string())
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                Ok($name::from(crate::models::lenient::string(d)?.as_str()))
-            }
-        }
-
-        impl JsonSchema for $name {
-            fn schema_name() -> Cow<'static, str> {
-                stringify!($name).into()
-            }
-            fn json_schema(_: &mut SchemaGenerator) -> Schema {
-                json_schema!({
-                    "type": "string",
-                    "description": $schema_desc,
-                    "examples": [$($wire),+]
-                })
-            }
-        }
-    };
-}
-
-open_enum! {
-    /// The kind of an exported event (`event_type`). Open: a value this crate
-    /// does not know is kept in [`EventKind::Unknown`].
-    ///
-    /// ```
-    /// use userpilot_appex::ext::records::EventKind;
-    /// assert_eq!(EventKind::from("page_view"), EventKind::PageView);
-    /// assert_eq!(EventKind::from("nps_answer"), EventKind::Unknown("nps_answer".into()));
-    /// ```
-    EventKind,
-    "Exported event type; known values are listed in examples, others may appear.",
-    /// `identify_user`.
-    IdentifyUser => "identify_user",
-    /// `identify_company`.
-    IdentifyCompany => "identify_company",
-    /// `interaction`: `event_name` is `{entity_type}:{entity_id}:{status}`.
-    Interaction => "interaction",
-    /// `track`: `event_name` is the tracked event's name.
-    Track => "track",
-    /// `track_feature`: `event_name` is the feature id.
-    TrackFeature => "track_feature",
-    /// `page_view`.
-    PageView => "page_view",
-    /// `session_start`.
-    SessionStart => "session_start",
-}
-
-open_enum! {
-    /// Where an exported event came from (`source`). Open: a value this crate
-    /// does not know is kept in [`EventSource::Unknown`].
-    ///
-    /// ```
-    /// use userpilot_appex::ext::records::EventSource;
-    /// assert_eq!(EventSource::from("web-client"), EventSource::WebClient);
-    /// assert_eq!(EventSource::WebClient.as_str(), "web-client");
-    /// ```
-    EventSource,
-    "Exported event source; known values are listed in examples, others may appear.",
-    /// `web-client`: the Userpilot JavaScript SDK.
-    WebClient => "web-client",
-    /// `backend-http`: the HTTP API.
-    BackendHttp => "backend-http",
-    /// `backend-hubspot`: the HubSpot integration.
-    BackendHubspot => "backend-hubspot",
-    /// `backend-salesforce`: the Salesforce integration.
-    BackendSalesforce => "backend-salesforce",
-    /// `backend-segment`: the Segment integration.
-    BackendSegment => "backend-segment",
-}
+pub use crate::models::{EventSource, EventType};
 
 /// One exported event, as read from any export file format.
 ///
@@ -167,12 +48,12 @@ open_enum! {
 /// absent fields are left out.
 ///
 /// ```
-/// use userpilot_appex::ext::records::{EventKind, ExportedEvent};
+/// use userpilot_appex::ext::records::{EventType, ExportedEvent};
 ///
 /// let line = r#"{"event_type":"interaction","event_name":"checklist:2:SEEN",
 ///   "inserted_at":"2025-01-10 12:34:56.123456","screen_width":"1920","metadata":{"a":1}}"#;
 /// let event: ExportedEvent = serde_json::from_str(line).unwrap();
-/// assert_eq!(event.event_type, Some(EventKind::Interaction));
+/// assert_eq!(event.event_type, Some(EventType::Interaction));
 /// assert_eq!(event.screen_width, Some(1920));
 /// assert_eq!(event.interaction().unwrap().status, "SEEN");
 /// assert_eq!(
@@ -187,7 +68,7 @@ pub struct ExportedEvent {
     pub app_token: Option<String>,
     /// The kind of event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event_type: Option<EventKind>,
+    pub event_type: Option<EventType>,
     /// Depends on the kind: `{entity_type}:{entity_id}:{status}` for
     /// interactions (see [`ExportedEvent::interaction`]), the feature id for
     /// `track_feature`, the event name for `track`, absent otherwise.
@@ -347,9 +228,9 @@ impl ExportedEvent {
     /// id and status; `None` for other kinds or a name of another shape.
     ///
     /// ```
-    /// use userpilot_appex::ext::records::{EventKind, ExportedEvent};
+    /// use userpilot_appex::ext::records::{EventType, ExportedEvent};
     /// let event = ExportedEvent {
-    ///     event_type: Some(EventKind::Interaction),
+    ///     event_type: Some(EventType::Interaction),
     ///     event_name: Some("checklist:2:SEEN".into()),
     ///     ..Default::default()
     /// };
@@ -358,7 +239,7 @@ impl ExportedEvent {
     /// ```
     pub fn interaction(&self) -> Option<Interaction> {
         match self.event_type {
-            Some(EventKind::Interaction) => self.event_name.as_deref().and_then(Interaction::parse),
+            Some(EventType::Interaction) => self.event_name.as_deref().and_then(Interaction::parse),
             _ => None,
         }
     }
@@ -428,7 +309,7 @@ pub(crate) fn from_json_fields(
         }
     };
     let app_token = text("app_token", app_token)?;
-    let event_type = text("event_type", event_type)?.map(|s| EventKind::from(s.as_str()));
+    let event_type = text("event_type", event_type)?.map(|s| EventType::from(s.as_str()));
     let event_name = text("event_name", event_name)?;
     let user_id = text("user_id", user_id)?;
     let company_id = text("company_id", company_id)?;
@@ -524,7 +405,7 @@ pub(crate) fn from_text_fields(
     let screen_height = integer("screen_height", screen_height.map(Value::String))?;
     Ok(ExportedEvent {
         app_token,
-        event_type: event_type.map(|s| EventKind::from(s.as_str())),
+        event_type: event_type.map(|s| EventType::from(s.as_str())),
         event_name,
         user_id,
         company_id,

@@ -23,7 +23,9 @@
 //!
 //! A plain (uncompressed) ndjson or CSV file cut short cannot be told from a
 //! complete one except by its last row: strict mode reports that row as
-//! malformed, lenient mode skips it (and counts it).
+//! malformed, lenient mode skips it (and counts it). An empty file reads as
+//! no events, unless its name ends in `.gz`: no gzip stream is empty, so
+//! that is [`Error::CorruptFile`].
 //!
 //! ```no_run
 //! use userpilot_appex::ext::records::{ReadOptions, RecordReader, summarize};
@@ -68,7 +70,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::error::RecordLocation;
 use crate::{Error, Result};
 pub use event::{
-    EXPORT_FIELDS, EventKind, EventSource, ExportedEvent, Interaction, format_micros,
+    EXPORT_FIELDS, EventSource, EventType, ExportedEvent, Interaction, format_micros,
     parse_inserted_at,
 };
 
@@ -309,8 +311,9 @@ impl RecordReader {
     }
 
     /// Opens a file with options. Fails if the file cannot be opened, its
-    /// gzip header is damaged, or its format needs a cargo feature that is
-    /// not enabled.
+    /// gzip header is damaged, it is empty although its name ends in `.gz`
+    /// ([`Error::CorruptFile`]: no gzip stream is empty), or its format needs
+    /// a cargo feature that is not enabled.
     ///
     /// ```no_run
     /// use userpilot_appex::ext::records::{ReadOptions, RecordFormat, RecordReader};
@@ -331,6 +334,17 @@ impl RecordReader {
         let mut plain = BufReader::with_capacity(BUF_SIZE, file);
         let head = peek(&mut plain, 4).map_err(io_err)?;
         let gzip = head.starts_with(&[0x1f, 0x8b]);
+        if head.is_empty() && named_gzip(&path) {
+            // A gzip stream is never empty (even an empty one has a header
+            // and a trailer): this file was cut, not exported empty.
+            return Err(Error::CorruptFile {
+                file: path,
+                records_read: 0,
+                message:
+                    "the file is empty, but its name says gzip and a gzip stream is never empty"
+                        .into(),
+            });
+        }
         let (format, source, inflate_failed): (RecordFormat, Source, _) = if gzip {
             let failed = Arc::new(OnceLock::new());
             let mut inflated = BufReader::with_capacity(
@@ -467,6 +481,13 @@ impl Iterator for RecordReader {
 }
 
 /// The first `n` bytes of a buffered reader (fewer at end of file), unconsumed.
+/// `true` if the file name ends in `.gz` or `.gzip` (any case).
+fn named_gzip(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz") || e.eq_ignore_ascii_case("gzip"))
+}
+
 fn peek(reader: &mut impl BufRead, n: usize) -> io::Result<Vec<u8>> {
     let buf = reader.fill_buf()?;
     Ok(buf[..buf.len().min(n)].to_vec())
@@ -735,9 +756,9 @@ fn read_files(
 /// time span, and how many malformed rows were skipped.
 ///
 /// ```
-/// use userpilot_appex::ext::records::{ExportedEvent, EventKind, Summary};
+/// use userpilot_appex::ext::records::{ExportedEvent, EventType, Summary};
 /// let mut summary = Summary::default();
-/// summary.add(&ExportedEvent { event_type: Some(EventKind::Track), ..Default::default() });
+/// summary.add(&ExportedEvent { event_type: Some(EventType::Track), ..Default::default() });
 /// assert_eq!(summary.total, 1);
 /// assert_eq!(summary.by_event_type["track"], 1);
 /// ```
@@ -781,7 +802,7 @@ impl Summary {
         let kind = event
             .event_type
             .as_ref()
-            .map_or(Self::NONE, EventKind::as_str);
+            .map_or(Self::NONE, EventType::as_str);
         *self.by_event_type.entry(kind.to_string()).or_default() += 1;
         let source = event
             .source

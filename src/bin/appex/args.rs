@@ -1,0 +1,278 @@
+//! The command-line interface, as clap types. This is a contract: scripts
+//! depend on the names, values and defaults below.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use userpilot_appex::{
+    client::{DEFAULT_BASE_URL, ENV_API_KEY, ENV_BASE_URL},
+    ext::export::{ConflictPolicy, ExportTime},
+    types::ExportFormat,
+};
+
+/// Userpilot Analytics Export from the command line: look up resources,
+/// trigger exports, wait for them, download and read their files.
+#[derive(Debug, Parser)]
+#[command(
+    name = "appex",
+    version,
+    about,
+    propagate_version = true,
+    subcommand_required = true,
+    arg_required_else_help = false
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts, before or after its name.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct GlobalArgs {
+    /// API base URL (EU and dedicated environments have their own).
+    #[arg(long, global = true, env = ENV_BASE_URL, default_value = DEFAULT_BASE_URL, value_name = "URL")]
+    pub base_url: String,
+    /// API key; prefer the environment variable, which stays out of shell history.
+    #[arg(long, global = true, env = ENV_API_KEY, hide_env_values = true, value_name = "KEY")]
+    pub api_key: Option<String>,
+    /// Print exactly one JSON document on stdout (progress and logs go to stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No progress bars or notes on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG also works.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List what exported events refer to (properties, segments, flows…).
+    Lookups(LookupsArgs),
+    /// Inspect, wait for and download export jobs.
+    #[command(subcommand, subcommand_required = true, arg_required_else_help = false)]
+    Jobs(JobsCommand),
+    /// Trigger an export, wait for it, optionally download its files.
+    Export(ExportArgs),
+    /// Read downloaded export files: ndjson of events on stdout, or a summary.
+    Records(RecordsArgs),
+    /// Run the built-in API simulator in the foreground until Ctrl-C.
+    Simulate(SimulateArgs),
+    /// The whole flow against an in-process simulator: trigger, wait, download, read.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LookupsArgs {
+    /// What to list.
+    #[arg(value_enum)]
+    pub kind: LookupKind,
+}
+
+/// The lookups, named as on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LookupKind {
+    UserProperties,
+    CompanyProperties,
+    Segments,
+    FeaturesEvents,
+    EventsProperties,
+    Flows,
+    Banners,
+    Embeds,
+    Spotlights,
+    Surveys,
+    ResourceCenterModules,
+    Checklists,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List the jobs the environment keeps (3 days).
+    List,
+    /// Show one job: status, progress, chunks, files.
+    Show {
+        /// The job's id.
+        job_id: String,
+    },
+    /// Wait for a job to complete, with a progress bar over its chunks.
+    Wait {
+        /// The job's id.
+        job_id: String,
+        /// Give up (exit code 7) after this many seconds.
+        #[arg(long, value_name = "SECS")]
+        max_wait: Option<u64>,
+    },
+    /// Download a completed job's files into a directory.
+    Download {
+        /// The job's id.
+        job_id: String,
+        /// Target directory (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Files fetched at once.
+        #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+        concurrency: u16,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Start of the window: YYYY-MM-DD or RFC 3339.
+    #[arg(long, value_name = "DATE", value_parser = parse_time)]
+    pub from: ExportTime,
+    /// End of the window: YYYY-MM-DD or RFC 3339.
+    #[arg(long, value_name = "DATE", value_parser = parse_time)]
+    pub to: ExportTime,
+    /// File format (the server's default when absent).
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Event type to export (repeatable; all types when absent).
+    #[arg(long = "event-type", value_name = "T")]
+    pub event_types: Vec<String>,
+    /// User id to export events of (repeatable).
+    #[arg(long = "user-id", value_name = "ID")]
+    pub user_ids: Vec<String>,
+    /// Company id to export events of (repeatable).
+    #[arg(long = "company-id", value_name = "ID")]
+    pub company_ids: Vec<String>,
+    /// Segment to export events of.
+    #[arg(long, value_name = "ID")]
+    pub segment_id: Option<String>,
+    /// Address Userpilot notifies when the export is ready (repeatable).
+    #[arg(long = "email", value_name = "ADDR")]
+    pub emails: Vec<String>,
+    /// Passed through as `exclusions` (meaning undocumented by Userpilot).
+    #[arg(long, value_name = "S")]
+    pub exclusions: Option<String>,
+    /// When another export is running: fail (exit 5), wait for it then trigger, or attach to it.
+    #[arg(long, value_enum, default_value_t = OnConflict::Fail)]
+    pub on_conflict: OnConflict,
+    /// Print the job id and return without waiting.
+    #[arg(long, conflicts_with_all = ["max_wait", "out"])]
+    pub no_wait: bool,
+    /// Give up waiting (exit code 7) after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub max_wait: Option<u64>,
+    /// Download the files into this directory once the job completes.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// Export file formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Avro,
+    Csv,
+    Ndjson,
+    Parquet,
+}
+
+impl From<FormatArg> for ExportFormat {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Avro => ExportFormat::Avro,
+            FormatArg::Csv => ExportFormat::Csv,
+            FormatArg::Ndjson => ExportFormat::Ndjson,
+            FormatArg::Parquet => ExportFormat::Parquet,
+        }
+    }
+}
+
+/// What to do when another export is running (409).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OnConflict {
+    /// Exit with code 5.
+    Fail,
+    /// Wait for the running export to end, then trigger (3 attempts).
+    Wait,
+    /// Follow the running export instead (its filters may differ).
+    Attach,
+}
+
+impl From<OnConflict> for ConflictPolicy {
+    fn from(c: OnConflict) -> Self {
+        match c {
+            OnConflict::Fail => ConflictPolicy::Fail,
+            OnConflict::Wait => ConflictPolicy::wait_then_trigger(),
+            OnConflict::Attach => ConflictPolicy::Attach,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RecordsArgs {
+    /// Downloaded export files (ndjson or csv, gzip-compressed or not).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Print counts by event type instead of the events.
+    #[arg(long)]
+    pub summary: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Loopback port to listen on (0: any free port).
+    #[arg(long, value_name = "P", default_value_t = 0)]
+    pub port: u16,
+    /// Events generated per day of an export's range.
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub events: usize,
+    /// Seed for job ids and file contents (same seed, same bytes).
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    /// Milliseconds a job spends on each chunk (one chunk per day).
+    #[arg(long, value_name = "MS", default_value_t = 150)]
+    pub chunk_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the downloaded files here (default: a new directory under the system temp dir).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// `YYYY-MM-DD` or RFC 3339 (converted to UTC).
+pub fn parse_time(s: &str) -> Result<ExportTime, String> {
+    let s = s.trim();
+    if let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(ExportTime::Date(date));
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| ExportTime::DateTime(t.with_timezone(&Utc)))
+        .map_err(|_| {
+            "expected a date (YYYY-MM-DD) or an RFC 3339 date-time (2025-01-10T12:00:00Z)"
+                .to_string()
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parse_time_reads_dates_and_rfc3339() {
+        assert_eq!(
+            parse_time("2025-01-10"),
+            Ok(ExportTime::Date(
+                NaiveDate::from_ymd_opt(2025, 1, 10).unwrap()
+            ))
+        );
+        let t = parse_time("2025-01-10T12:00:00+02:00").unwrap();
+        assert_eq!(t.to_wire(), "2025-01-10T10:00:00Z");
+        assert!(parse_time("10/01/2025").is_err());
+        assert!(parse_time("2025-13-01").is_err());
+    }
+}

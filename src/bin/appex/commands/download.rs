@@ -1,0 +1,123 @@
+//! Downloading a job's files with byte progress bars (`jobs download`,
+//! `export --out`, `demo`).
+
+use std::{
+    collections::HashMap,
+    path::Path,
+    sync::{Arc, Mutex},
+};
+
+use indicatif::ProgressBar;
+use serde::Serialize;
+use userpilot_appex::{
+    Client, Error,
+    ext::download::{DownloadReport, DownloadSource, ProgressEvent},
+};
+
+use crate::{
+    errors::CliError,
+    output::{FileOut, Ui, bytes_style},
+};
+
+/// `jobs download --json`.
+#[derive(Debug, Serialize)]
+struct DownloadOut<'a> {
+    job_id: &'a str,
+    files: Vec<FileOut>,
+}
+
+/// The files of a download report, for JSON output.
+pub fn files_of(report: &DownloadReport) -> Vec<FileOut> {
+    report
+        .files
+        .iter()
+        .map(|f| FileOut {
+            filename: f.filename.clone(),
+            path: Some(f.path.display().to_string()),
+            bytes: Some(f.bytes),
+            sha256: Some(f.sha256.clone()),
+        })
+        .collect()
+}
+
+/// Downloads with one byte bar per file (rate and ETA) on stderr.
+pub async fn download_with_progress(
+    ui: &Ui,
+    client: &Client,
+    source: impl Into<DownloadSource>,
+    dir: &Path,
+    concurrency: usize,
+) -> Result<DownloadReport, Error> {
+    let multi = ui.multi();
+    let bars: Arc<Mutex<HashMap<usize, ProgressBar>>> = Arc::default();
+    let callback_bars = bars.clone();
+    let result = client
+        .download(source, dir)
+        .concurrency(concurrency)
+        .on_progress(move |p| {
+            let Ok(mut bars) = callback_bars.lock() else {
+                return;
+            };
+            let bar = bars.entry(p.index).or_insert_with(|| {
+                let bar = multi.add(ProgressBar::new(0));
+                bar.set_style(bytes_style());
+                bar.set_prefix(p.filename.to_string());
+                bar
+            });
+            if let Some(total) = p.file_total {
+                bar.set_length(total);
+            }
+            bar.set_position(p.file_bytes);
+            match p.event {
+                ProgressEvent::Finished => bar.finish_with_message("done"),
+                ProgressEvent::Skipped => {
+                    bar.set_length(p.file_bytes);
+                    bar.finish_with_message("already complete")
+                }
+                ProgressEvent::Retrying => bar.set_message("retrying"),
+                ProgressEvent::Restarted => bar.set_message("restarted"),
+                ProgressEvent::Failed => bar.abandon_with_message("failed"),
+                _ => {}
+            }
+        })
+        .run()
+        .await;
+    if let Ok(bars) = bars.lock() {
+        for bar in bars.values().filter(|b| !b.is_finished()) {
+            bar.abandon();
+        }
+    }
+    result
+}
+
+/// Prints a download's outcome: JSON under `--json`, else one line per file.
+pub fn print_report(ui: &Ui, report: &DownloadReport) -> Result<(), CliError> {
+    if ui.json {
+        return ui.print_json(&DownloadOut {
+            job_id: &report.job_id,
+            files: files_of(report),
+        });
+    }
+    ui.print_lines(file_lines(report))
+}
+
+/// One line per downloaded file: path, bytes, sha256.
+pub fn file_lines(report: &DownloadReport) -> Vec<String> {
+    report
+        .files
+        .iter()
+        .map(|f| {
+            format!(
+                "{}  {} bytes  sha256:{}{}",
+                f.path.display(),
+                f.bytes,
+                f.sha256,
+                if f.skipped {
+                    "  (already complete)"
+                } else {
+                    ""
+                }
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,125 @@
+//! `appex export`: trigger, wait with progress, download with `--out`.
+
+use serde::Serialize;
+use userpilot_appex::{
+    Error,
+    ext::{export::ConflictPolicy, jobs::JobOrigin},
+    models::ExportJob,
+};
+
+use super::{Ctx, jobs};
+use crate::{args::ExportArgs, errors::CliError, output::FileOut};
+
+/// `export --json`.
+#[derive(Debug, Serialize)]
+pub struct ExportOut {
+    pub job_id: String,
+    pub status: String,
+    pub files: Vec<FileOut>,
+}
+
+pub async fn run(ctx: &Ctx, args: ExportArgs) -> Result<(), CliError> {
+    let client = ctx.client()?;
+    let mut request = client
+        .export()
+        .from(args.from)
+        .to(args.to)
+        .event_types(args.event_types)
+        .user_ids(args.user_ids)
+        .company_ids(args.company_ids)
+        .emails(args.emails)
+        .conflict_policy(ConflictPolicy::from(args.on_conflict))
+        .wait_policy(jobs::wait_policy(args.max_wait));
+    if let Some(format) = args.format {
+        request = request.format(format.into());
+    }
+    if let Some(segment) = args.segment_id {
+        request = request.segment_id(segment);
+    }
+    if let Some(exclusions) = args.exclusions {
+        request = request.exclusions(exclusions);
+    }
+    let handle = request.send().await?;
+    let job_id = handle.job_id().to_string();
+    match handle.origin() {
+        JobOrigin::Attached => ctx.ui.note(format!(
+            "another export was running: following job {job_id} (its filters may differ)"
+        )),
+        _ => ctx.ui.note(format!("export job {job_id} triggered")),
+    }
+
+    if args.no_wait {
+        let status = match handle.get().await {
+            Ok(job) => job.status().as_str().to_string(),
+            // Not visible yet right after the trigger.
+            Err(Error::NotFound(_)) => "pending".to_string(),
+            Err(e) => return Err(e.into()),
+        };
+        return if ctx.ui.json {
+            ctx.ui.print_json(&ExportOut {
+                job_id,
+                status,
+                files: Vec::new(),
+            })
+        } else {
+            ctx.ui.print_lines([job_id])
+        };
+    }
+
+    let job = jobs::wait_with_progress(&ctx.ui, &handle).await?;
+    let status = job.status().as_str().to_string();
+    let Some(dir) = args.out else {
+        let files = listed_files(&job);
+        return if ctx.ui.json {
+            ctx.ui.print_json(&ExportOut {
+                job_id,
+                status,
+                files,
+            })
+        } else {
+            let mut lines = vec![format!("job {job_id} {status} ({} files)", files.len())];
+            lines.extend(files.into_iter().map(|f| format!("  {}", f.filename)));
+            ctx.ui.print_lines(lines)
+        };
+    };
+    download_and_print(ctx, &client, job, job_id, status, &dir).await
+}
+
+/// The job's files, not downloaded.
+fn listed_files(job: &ExportJob) -> Vec<FileOut> {
+    job.presigned_urls
+        .iter()
+        .map(|f| FileOut {
+            filename: f.filename.clone(),
+            path: None,
+            bytes: None,
+            sha256: None,
+        })
+        .collect()
+}
+
+async fn download_and_print(
+    ctx: &Ctx,
+    client: &userpilot_appex::Client,
+    job: ExportJob,
+    job_id: String,
+    status: String,
+    dir: &std::path::Path,
+) -> Result<(), CliError> {
+    let report = super::download::download_with_progress(&ctx.ui, client, job, dir, 4).await?;
+    if ctx.ui.json {
+        ctx.ui.print_json(&ExportOut {
+            job_id,
+            status,
+            files: super::download::files_of(&report),
+        })
+    } else {
+        let mut lines = vec![format!(
+            "job {job_id} {status} ({} files, {} bytes)",
+            report.files.len(),
+            report.total_bytes()
+        )];
+        lines.extend(super::download::file_lines(&report));
+        ctx.ui.print_lines(lines)
+    }
+}

@@ -1,0 +1,213 @@
+//! Failures of a command: exit codes and the one line printed on stderr.
+
+use std::{fmt, process::ExitCode};
+
+use userpilot_appex::{Error, models::SecretUrl};
+
+/// Exit codes (a contract: scripts branch on them).
+pub mod code {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// Anything not listed below (network, decode, I/O…).
+    pub const OTHER: u8 = 1;
+    /// Invalid usage or input.
+    pub const USAGE: u8 = 2;
+    /// The API key was refused.
+    pub const UNAUTHORIZED: u8 = 3;
+    /// No such job (or resource).
+    pub const NOT_FOUND: u8 = 4;
+    /// Another export is running (409) and `--on-conflict fail`.
+    pub const CONFLICT: u8 = 5;
+    /// The export job failed.
+    pub const JOB_FAILED: u8 = 6;
+    /// `--max-wait` ran out before the job ended.
+    pub const MAX_WAIT: u8 = 7;
+}
+
+/// Why a command failed.
+#[derive(Debug)]
+pub enum CliError {
+    /// An error of the library.
+    Lib(Error),
+    /// Invalid usage the parser could not catch.
+    Usage(String),
+    /// Writing the output failed.
+    Output(std::io::Error),
+    /// Anything else (a simulator that would not start…).
+    Other(String),
+}
+
+impl From<Error> for CliError {
+    fn from(e: Error) -> Self {
+        CliError::Lib(e)
+    }
+}
+
+impl CliError {
+    /// A JSON encoding error; an I/O one (stdout closed) stays I/O.
+    pub fn json(what: &str, error: serde_json::Error) -> Self {
+        match error.io_error_kind() {
+            Some(kind) => CliError::Output(kind.into()),
+            None => CliError::Other(format!("cannot encode {what} as JSON: {error}")),
+        }
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError::Output(e)
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Lib(e) => {
+                // The error, then the causes its text does not already say
+                // ("error sending request" alone helps nobody).
+                let mut text = e.to_string();
+                let mut source = std::error::Error::source(e);
+                while let Some(cause) = source {
+                    let cause_text = cause.to_string();
+                    if !text.contains(&cause_text) {
+                        text.push_str(": ");
+                        text.push_str(&cause_text);
+                    }
+                    source = cause.source();
+                }
+                f.write_str(&text)
+            }
+            CliError::Usage(m) | CliError::Other(m) => f.write_str(m),
+            CliError::Output(e) => write!(f, "cannot write the output: {e}"),
+        }
+    }
+}
+
+impl CliError {
+    /// The process exit code for this failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Lib(e) => lib_exit_code(e),
+            CliError::Usage(_) => code::USAGE,
+            CliError::Output(_) | CliError::Other(_) => code::OTHER,
+        }
+    }
+
+    /// `true` when stdout was closed under us (`appex records … | head`):
+    /// not worth a message.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, CliError::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// The one place library errors become exit codes.
+pub fn lib_exit_code(error: &Error) -> u8 {
+    match error {
+        Error::InvalidInput(_) => code::USAGE,
+        Error::Unauthorized(_) => code::UNAUTHORIZED,
+        Error::NotFound(_) => code::NOT_FOUND,
+        Error::Conflict(_) => code::CONFLICT,
+        Error::JobFailed { .. } => code::JOB_FAILED,
+        Error::JobNotCompleted { status, .. } if status.eq_ignore_ascii_case("failed") => {
+            code::JOB_FAILED
+        }
+        Error::WaitTimeout { .. } => code::MAX_WAIT,
+        _ => code::OTHER,
+    }
+}
+
+/// Prints `error: …` as one line on stderr, with `secret` (the API key)
+/// scrubbed should it ever appear, and returns the exit code.
+pub fn report(error: &CliError, secret: Option<&str>) -> ExitCode {
+    if error.is_broken_pipe() {
+        return ExitCode::from(code::OK);
+    }
+    eprintln!("error: {}", one_line(&error.to_string(), secret));
+    ExitCode::from(error.exit_code())
+}
+
+/// Folds a message onto one line, removes `secret` from it and the query
+/// string (a presigned signature) from any URL in it.
+pub fn one_line(message: &str, secret: Option<&str>) -> String {
+    let mut line = message
+        .split_whitespace()
+        .map(|word| {
+            if (word.starts_with("http://") || word.starts_with("https://")) && word.contains('?') {
+                SecretUrl::new(word).redacted()
+            } else {
+                word.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    if let Some(secret) = secret.filter(|s| !s.trim().is_empty()) {
+        line = line.replace(secret.trim(), "<redacted>");
+    }
+    line
+}
+
+/// A clap error as one line (`error: …` without the usage block), and its
+/// exit code: 0 for `--help`/`--version` (printed as clap prints them).
+pub fn clap_error(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = error.print();
+            let code = if error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                code::USAGE
+            } else {
+                code::OK
+            };
+            ExitCode::from(code)
+        }
+        _ => {
+            let text = error.render().to_string();
+            let message: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:"))
+                .map(str::trim)
+                .filter(|l| {
+                    !l.is_empty()
+                        && !l.starts_with("tip:")
+                        && !l.starts_with("For more information")
+                })
+                .collect();
+            let message = message.join(" ");
+            let message = message.strip_prefix("error: ").unwrap_or(&message);
+            eprintln!("error: {message} (see --help)");
+            ExitCode::from(code::USAGE)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_folds_and_scrubs() {
+        assert_eq!(
+            one_line("bad key abc123\n  details\n", Some("abc123")),
+            "bad key <redacted> details"
+        );
+        assert_eq!(one_line("a\nb", None), "a b");
+        assert_eq!(
+            one_line("fetching https://h/p?X-Signature=abc failed", None),
+            "fetching https://h/p?<redacted> failed"
+        );
+    }
+
+    #[test]
+    fn invalid_input_is_usage() {
+        assert_eq!(lib_exit_code(&Error::InvalidInput("x".into())), 2);
+        let wait = Error::WaitTimeout {
+            job_id: "j".into(),
+            max_wait: std::time::Duration::ZERO,
+            elapsed: std::time::Duration::ZERO,
+            polls: 1,
+        };
+        assert_eq!(lib_exit_code(&wait), 7);
+    }
+}
