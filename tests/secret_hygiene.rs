@@ -120,6 +120,7 @@ async fn neither_the_key_nor_a_signature_reaches_logs_errors_or_debug() {
     let writer = buffer.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
     // This test's runtime is current-thread: every task it spawns (the

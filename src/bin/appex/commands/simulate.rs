@@ -26,6 +26,10 @@ pub async fn run(ctx: &Ctx, args: SimulateArgs) -> Result<(), CliError> {
         .seed(args.seed)
         .chunk_duration(Duration::from_millis(args.chunk_ms));
     let sim = start(config, args.port).await?;
+    // Register the Ctrl-C handler before announcing the simulator, so a
+    // caller that interrupts right after reading the lines stops it cleanly.
+    let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+    let early = futures::poll!(ctrl_c.as_mut());
     let base_url = sim.base_url();
     if ctx.ui.json {
         ctx.ui.print_json(&SimulateOut {
@@ -41,9 +45,11 @@ pub async fn run(ctx: &Ctx, args: SimulateArgs) -> Result<(), CliError> {
     ctx.ui.note(format!(
         "simulator listening on {base_url}; press Ctrl-C to stop"
     ));
-    tokio::signal::ctrl_c()
-        .await
-        .map_err(|e| CliError::Other(format!("cannot wait for Ctrl-C: {e}")))?;
+    let interrupted = match early {
+        std::task::Poll::Ready(result) => result,
+        std::task::Poll::Pending => ctrl_c.await,
+    };
+    interrupted.map_err(|e| CliError::Other(format!("cannot wait for Ctrl-C: {e}")))?;
     ctx.ui.note("stopping the simulator");
     sim.shutdown().await;
     Ok(())
