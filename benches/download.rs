@@ -35,6 +35,9 @@ fn main() {
         client_mode();
         return;
     }
+    if !common::under_cargo_bench("download") {
+        return;
+    }
     print_machine("download");
     let reps = reps(3);
     let base = std::env::var_os("APPEX_BENCH_DIR")

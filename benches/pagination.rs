@@ -19,6 +19,9 @@ const PAGE: usize = 100;
 
 fn main() {
     common::serve_if_asked();
+    if !common::under_cargo_bench("pagination") {
+        return;
+    }
     print_machine("pagination");
     let reps = reps(5);
     let server = Server::spawn(&ServerSpec {

@@ -24,6 +24,9 @@ use userpilot_appex::{
 };
 
 fn main() {
+    if !common::under_cargo_bench("polling") {
+        return;
+    }
     print_machine("polling");
     let seeds = reps(20) as u64;
     let durations = [

@@ -31,6 +31,9 @@ const DAYS: u32 = 10;
 const MB: f64 = 1_000_000.0;
 
 fn main() {
+    if !common::under_cargo_bench("records") {
+        return;
+    }
     print_machine("records");
     let reps = reps(5);
     let target_mb: f64 = std::env::var("APPEX_BENCH_RECORDS_MB")

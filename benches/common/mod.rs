@@ -240,3 +240,15 @@ pub fn cpu_secs() -> f64 {
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
 }
+
+/// `cargo bench` passes `--bench` to a `harness = false` target; `cargo test
+/// --all-targets` (or `--benches`) runs the same binary without it. Returns
+/// `false`, after saying so, in the second case, so tests never run a
+/// benchmark. Run a bench binary by hand with `--bench`.
+pub fn under_cargo_bench(name: &str) -> bool {
+    if std::env::args().any(|a| a == "--bench") {
+        return true;
+    }
+    println!("bench {name}: skipped (not run by `cargo bench`; pass --bench to run it)");
+    false
+}
