@@ -62,14 +62,18 @@ pub(crate) fn excerpt(body: &[u8]) -> Option<String> {
     const MAX: usize = 200;
     let text = String::from_utf8_lossy(&body[..body.len().min(MAX * 4)]);
     let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    let mut out: String = text.chars().take(MAX).collect();
-    if text.chars().count() > MAX {
+    (!text.is_empty()).then(|| shorten(text, MAX))
+}
+
+/// `text` cut to at most `max` characters, with `…` when it was cut: the one
+/// way error messages quote values (bodies, cells, cursors).
+pub(crate) fn shorten(text: &str, max: usize) -> String {
+    let mut chars = text.chars();
+    let mut out: String = chars.by_ref().take(max).collect();
+    if chars.next().is_some() {
         out.push('…');
     }
-    Some(out)
+    out
 }
 
 /// Everything that can go wrong, as variants a caller can match on.

@@ -267,11 +267,7 @@ impl<T: Send + 'static> Walk<T> {
 
 /// The first [`CURSOR_EXCERPT_CHARS`] characters of a cursor, `…` if cut.
 fn cursor_excerpt(cursor: &str) -> String {
-    let mut out: String = cursor.chars().take(CURSOR_EXCERPT_CHARS).collect();
-    if cursor.chars().count() > CURSOR_EXCERPT_CHARS {
-        out.push('…');
-    }
-    out
+    crate::error::shorten(cursor, CURSOR_EXCERPT_CHARS)
 }
 
 fn fetch_segments(

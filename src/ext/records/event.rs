@@ -467,14 +467,7 @@ fn integer(key: &str, v: Option<Value>) -> Result<Option<i64>, String> {
 
 /// The first 80 characters of a value, for error messages.
 pub(crate) fn excerpt(s: &str) -> String {
-    const MAX: usize = 80;
-    if s.chars().count() <= MAX {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(MAX).collect();
-        out.push('…');
-        out
-    }
+    crate::error::shorten(s, 80)
 }
 
 /// Turns a text cell (CSV, parquet or avro string) into the JSON value the
