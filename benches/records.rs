@@ -22,7 +22,7 @@ use common::{list, median, print_machine, reps};
 use flate2::{Compression, read::MultiGzDecoder, write::GzEncoder};
 use userpilot_appex::{
     Client,
-    ext::records::RecordReader,
+    records::RecordReader,
     simulator::{Simulator, SimulatorConfig},
     types::ExportFormat,
 };

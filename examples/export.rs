@@ -14,7 +14,7 @@ use std::{io::Write, path::PathBuf, time::Instant};
 
 use userpilot_appex::{
     Client,
-    ext::records::records_stream,
+    records::records_stream,
     simulator::{Simulator, SimulatorConfig},
     types::ExportFormat,
 };

@@ -11,8 +11,10 @@
 //!   in `openapi/` at build time (never edited by hand);
 //! - [`Client`]: configuration, the secret API key, retries and tracing in
 //!   one request hook, and one typed method per operation;
-//! - [`ext`]: what the spec cannot express (pagination, polling, downloads,
-//!   record readers).
+//! - [`records`]: an offline reader of export files (never touches the
+//!   client);
+//! - [`ext`]: what needs the API but the spec cannot express (pagination,
+//!   polling, downloads, lookups).
 //!
 //! ```no_run
 //! # async fn run() -> userpilot_appex::Result<()> {
@@ -32,6 +34,7 @@ pub mod error;
 pub mod ext;
 pub mod generated;
 pub mod models;
+pub mod records;
 #[cfg(feature = "simulator")]
 pub mod simulator;
 

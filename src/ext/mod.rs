@@ -6,4 +6,3 @@ pub mod export;
 pub mod jobs;
 pub mod lookups;
 pub mod pagination;
-pub mod records;

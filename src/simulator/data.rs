@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 /// The export file fields, in file order (the record readers' contract).
-pub(crate) use crate::ext::records::EXPORT_FIELDS as FIELDS;
+pub(crate) use crate::records::EXPORT_FIELDS as FIELDS;
 
 const BACKEND_SOURCES: [&str; 4] = [
     "backend-http",

@@ -6,7 +6,7 @@ use chrono::{Days, Utc};
 use serde::Serialize;
 use userpilot_appex::{
     Client,
-    ext::records::{Summary, records_stream},
+    records::{Summary, records_stream},
     simulator::SimulatorConfig,
     types::ExportFormat,
 };

@@ -7,7 +7,7 @@ use std::{
 };
 
 use futures::StreamExt;
-use userpilot_appex::ext::records::{Summary, format_micros, records_stream};
+use userpilot_appex::records::{Summary, format_micros, records_stream};
 
 use super::Ctx;
 use crate::{args::RecordsArgs, errors::CliError, output::Ui};

@@ -1,0 +1,137 @@
+//! Configuration: environment, base URL validation, retry schedule, tracing.
+
+use crate::support::scripted as common;
+
+use std::{
+    io::Write,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use common::KEY;
+use httpmock::{Method::GET, MockServer};
+use serde_json::json;
+use userpilot_appex::{Client, Error, RetryPolicy};
+
+#[test]
+fn from_env_reads_the_key_and_the_base_url() {
+    // The only test in this binary that touches the environment.
+    unsafe {
+        std::env::remove_var("USERPILOT_API_KEY");
+    }
+    let err = Client::from_env().unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidInput(m) if m.contains("USERPILOT_API_KEY")),
+        "{err:?}"
+    );
+    unsafe {
+        std::env::set_var("USERPILOT_API_KEY", KEY);
+        std::env::set_var("USERPILOT_APPEX_URL", "https://appex-eu.example.com/");
+    }
+    let client = Client::from_env().unwrap();
+    assert_eq!(client.base_url(), "https://appex-eu.example.com");
+    assert!(!format!("{client:?}").contains(KEY));
+    unsafe {
+        std::env::remove_var("USERPILOT_APPEX_URL");
+    }
+    assert_eq!(
+        Client::from_env().unwrap().base_url(),
+        "https://appex.userpilot.io"
+    );
+}
+
+#[test]
+fn bad_base_urls_and_keys_are_rejected_with_clear_errors() {
+    for (url, needle) in [
+        ("ftp://example.com", "http or https"),
+        ("not a url", "not a URL"),
+        ("https://example.com/?token=x", "query"),
+    ] {
+        let err = Client::builder()
+            .api_key(KEY)
+            .base_url(url)
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidInput(m) if m.contains(needle)),
+            "{url}: {err}"
+        );
+    }
+    let err = Client::builder().build().unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidInput(m) if m.contains("no API key")),
+        "{err}"
+    );
+    let err = Client::builder().api_key("   ").build().unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidInput(m) if m.contains("empty")),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_backoff_doubles_from_the_initial_delay_up_to_the_cap() {
+    let policy = RetryPolicy::default()
+        .with_jitter(false)
+        .with_backoff(Duration::from_millis(250), Duration::from_secs(2));
+    let delays: Vec<_> = (1..=6).map(|n| policy.backoff(n)).collect();
+    assert_eq!(
+        delays,
+        [250, 500, 1000, 2000, 2000, 2000].map(Duration::from_millis)
+    );
+    let jittered =
+        RetryPolicy::default().with_backoff(Duration::from_millis(250), Duration::from_secs(2));
+    for n in 1..=6 {
+        assert!(
+            jittered.backoff(n) <= delays[n as usize - 1],
+            "full jitter stays under the ceiling"
+        );
+    }
+}
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn each_operation_runs_in_a_span_with_its_id_and_status_and_no_key() {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/v1/analytics/exports/jobs/j-1");
+            then.status(200)
+                .json_body(json!({"job_id": "j-1", "status": "pending"}));
+        })
+        .await;
+    common::client(&server.base_url(), RetryPolicy::none())
+        .get_job("j-1")
+        .await
+        .unwrap();
+
+    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("appex.request"), "{logs}");
+    assert!(
+        logs.contains("operation=\"get_job\"") || logs.contains("operation=get_job"),
+        "{logs}"
+    );
+    assert!(logs.contains("status=200"), "{logs}");
+    assert!(!logs.contains(KEY), "the key leaked into the logs");
+}

@@ -1,0 +1,294 @@
+//! What the trigger does with a `409` (an export already running) under
+//! each conflict policy, asserted by the requests that went out. Paused
+//! tokio time against an in-process scripted server.
+
+use crate::support::jobs as jobs_support;
+
+use jobs_support::{EXPORTS, FakeServer, JOBS, Reply, job_path, route};
+use serde_json::json;
+use userpilot_appex::{
+    Error, RetryPolicy,
+    ext::{
+        export::{ConflictPolicy, EventType},
+        jobs::{JobOrigin, WaitPolicy},
+    },
+};
+
+fn conflict() -> Reply {
+    Reply::json(
+        409,
+        json!({"errors": [{"error": "conflict", "message": "An export job is already running"}]}),
+    )
+}
+
+fn created(job_id: &str) -> Reply {
+    Reply::json(
+        201,
+        json!({"job_id": job_id, "environment_name": "production", "start_time": "2025-01-08 10:00:00"}),
+    )
+}
+
+fn job_list(jobs: serde_json::Value) -> Reply {
+    Reply::json(200, jobs)
+}
+
+fn running_list() -> Reply {
+    job_list(json!([
+        {"job_id": "old-done", "status": "completed", "start_time": "2025-01-07 09:00:00"},
+        {"job_id": "other-running", "status": "processing", "progress": "40%", "start_time": "2025-01-08 09:59:00"}
+    ]))
+}
+
+const POST_EXPORTS: &str = "POST /api/v1/analytics/exports";
+const GET_JOBS: &str = "GET /api/v1/analytics/exports/jobs/";
+
+#[tokio::test(start_paused = true)]
+async fn fail_policy_returns_the_conflict_and_sends_nothing_else() {
+    let server = FakeServer::start(vec![
+        (route("POST", EXPORTS), vec![conflict()]),
+        (route("GET", JOBS), vec![running_list()]),
+    ])
+    .await;
+    let client = server.client(RetryPolicy::none());
+
+    let error = client
+        .export()
+        .event_type(EventType::Track)
+        .send()
+        .await
+        .expect_err("conflict");
+
+    match &error {
+        Error::Conflict(failure) => {
+            assert_eq!(failure.status.as_u16(), 409);
+            assert_eq!(failure.operation, "trigger_export");
+        }
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    assert_eq!(server.lines(), vec![POST_EXPORTS]);
+    assert_eq!(ConflictPolicy::default(), ConflictPolicy::Fail);
+}
+
+#[tokio::test(start_paused = true)]
+async fn attach_policy_returns_the_running_job_from_the_jobs_list() {
+    let server = FakeServer::start(vec![
+        (route("POST", EXPORTS), vec![conflict()]),
+        (route("GET", JOBS), vec![running_list()]),
+    ])
+    .await;
+    let client = server.client(RetryPolicy::none());
+
+    let handle = client
+        .export()
+        .conflict_policy(ConflictPolicy::Attach)
+        .send()
+        .await
+        .expect("attached");
+
+    assert_eq!(handle.job_id(), "other-running");
+    assert_eq!(handle.origin(), JobOrigin::Attached);
+    assert!(handle.created().is_none());
+    assert_eq!(server.lines(), vec![POST_EXPORTS, GET_JOBS]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn attach_policy_triggers_again_when_nothing_is_listed_running() {
+    let server = FakeServer::start(vec![
+        (route("POST", EXPORTS), vec![conflict(), created("fresh")]),
+        (
+            route("GET", JOBS),
+            vec![job_list(
+                json!([{"job_id": "old-done", "status": "completed"}]),
+            )],
+        ),
+    ])
+    .await;
+    let client = server.client(RetryPolicy::none());
+
+    let handle = client
+        .export()
+        .conflict_policy(ConflictPolicy::Attach)
+        .send()
+        .await
+        .expect("triggered");
+
+    assert_eq!(handle.job_id(), "fresh");
+    assert_eq!(handle.origin(), JobOrigin::Triggered);
+    assert_eq!(server.lines(), vec![POST_EXPORTS, GET_JOBS, POST_EXPORTS]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn attach_policy_gives_up_with_the_conflict_when_nothing_is_ever_listed() {
+    let server = FakeServer::start(vec![
+        (route("POST", EXPORTS), vec![conflict()]),
+        (route("GET", JOBS), vec![job_list(json!([]))]),
+    ])
+    .await;
+    let client = server.client(RetryPolicy::none());
+
+    let error = client
+        .export()
+        .conflict_policy(ConflictPolicy::Attach)
+        .send()
+        .await
+        .expect_err("conflict");
+
+    assert!(matches!(error, Error::Conflict(_)), "got {error:?}");
+    assert_eq!(
+        server.lines(),
+        vec![POST_EXPORTS, GET_JOBS, POST_EXPORTS, GET_JOBS]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_then_trigger_waits_for_the_running_job_then_triggers_the_same_request() {
+    let server = FakeServer::start(vec![
+        (route("POST", EXPORTS), vec![conflict(), created("mine")]),
+        (route("GET", JOBS), vec![running_list()]),
+        (
+            route("GET", &job_path("other-running")),
+            vec![
+                Reply::job("other-running", "processing", Some("80%")),
+                Reply::job("other-running", "completed", None),
+            ],
+        ),
+    ])
+    .await;
+    let client = server.client(RetryPolicy::none());
+
+    let handle = client
+        .export()
+        .user_id("u-1")
+        .event_type(EventType::PageView)
+        .conflict_policy(ConflictPolicy::wait_then_trigger())
+        .wait_policy(WaitPolicy::default().with_jitter(false))
+        .send()
+        .await
+        .expect("triggered");
+
+    assert_eq!(handle.job_id(), "mine");
+    assert_eq!(handle.origin(), JobOrigin::Triggered);
+    assert_eq!(
+        server.lines(),
+        vec![
+            POST_EXPORTS,
+            GET_JOBS,
+            "GET /api/v1/analytics/exports/jobs/other-running",
+            "GET /api/v1/analytics/exports/jobs/other-running",
+            POST_EXPORTS,
+        ]
+    );
+    let posts: Vec<serde_json::Value> = server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .collect();
+    let expected = json!({"user_id": ["u-1"], "event_type": ["page_view"]});
+    assert_eq!(posts, vec![expected.clone(), expected]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_then_trigger_retriggers_after_the_running_job_fails() {
+    let server = FakeServer::start(vec![
+        (route("POST", EXPORTS), vec![conflict(), created("mine")]),
+        (route("GET", JOBS), vec![running_list()]),
+        (
+            route("GET", &job_path("other-running")),
+            vec![Reply::job("other-running", "failed", None)],
+        ),
+    ])
+    .await;
+    let client = server.client(RetryPolicy::none());
+
+    let handle = client
+        .export()
+        .conflict_policy(ConflictPolicy::wait_then_trigger())
+        .send()
+        .await
+        .expect("triggered");
+
+    assert_eq!(handle.job_id(), "mine");
+    assert_eq!(server.requests().len(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_then_trigger_stops_after_max_attempts_with_the_conflict() {
+    let server = FakeServer::start(vec![
+        (route("POST", EXPORTS), vec![conflict()]),
+        (route("GET", JOBS), vec![running_list()]),
+        (
+            route("GET", &job_path("other-running")),
+            vec![Reply::job("other-running", "completed", None)],
+        ),
+    ])
+    .await;
+    let client = server.client(RetryPolicy::none());
+
+    let error = client
+        .export()
+        .conflict_policy(ConflictPolicy::WaitThenTrigger { max_attempts: 2 })
+        .send()
+        .await
+        .expect_err("conflict");
+
+    assert!(matches!(error, Error::Conflict(_)), "got {error:?}");
+    assert_eq!(
+        server.lines(),
+        vec![
+            POST_EXPORTS,
+            GET_JOBS,
+            "GET /api/v1/analytics/exports/jobs/other-running",
+            POST_EXPORTS,
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_then_trigger_reports_a_timeout_waiting_for_the_running_job() {
+    let server = FakeServer::start(vec![
+        (route("POST", EXPORTS), vec![conflict()]),
+        (route("GET", JOBS), vec![running_list()]),
+        (
+            route("GET", &job_path("other-running")),
+            vec![Reply::job("other-running", "processing", None)],
+        ),
+    ])
+    .await;
+    let client = server.client(RetryPolicy::none());
+    let policy = WaitPolicy::default()
+        .with_jitter(false)
+        .with_max_wait(std::time::Duration::from_secs(2));
+
+    let error = client
+        .export()
+        .conflict_policy(ConflictPolicy::wait_then_trigger())
+        .wait_policy(policy)
+        .send()
+        .await
+        .expect_err("timeout");
+
+    match error {
+        Error::WaitTimeout { job_id, .. } => assert_eq!(job_id, "other-running"),
+        other => panic!("expected WaitTimeout, got {other:?}"),
+    }
+    assert_eq!(
+        server
+            .lines()
+            .iter()
+            .filter(|l| l.starts_with("POST"))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_trigger_is_not_retried_on_503() {
+    let server = FakeServer::start(vec![(route("POST", EXPORTS), vec![Reply::status(503)])]).await;
+    let client = server.client(RetryPolicy::default().with_jitter(false));
+
+    let error = client.export().send().await.expect_err("503");
+
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(503));
+    assert_eq!(server.lines(), vec![POST_EXPORTS]);
+}

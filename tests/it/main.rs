@@ -1,0 +1,38 @@
+//! The integration tests: one binary, one module per area, shared helpers in
+//! [`support`]. Property tests live in `properties`; doc tests stay with the
+//! code they document.
+
+mod support;
+
+mod cli_exit_codes;
+mod cli_export;
+mod cli_jobs;
+mod cli_lookups;
+mod cli_output_hygiene;
+mod cli_records;
+mod cli_simulate_demo;
+mod client_config;
+mod client_errors;
+mod client_operations;
+mod download_filename;
+mod download_files;
+mod download_memory;
+mod export_conflict;
+mod export_request;
+mod fault_matrix;
+mod jobs_progress;
+mod jobs_wait;
+mod lookups_catalogue;
+mod lookups_models;
+mod pagination;
+mod properties;
+mod records_columnar;
+mod records_stream;
+mod records_text;
+mod secret_hygiene;
+mod simulator_api;
+mod simulator_contract;
+mod simulator_e2e;
+mod simulator_faults;
+mod simulator_files;
+mod spec_repairs;

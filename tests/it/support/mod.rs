@@ -1,0 +1,10 @@
+//! Helpers shared by the integration tests.
+
+pub mod alloc;
+#[cfg(feature = "cli")]
+pub mod cli;
+pub mod file_server;
+pub mod jobs;
+pub mod scripted;
+#[cfg(feature = "simulator")]
+pub mod simulator;
