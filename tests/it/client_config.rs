@@ -1,14 +1,12 @@
 //! Configuration: environment, base URL validation, retry schedule, tracing.
 
-use crate::support::scripted as common;
-
 use std::{
     io::Write,
     sync::{Arc, Mutex},
     time::Duration,
 };
 
-use common::KEY;
+use crate::support::{self, KEY, job_path};
 use httpmock::{Method::GET, MockServer};
 use serde_json::json;
 use userpilot_appex::{Client, Error, RetryPolicy};
@@ -116,12 +114,12 @@ async fn each_operation_runs_in_a_span_with_its_id_and_status_and_no_key() {
     let server = MockServer::start_async().await;
     server
         .mock_async(|when, then| {
-            when.method(GET).path("/api/v1/analytics/exports/jobs/j-1");
+            when.method(GET).path(job_path("j-1"));
             then.status(200)
                 .json_body(json!({"job_id": "j-1", "status": "pending"}));
         })
         .await;
-    common::client(&server.base_url(), RetryPolicy::none())
+    support::client(&server.base_url(), RetryPolicy::none())
         .get_job("j-1")
         .await
         .unwrap();

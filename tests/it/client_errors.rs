@@ -1,16 +1,15 @@
 //! Error answers decode into variants a caller can match on; retries follow
 //! the policy; the API key never shows in `Debug` or error text.
 
-use crate::support::scripted as common;
-
 use std::time::Duration;
 
-use common::{Canned, KEY, ScriptedServer};
+use crate::support::{
+    self, EXPORTS, JOBS, KEY, LOOKUPS, job_path,
+    server::{Reply, TestServer},
+};
 use httpmock::{Method::GET, Method::POST, MockServer};
 use serde_json::json;
 use userpilot_appex::{Error, RetryPolicy, types::ExportRequest};
-
-const PREFIX: &str = "/api/v1/analytics/exports";
 
 fn error_body(code: &str, message: &str) -> serde_json::Value {
     json!({"errors": [{"error": code, "error_code": code, "message": message, "details": "more"}]})
@@ -37,12 +36,12 @@ async fn get_job_404_is_not_found_not_an_empty_job() {
     mock_status(
         &server,
         GET,
-        format!("{PREFIX}/jobs/nope"),
+        job_path("nope"),
         404,
         error_body("not_found", "Export job not found"),
     )
     .await;
-    let err = common::client(&server.base_url(), RetryPolicy::none())
+    let err = support::client(&server.base_url(), RetryPolicy::none())
         .get_job("nope")
         .await
         .unwrap_err();
@@ -64,7 +63,7 @@ async fn get_job_and_list_jobs_401_are_unauthorized() {
     mock_status(
         &server,
         GET,
-        format!("{PREFIX}/jobs/j1"),
+        job_path("j1"),
         401,
         error_body("unauthorized", "Invalid API key"),
     )
@@ -72,12 +71,12 @@ async fn get_job_and_list_jobs_401_are_unauthorized() {
     mock_status(
         &server,
         GET,
-        format!("{PREFIX}/jobs/"),
+        JOBS.to_string(),
         401,
         error_body("unauthorized", "Invalid API key"),
     )
     .await;
-    let client = common::client(&server.base_url(), RetryPolicy::none());
+    let client = support::client(&server.base_url(), RetryPolicy::none());
     for err in [
         client.get_job("j1").await.unwrap_err(),
         client.list_jobs().await.err().unwrap(),
@@ -95,10 +94,10 @@ async fn get_job_and_list_jobs_401_are_unauthorized() {
 #[tokio::test]
 async fn trigger_401_and_409_decode_into_their_variants() {
     let server = MockServer::start_async().await;
-    let client = common::client(&server.base_url(), RetryPolicy::none());
+    let client = support::client(&server.base_url(), RetryPolicy::none());
     let conflict = server
         .mock_async(|when, then| {
-            when.method(POST).path(PREFIX);
+            when.method(POST).path(EXPORTS);
             then.status(409)
                 .json_body(error_body("conflict", "Export job already in progress"));
         })
@@ -115,7 +114,7 @@ async fn trigger_401_and_409_decode_into_their_variants() {
     mock_status(
         &server,
         POST,
-        PREFIX.to_string(),
+        EXPORTS.to_string(),
         401,
         error_body("unauthorized", "Invalid API key"),
     )
@@ -134,13 +133,13 @@ async fn lookups_401_are_typed_too() {
         mock_status(
             &server,
             GET,
-            format!("{PREFIX}/lookups/{lookup}"),
+            format!("{LOOKUPS}{lookup}"),
             401,
             error_body("unauthorized", "Invalid API key"),
         )
         .await;
     }
-    let client = common::client(&server.base_url(), RetryPolicy::none());
+    let client = support::client(&server.base_url(), RetryPolicy::none());
     let errors = [
         client.flows().await.err().unwrap(),
         client.segments_page(None).await.err().unwrap(),
@@ -157,13 +156,13 @@ async fn lookups_401_are_typed_too() {
 
 #[tokio::test]
 async fn an_html_502_from_a_proxy_keeps_its_status_and_an_excerpt() {
-    let server = ScriptedServer::start(vec![Canned::text(
+    let server = TestServer::scripted(vec![Reply::text(
         502,
         "text/html",
         "<html><body>Bad Gateway</body></html>",
     )])
     .await;
-    let err = common::client(&server.base_url(), RetryPolicy::none())
+    let err = support::client(&server.base_url(), RetryPolicy::none())
         .list_jobs()
         .await
         .unwrap_err();
@@ -183,9 +182,8 @@ async fn an_html_502_from_a_proxy_keeps_its_status_and_an_excerpt() {
 
 #[tokio::test]
 async fn an_html_401_keeps_its_status_though_the_body_is_not_json() {
-    let server =
-        ScriptedServer::start(vec![Canned::text(401, "text/html", "<h1>Denied</h1>")]).await;
-    let err = common::client(&server.base_url(), RetryPolicy::none())
+    let server = TestServer::scripted(vec![Reply::text(401, "text/html", "<h1>Denied</h1>")]).await;
+    let err = support::client(&server.base_url(), RetryPolicy::none())
         .get_job("j")
         .await
         .unwrap_err();
@@ -198,8 +196,8 @@ async fn an_html_401_keeps_its_status_though_the_body_is_not_json() {
 #[tokio::test]
 async fn a_success_with_an_undecodable_body_is_a_decode_error_with_status() {
     let server =
-        ScriptedServer::start(vec![Canned::text(200, "application/json", "{not json")]).await;
-    let err = common::client(&server.base_url(), RetryPolicy::none())
+        TestServer::scripted(vec![Reply::text(200, "application/json", "{not json")]).await;
+    let err = support::client(&server.base_url(), RetryPolicy::none())
         .get_job("j")
         .await
         .unwrap_err();
@@ -219,12 +217,12 @@ async fn a_success_with_an_undecodable_body_is_a_decode_error_with_status() {
 
 #[tokio::test]
 async fn a_429_then_200_succeeds_after_the_advertised_delay() {
-    let server = ScriptedServer::start(vec![
-        Canned::json(429, error_body("rate_limited", "slow down")).header("retry-after", "1"),
-        Canned::json(200, json!([])),
+    let server = TestServer::scripted(vec![
+        Reply::json(429, error_body("rate_limited", "slow down")).header("retry-after", "1"),
+        Reply::json(200, json!([])),
     ])
     .await;
-    let client = common::client(&server.base_url(), RetryPolicy::default());
+    let client = support::client(&server.base_url(), RetryPolicy::default());
     assert!(client.list_jobs().await.unwrap().is_empty());
     let requests = server.requests();
     assert_eq!(requests.len(), 2);
@@ -235,12 +233,12 @@ async fn a_429_then_200_succeeds_after_the_advertised_delay() {
 #[tokio::test]
 async fn retry_after_as_an_http_date_is_honoured() {
     let soon = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2));
-    let server = ScriptedServer::start(vec![
-        Canned::json(503, json!({})).header("retry-after", &soon),
-        Canned::json(200, json!([])),
+    let server = TestServer::scripted(vec![
+        Reply::json(503, json!({})).header("retry-after", &soon),
+        Reply::json(200, json!([])),
     ])
     .await;
-    let client = common::client(&server.base_url(), RetryPolicy::default());
+    let client = support::client(&server.base_url(), RetryPolicy::default());
     client.list_jobs().await.unwrap();
     let requests = server.requests();
     assert_eq!(requests.len(), 2);
@@ -250,9 +248,9 @@ async fn retry_after_as_an_http_date_is_honoured() {
 #[tokio::test]
 async fn rate_limited_after_retries_reports_the_advice() {
     let limited =
-        || Canned::json(429, error_body("rate_limited", "slow down")).header("retry-after", "0");
-    let server = ScriptedServer::start(vec![limited(), limited(), limited()]).await;
-    let client = common::client(
+        || Reply::json(429, error_body("rate_limited", "slow down")).header("retry-after", "0");
+    let server = TestServer::scripted(vec![limited(), limited(), limited()]).await;
+    let client = support::client(
         &server.base_url(),
         RetryPolicy::default().with_max_retries(2),
     );
@@ -271,12 +269,12 @@ async fn rate_limited_after_retries_reports_the_advice() {
 
 #[tokio::test]
 async fn a_503_on_get_is_retried() {
-    let server = ScriptedServer::start(vec![
-        Canned::json(503, json!({})),
-        Canned::json(200, json!({"job_id": "j", "status": "processing"})),
+    let server = TestServer::scripted(vec![
+        Reply::json(503, json!({})),
+        Reply::json(200, json!({"job_id": "j", "status": "processing"})),
     ])
     .await;
-    let client = common::client(
+    let client = support::client(
         &server.base_url(),
         RetryPolicy::default().with_backoff(Duration::from_millis(10), Duration::from_millis(20)),
     );
@@ -287,12 +285,12 @@ async fn a_503_on_get_is_retried() {
 
 #[tokio::test]
 async fn a_503_on_the_trigger_is_not_retried() {
-    let server = ScriptedServer::start(vec![
-        Canned::json(503, json!({})),
-        Canned::json(201, json!({"job_id": "would-be-a-duplicate"})),
+    let server = TestServer::scripted(vec![
+        Reply::json(503, json!({})),
+        Reply::json(201, json!({"job_id": "would-be-a-duplicate"})),
     ])
     .await;
-    let client = common::client(
+    let client = support::client(
         &server.base_url(),
         RetryPolicy::default().with_backoff(Duration::from_millis(1), Duration::from_millis(1)),
     );
@@ -314,7 +312,7 @@ async fn a_refused_connection_is_a_transport_error() {
         .local_addr()
         .unwrap()
         .port();
-    let client = common::client(&format!("http://127.0.0.1:{port}"), RetryPolicy::none());
+    let client = support::client(&format!("http://127.0.0.1:{port}"), RetryPolicy::none());
     let err = client.list_jobs().await.unwrap_err();
     assert!(
         matches!(
@@ -330,8 +328,8 @@ async fn a_refused_connection_is_a_transport_error() {
 
 #[tokio::test]
 async fn invalid_input_is_rejected_before_any_request() {
-    let server = ScriptedServer::start(vec![]).await;
-    let client = common::client(&server.base_url(), RetryPolicy::none());
+    let server = TestServer::scripted(vec![]).await;
+    let client = support::client(&server.base_url(), RetryPolicy::none());
     let err = client.get_job("  ").await.unwrap_err();
     assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
     assert!(server.requests().is_empty());
@@ -339,22 +337,22 @@ async fn invalid_input_is_rejected_before_any_request() {
 
 #[tokio::test]
 async fn the_key_never_appears_in_debug_or_error_text() {
-    let server = ScriptedServer::start(vec![
-        Canned::json(401, error_body("unauthorized", "Invalid API key")),
-        Canned::json(404, error_body("not_found", "missing")),
-        Canned::json(409, error_body("conflict", "running")),
-        Canned::json(429, json!({})).header("retry-after", "7"),
-        Canned::text(500, "text/html", "<p>oops</p>"),
-        Canned::text(200, "application/json", "[1,"),
+    let server = TestServer::scripted(vec![
+        Reply::json(401, error_body("unauthorized", "Invalid API key")),
+        Reply::json(404, error_body("not_found", "missing")),
+        Reply::json(409, error_body("conflict", "running")),
+        Reply::json(429, json!({})).header("retry-after", "7"),
+        Reply::text(500, "text/html", "<p>oops</p>"),
+        Reply::text(200, "application/json", "[1,"),
     ])
     .await;
-    let client = common::client(&server.base_url(), RetryPolicy::none());
+    let client = support::client(&server.base_url(), RetryPolicy::none());
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let unreachable = common::client(&format!("http://127.0.0.1:{closed}"), RetryPolicy::none());
+    let unreachable = support::client(&format!("http://127.0.0.1:{closed}"), RetryPolicy::none());
     let errors = vec![
         client.get_job("a").await.unwrap_err(),
         client.get_job("b").await.unwrap_err(),

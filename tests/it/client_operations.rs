@@ -2,9 +2,7 @@
 //! path, `Authorization`, query, body) and the value that came back, with
 //! the spec's own examples as fixtures.
 
-use crate::support::scripted as common;
-
-use common::KEY;
+use crate::support::{self, EXPORTS, JOBS, KEY, LOOKUPS, job_path};
 use httpmock::{Method::GET, Method::POST, MockServer};
 use serde_json::{Value, json};
 use userpilot_appex::{
@@ -12,8 +10,6 @@ use userpilot_appex::{
     models::JobStatus,
     types::{ExportFormat, ExportRequest},
 };
-
-const PREFIX: &str = "/api/v1/analytics/exports";
 
 fn spec() -> Value {
     serde_json::from_str(include_str!("../../openapi/userpilot-appex-openapi.json"))
@@ -23,13 +19,13 @@ fn spec() -> Value {
 /// The `example` of a lookup's 200 answer in the vendored spec.
 fn spec_example(lookup: &str) -> Value {
     let spec = spec();
-    spec["paths"][format!("{PREFIX}/lookups/{lookup}")]["get"]["responses"]["200"]["content"]["application/json"]
+    spec["paths"][format!("{LOOKUPS}{lookup}")]["get"]["responses"]["200"]["content"]["application/json"]
         ["example"]
         .clone()
 }
 
 fn client(server: &MockServer) -> Client {
-    common::client(&server.base_url(), RetryPolicy::none())
+    support::client(&server.base_url(), RetryPolicy::none())
 }
 
 macro_rules! plain_lookup_test {
@@ -46,7 +42,7 @@ macro_rules! plain_lookup_test {
             let mock = server
                 .mock_async(|when, then| {
                     when.method(GET)
-                        .path(concat!("/api/v1/analytics/exports/lookups/", $path))
+                        .path(format!("{LOOKUPS}{}", $path))
                         .header("authorization", format!("Token {KEY}"))
                         .header("accept", "application/json");
                     then.status(200).json_body(example.clone());
@@ -109,7 +105,7 @@ async fn segments_first_page_sends_no_cursor_and_decodes_spec_example() {
     let mock = server
         .mock_async(|when, then| {
             when.method(GET)
-                .path(format!("{PREFIX}/lookups/segments"))
+                .path(format!("{LOOKUPS}segments"))
                 .header("authorization", format!("Token {KEY}"))
                 .query_param_missing("after_cursor");
             then.status(200).json_body(example.clone());
@@ -130,7 +126,7 @@ async fn segments_next_page_sends_after_cursor() {
     let mock = server
         .mock_async(|when, then| {
             when.method(GET)
-                .path(format!("{PREFIX}/lookups/segments"))
+                .path(format!("{LOOKUPS}segments"))
                 .query_param("after_cursor", "c2==");
             then.status(200)
                 .json_body(json!({"data": [], "metadata": {"cursor": {"after": null, "before": "c1"}, "limit": 50, "total_count": 1}}));
@@ -148,7 +144,7 @@ async fn events_properties_sends_cursor_and_decodes_spec_example() {
     let mock = server
         .mock_async(|when, then| {
             when.method(GET)
-                .path(format!("{PREFIX}/lookups/events_properties"))
+                .path(format!("{LOOKUPS}events_properties"))
                 .header("authorization", format!("Token {KEY}"))
                 .query_param("after_cursor", "abc");
             then.status(200).json_body(example.clone());
@@ -170,7 +166,7 @@ async fn list_jobs_uses_the_real_trailing_slash_and_accepts_numbers_for_strings(
     let mock = server
         .mock_async(|when, then| {
             when.method(GET)
-                .path(format!("{PREFIX}/jobs/"))
+                .path(JOBS)
                 .header("authorization", format!("Token {KEY}"));
             then.status(200).json_body(json!([
                 {"job_id": "j-1", "status": "completed", "progress": "100%", "start_time": "2025-01-10T10:00:00Z",
@@ -196,7 +192,7 @@ async fn get_job_encodes_the_id_and_decodes_the_job_leniently() {
     let mock = server
         .mock_async(|when, then| {
             when.method(GET)
-                .path(format!("{PREFIX}/jobs/job%201"))
+                .path(job_path("job%201"))
                 .header("authorization", format!("Token {KEY}"));
             then.status(200).json_body(json!({
                 "app_token": "NX-RE213S2", "job_id": "job 1", "status": "completed", "progress": "100%",
@@ -240,7 +236,7 @@ async fn trigger_export_posts_only_the_fields_that_were_set() {
     let mock = server
         .mock_async(|when, then| {
             when.method(POST)
-                .path(PREFIX)
+                .path(EXPORTS)
                 .header("authorization", format!("Token {KEY}"))
                 .header("content-type", "application/json")
                 .json_body(json!({"from": "2025-01-01", "to": "2025-01-07", "format": "ndjson", "event_type": ["track"]}));
@@ -271,7 +267,7 @@ async fn every_request_carries_the_user_agent_and_no_double_slash() {
     let server = MockServer::start_async().await;
     let mock = server
         .mock_async(|when, then| {
-            when.method(GET).path(format!("{PREFIX}/jobs/")).header(
+            when.method(GET).path(JOBS).header(
                 "user-agent",
                 concat!("userpilot-appex/", env!("CARGO_PKG_VERSION")),
             );
@@ -279,7 +275,7 @@ async fn every_request_carries_the_user_agent_and_no_double_slash() {
         })
         .await;
     // A trailing slash on the base URL must not produce `//api/...`.
-    let client = common::client(&format!("{}/", server.base_url()), RetryPolicy::none());
+    let client = support::client(&format!("{}/", server.base_url()), RetryPolicy::none());
     assert!(client.list_jobs().await.unwrap().is_empty());
     mock.assert_async().await;
 }
@@ -289,11 +285,11 @@ async fn a_base_url_with_a_path_stem_is_kept() {
     let server = MockServer::start_async().await;
     let mock = server
         .mock_async(|when, then| {
-            when.method(GET).path(format!("/eu-proxy{PREFIX}/jobs/"));
+            when.method(GET).path(format!("/eu-proxy{JOBS}"));
             then.status(200).json_body(json!([]));
         })
         .await;
-    let client = common::client(
+    let client = support::client(
         &format!("{}/eu-proxy/", server.base_url()),
         RetryPolicy::none(),
     );
@@ -307,7 +303,7 @@ async fn raw_generated_client_is_reachable_and_typed() {
     let mock = server
         .mock_async(|when, then| {
             when.method(GET)
-                .path(format!("{PREFIX}/jobs/j-9"))
+                .path(job_path("j-9"))
                 .header("authorization", format!("Token {KEY}"));
             then.status(200)
                 .json_body(json!({"job_id": "j-9", "status": "pending"}));

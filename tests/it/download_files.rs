@@ -2,8 +2,6 @@
 //! server: bytes, concurrency, headers, hostile names, resume, refresh,
 //! redirects, re-runs, progress and secrecy.
 
-use crate::support::file_server;
-
 use std::{
     collections::BTreeSet,
     path::Path,
@@ -11,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use file_server::{FileServer, FileSpec, sha256};
+use crate::support::{self, KEY, files::FileSpec, job_path, server::TestServer, sha256_hex};
 use userpilot_appex::{
     Client, Error, RetryPolicy,
     error::DownloadFailure,
@@ -20,19 +18,14 @@ use userpilot_appex::{
 };
 
 const SIG: &str = "SECRETSIG0123456789";
-const API_KEY: &str = "test-api-key-42";
-
-fn client(server: &FileServer) -> Client {
-    Client::builder()
-        .api_key(API_KEY)
-        .base_url(server.base_url())
-        .retry_policy(
-            RetryPolicy::default()
-                .with_max_retries(3)
-                .with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
-        )
-        .build()
-        .expect("client")
+/// A client for `server` with three quick retries.
+fn client(server: &TestServer) -> Client {
+    support::client(
+        &server.base_url(),
+        RetryPolicy::default()
+            .with_max_retries(3)
+            .with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
+    )
 }
 
 fn job(id: &str, files: &[(&str, String)]) -> ExportJob {
@@ -79,13 +72,13 @@ async fn guarded<T>(f: impl std::future::Future<Output = T>) -> T {
 
 #[tokio::test]
 async fn downloads_several_files_concurrently_with_the_right_bytes() {
-    let server = FileServer::start().await;
+    let server = TestServer::start().await;
     let sizes = [10_000usize, 300_000, 1, 70_000, 0, 123_457];
     let mut files = Vec::new();
     let mut contents = Vec::new();
     for (i, size) in sizes.iter().enumerate() {
         let body = content(i as u8, *size);
-        server.add(&format!("/files/{i}"), FileSpec::bytes(body.clone()));
+        server.file(&format!("/files/{i}"), FileSpec::bytes(body.clone()));
         files.push((
             format!("part-{i}.ndjson.gz"),
             server.url(&format!("/files/{i}"), SIG),
@@ -114,7 +107,7 @@ async fn downloads_several_files_concurrently_with_the_right_bytes() {
         assert_eq!(file.filename, format!("part-{i}.ndjson.gz"));
         assert_eq!(file.path, dir.path().join(&file.filename));
         assert_eq!(file.bytes, sizes[i] as u64);
-        assert_eq!(file.sha256, sha256(&contents[i]));
+        assert_eq!(file.sha256, sha256_hex(&contents[i]));
         assert!(!file.skipped);
         assert_eq!(std::fs::read(&file.path).unwrap(), contents[i]);
     }
@@ -126,9 +119,9 @@ async fn downloads_several_files_concurrently_with_the_right_bytes() {
 
 #[tokio::test]
 async fn file_requests_never_carry_the_authorization_header() {
-    let server = FileServer::start().await;
-    server.add("/files/a", FileSpec::bytes(content(1, 5000)));
-    server.add("/files/b", FileSpec::bytes(content(2, 5000)));
+    let server = TestServer::start().await;
+    server.file("/files/a", FileSpec::bytes(content(1, 5000)));
+    server.file("/files/b", FileSpec::bytes(content(2, 5000)));
     let listed = job(
         "job-auth",
         &[
@@ -136,7 +129,7 @@ async fn file_requests_never_carry_the_authorization_header() {
             ("b.csv", server.url("/files/b", SIG)),
         ],
     );
-    server.set_job_json(serde_json::to_string(&listed).unwrap());
+    server.job_json(&listed);
     let dir = tempfile::tempdir().unwrap();
 
     // By id: the job is fetched with the API key, the files without it.
@@ -145,11 +138,11 @@ async fn file_requests_never_carry_the_authorization_header() {
         .expect("download");
 
     assert_eq!(names(&report), ["a.csv", "b.csv"]);
-    let job_requests = server.requests_to("/api/v1/analytics/exports/jobs/job-auth");
+    let job_requests = server.requests_to(&job_path("job-auth"));
     assert_eq!(job_requests.len(), 1);
     assert_eq!(
         job_requests[0].header("authorization"),
-        Some(format!("Token {API_KEY}").as_str())
+        Some(format!("Token {KEY}").as_str())
     );
     let file_requests = server.file_requests();
     assert_eq!(file_requests.len(), 2);
@@ -157,7 +150,7 @@ async fn file_requests_never_carry_the_authorization_header() {
         assert_eq!(r.method, "GET");
         assert_eq!(r.header("authorization"), None, "{} carried auth", r.path);
         assert!(
-            !r.headers.iter().any(|(_, v)| v.contains(API_KEY)),
+            !r.headers.iter().any(|(_, v)| v.contains(KEY)),
             "the key leaked in a header of {}",
             r.path
         );
@@ -170,7 +163,7 @@ async fn file_requests_never_carry_the_authorization_header() {
 
 #[tokio::test]
 async fn hostile_filenames_land_inside_the_target_dir_with_distinct_names() {
-    let server = FileServer::start().await;
+    let server = TestServer::start().await;
     let hostile = [
         "../x",
         "/etc/passwd",
@@ -189,7 +182,7 @@ async fn hostile_filenames_land_inside_the_target_dir_with_distinct_names() {
     ];
     let mut files = Vec::new();
     for (i, name) in hostile.iter().enumerate() {
-        server.add(
+        server.file(
             &format!("/files/{i}"),
             FileSpec::bytes(content(i as u8, 100 + i)),
         );
@@ -242,9 +235,9 @@ async fn hostile_filenames_land_inside_the_target_dir_with_distinct_names() {
 
 #[tokio::test]
 async fn a_connection_dropped_mid_file_is_resumed_with_range() {
-    let server = FileServer::start().await;
+    let server = TestServer::start().await;
     let body = content(9, 300_000);
-    server.add(
+    server.file(
         "/files/big",
         FileSpec::bytes(body.clone()).drop_after(100_000, 1),
     );
@@ -267,15 +260,15 @@ async fn a_connection_dropped_mid_file_is_resumed_with_range() {
     assert_eq!(requests[1].header("range"), Some("bytes=100000-"));
     assert_eq!(requests[1].header("if-range"), Some("\"v1\""));
     assert_eq!(report.files[0].bytes, 300_000);
-    assert_eq!(report.files[0].sha256, sha256(&body));
+    assert_eq!(report.files[0].sha256, sha256_hex(&body));
     assert_eq!(std::fs::read(dir.path().join("big.csv")).unwrap(), body);
 }
 
 #[tokio::test]
 async fn a_server_that_ignores_range_restarts_the_file() {
-    let server = FileServer::start().await;
+    let server = TestServer::start().await;
     let body = content(3, 200_000);
-    server.add(
+    server.file(
         "/files/f",
         FileSpec::bytes(body.clone())
             .no_ranges()
@@ -298,15 +291,15 @@ async fn a_server_that_ignores_range_restarts_the_file() {
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[1].header("range"), Some("bytes=50000-"));
     assert_eq!(report.files[0].bytes, 200_000);
-    assert_eq!(report.files[0].sha256, sha256(&body));
+    assert_eq!(report.files[0].sha256, sha256_hex(&body));
     assert_eq!(std::fs::read(dir.path().join("f.csv")).unwrap(), body);
 }
 
 #[tokio::test]
 async fn a_partial_answer_starting_elsewhere_is_not_appended_but_restarted() {
-    let server = FileServer::start().await;
+    let server = TestServer::start().await;
     let body = content(2, 90_000);
-    server.add(
+    server.file(
         "/files/w",
         FileSpec::bytes(body.clone())
             .drop_after(30_000, 1)
@@ -332,16 +325,16 @@ async fn a_partial_answer_starting_elsewhere_is_not_appended_but_restarted() {
         .collect();
     assert_eq!(ranges, [None, Some("bytes=30000-".to_string()), None]);
     assert_eq!(report.files[0].bytes, 90_000);
-    assert_eq!(report.files[0].sha256, sha256(&body));
+    assert_eq!(report.files[0].sha256, sha256_hex(&body));
     assert_eq!(std::fs::read(dir.path().join("w.csv")).unwrap(), body);
 }
 
 #[tokio::test]
 async fn transient_statuses_are_retried() {
-    let server = FileServer::start().await;
+    let server = TestServer::start().await;
     let body = content(4, 1000);
-    server.add("/files/s", FileSpec::bytes(body.clone()).status(503, 2));
-    server.add("/files/t", FileSpec::bytes(body.clone()).status(429, 1));
+    server.file("/files/s", FileSpec::bytes(body.clone()).status(503, 2));
+    server.file("/files/t", FileSpec::bytes(body.clone()).status(429, 1));
     let dir = tempfile::tempdir().unwrap();
 
     let report = guarded(
@@ -363,13 +356,13 @@ async fn transient_statuses_are_retried() {
 
     assert_eq!(server.hits("/files/s"), 3);
     assert_eq!(server.hits("/files/t"), 2);
-    assert!(report.files.iter().all(|f| f.sha256 == sha256(&body)));
+    assert!(report.files.iter().all(|f| f.sha256 == sha256_hex(&body)));
 }
 
 #[tokio::test]
 async fn retries_are_bounded_and_the_error_names_the_file() {
-    let server = FileServer::start().await;
-    server.add(
+    let server = TestServer::start().await;
+    server.file(
         "/files/down",
         FileSpec::bytes(content(1, 10)).status(500, 100),
     );
@@ -426,14 +419,14 @@ async fn retries_are_bounded_and_the_error_names_the_file() {
 
 #[tokio::test]
 async fn an_expired_url_is_refreshed_through_the_job_and_retried() {
-    let server = FileServer::start().await;
+    let server = TestServer::start().await;
     let a = content(5, 40_000);
     let b = content(6, 41_000);
-    server.add(
+    server.file(
         "/files/a",
         FileSpec::bytes(a.clone()).valid_signature("fresh"),
     );
-    server.add(
+    server.file(
         "/files/b",
         FileSpec::bytes(b.clone()).valid_signature("fresh"),
     );
@@ -451,7 +444,7 @@ async fn an_expired_url_is_refreshed_through_the_job_and_retried() {
             ("b.csv", server.url("/files/b", "fresh")),
         ],
     );
-    server.set_job_json(serde_json::to_string(&fresh).unwrap());
+    server.job_json(&fresh);
     let dir = tempfile::tempdir().unwrap();
 
     let report = guarded(client(&server).download(&stale, dir.path()).run())
@@ -459,7 +452,7 @@ async fn an_expired_url_is_refreshed_through_the_job_and_retried() {
         .expect("download");
 
     // One job fetch serves both refused files.
-    assert_eq!(server.hits("/api/v1/analytics/exports/jobs/job-e"), 1);
+    assert_eq!(server.hits(&job_path("job-e")), 1);
     for (path, body, file) in [
         ("/files/a", &a, &report.files[0]),
         ("/files/b", &b, &report.files[1]),
@@ -480,26 +473,26 @@ async fn an_expired_url_is_refreshed_through_the_job_and_retried() {
                 .unwrap()
                 .ends_with("X-Amz-Signature=fresh")
         );
-        assert_eq!(file.sha256, sha256(body));
+        assert_eq!(file.sha256, sha256_hex(body));
     }
 }
 
 #[tokio::test]
 async fn a_url_still_refused_after_the_refresh_fails_without_leaking_the_signature() {
-    let server = FileServer::start().await;
-    server.add(
+    let server = TestServer::start().await;
+    server.file(
         "/files/a",
         FileSpec::bytes(content(5, 100)).valid_signature("never"),
     );
     let listed = job("job-f", &[("a.csv", server.url("/files/a", SIG))]);
-    server.set_job_json(serde_json::to_string(&listed).unwrap());
+    server.job_json(&listed);
     let dir = tempfile::tempdir().unwrap();
 
     let error = guarded(client(&server).download(&listed, dir.path()).run())
         .await
         .expect_err("must fail");
 
-    assert_eq!(server.hits("/api/v1/analytics/exports/jobs/job-f"), 1);
+    assert_eq!(server.hits(&job_path("job-f")), 1);
     assert_eq!(
         server.hits("/files/a"),
         2,
@@ -522,12 +515,12 @@ async fn a_url_still_refused_after_the_refresh_fails_without_leaking_the_signatu
 
 #[tokio::test]
 async fn a_redirect_is_not_followed() {
-    let server = FileServer::start().await;
-    server.add(
+    let server = TestServer::start().await;
+    server.file(
         "/files/moved",
         FileSpec::bytes(content(1, 10)).redirect_to("/files/target"),
     );
-    server.add("/files/target", FileSpec::bytes(content(2, 10)));
+    server.file("/files/target", FileSpec::bytes(content(2, 10)));
     let dir = tempfile::tempdir().unwrap();
 
     let error = guarded(
@@ -556,12 +549,12 @@ async fn a_redirect_is_not_followed() {
 
 #[tokio::test]
 async fn no_part_file_survives_a_finished_download() {
-    let server = FileServer::start().await;
-    server.add(
+    let server = TestServer::start().await;
+    server.file(
         "/files/a",
         FileSpec::bytes(content(1, 200_000)).drop_after(70_000, 2),
     );
-    server.add("/files/b", FileSpec::bytes(content(2, 5)));
+    server.file("/files/b", FileSpec::bytes(content(2, 5)));
     let dir = tempfile::tempdir().unwrap();
 
     guarded(
@@ -594,11 +587,11 @@ async fn no_part_file_survives_a_finished_download() {
 
 #[tokio::test]
 async fn a_second_run_downloads_nothing() {
-    let server = FileServer::start().await;
+    let server = TestServer::start().await;
     let a = content(1, 50_000);
     let b = content(2, 60_000);
-    server.add("/files/a", FileSpec::bytes(a.clone()));
-    server.add("/files/b", FileSpec::bytes(b.clone()));
+    server.file("/files/a", FileSpec::bytes(a.clone()));
+    server.file("/files/b", FileSpec::bytes(b.clone()));
     let listed = job(
         "job-2",
         &[
@@ -631,16 +624,16 @@ async fn a_second_run_downloads_nothing() {
     assert!(first.files.iter().all(|f| !f.skipped));
     assert!(second.files.iter().all(|f| f.skipped));
     assert_eq!(names(&first), names(&second));
-    assert_eq!(second.files[0].sha256, sha256(&a));
-    assert_eq!(second.files[1].sha256, sha256(&b));
+    assert_eq!(second.files[0].sha256, sha256_hex(&a));
+    assert_eq!(second.files[1].sha256, sha256_hex(&b));
     assert_eq!(second.files[1].bytes, 60_000);
 }
 
 #[tokio::test]
 async fn a_file_changed_on_disk_is_downloaded_again() {
-    let server = FileServer::start().await;
+    let server = TestServer::start().await;
     let a = content(1, 5_000);
-    server.add("/files/a", FileSpec::bytes(a.clone()));
+    server.file("/files/a", FileSpec::bytes(a.clone()));
     let listed = job("job-c", &[("a.csv", server.url("/files/a", SIG))]);
     let dir = tempfile::tempdir().unwrap();
     let client = client(&server);
@@ -661,8 +654,8 @@ async fn a_file_changed_on_disk_is_downloaded_again() {
 
 #[tokio::test]
 async fn a_file_not_created_by_the_download_is_never_overwritten() {
-    let server = FileServer::start().await;
-    server.add("/files/a", FileSpec::bytes(content(1, 500)));
+    let server = TestServer::start().await;
+    server.file("/files/a", FileSpec::bytes(content(1, 500)));
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.csv"), b"mine").unwrap();
 
@@ -687,9 +680,9 @@ async fn a_file_not_created_by_the_download_is_never_overwritten() {
 
 #[tokio::test]
 async fn a_failed_file_keeps_its_part_and_the_next_run_resumes_it() {
-    let server = FileServer::start().await;
+    let server = TestServer::start().await;
     let body = content(8, 150_000);
-    server.add(
+    server.file(
         "/files/a",
         FileSpec::bytes(body.clone()).drop_after(60_000, 1),
     );
@@ -723,7 +716,7 @@ async fn a_failed_file_keeps_its_part_and_the_next_run_resumes_it() {
     let requests = server.requests_to("/files/a");
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[1].header("range"), Some("bytes=60000-"));
-    assert_eq!(report.files[0].sha256, sha256(&body));
+    assert_eq!(report.files[0].sha256, sha256_hex(&body));
     assert!(!dir.path().join("a.csv.part").exists());
 }
 
@@ -740,9 +733,9 @@ type Seen = (
 
 #[tokio::test]
 async fn progress_reports_bytes_per_file_and_overall() {
-    let server = FileServer::start().await;
-    server.add("/files/a", FileSpec::bytes(content(1, 100_000)));
-    server.add("/files/b", FileSpec::bytes(content(2, 30_000)));
+    let server = TestServer::start().await;
+    server.file("/files/a", FileSpec::bytes(content(1, 100_000)));
+    server.file("/files/b", FileSpec::bytes(content(2, 30_000)));
     let events: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let sink = events.clone();
     let dir = tempfile::tempdir().unwrap();
@@ -807,7 +800,7 @@ async fn progress_reports_bytes_per_file_and_overall() {
 
 #[tokio::test]
 async fn a_job_not_completed_is_refused_before_any_request() {
-    let server = FileServer::start().await;
+    let server = TestServer::start().await;
     let mut pending = job("job-pending", &[("a", server.url("/files/a", SIG))]);
     pending.status = Some(JobStatus::Pending);
     let dir = tempfile::tempdir().unwrap();
@@ -841,8 +834,8 @@ impl std::io::Write for Logs {
 
 #[tokio::test]
 async fn logs_and_reports_never_contain_the_signature() {
-    let server = FileServer::start().await;
-    server.add(
+    let server = TestServer::start().await;
+    server.file(
         "/files/a",
         FileSpec::bytes(content(1, 90_000))
             .drop_after(10_000, 2)
@@ -882,9 +875,9 @@ async fn logs_and_reports_never_contain_the_signature() {
 
 #[tokio::test]
 async fn a_stalled_connection_is_abandoned_and_resumed() {
-    let server = FileServer::start().await;
+    let server = TestServer::start().await;
     let body = content(7, 20_000);
-    server.add(
+    server.file(
         "/files/slow",
         FileSpec::bytes(body.clone()).stall_after(8_000, 1),
     );
@@ -905,13 +898,13 @@ async fn a_stalled_connection_is_abandoned_and_resumed() {
     let requests = server.requests_to("/files/slow");
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[1].header("range"), Some("bytes=8000-"));
-    assert_eq!(report.files[0].sha256, sha256(&body));
+    assert_eq!(report.files[0].sha256, sha256_hex(&body));
 }
 
 #[tokio::test]
 async fn the_report_serializes_to_its_json_schema() {
-    let server = FileServer::start().await;
-    server.add("/files/a", FileSpec::bytes(content(1, 10)));
+    let server = TestServer::start().await;
+    server.file("/files/a", FileSpec::bytes(content(1, 10)));
     let dir = tempfile::tempdir().unwrap();
     let report = guarded(
         client(&server)
@@ -927,7 +920,7 @@ async fn the_report_serializes_to_its_json_schema() {
     let schema = serde_json::to_value(schemars::schema_for!(DownloadReport)).unwrap();
     let value = serde_json::to_value(&report).unwrap();
     assert!(jsonschema::is_valid(&schema, &value), "{value}");
-    assert_eq!(value["files"][0]["sha256"], sha256(&content(1, 10)));
+    assert_eq!(value["files"][0]["sha256"], sha256_hex(&content(1, 10)));
     assert_eq!(value["files"][0]["skipped"], false);
     let back: DownloadReport = serde_json::from_value(value).unwrap();
     assert_eq!(back, report);

@@ -7,13 +7,16 @@
 //! child process of this test binary that runs this one test alone; in the
 //! parent (the normal test run) the test only spawns and checks that child.
 
-use crate::support::{alloc, file_server};
+use crate::support::{
+    self, alloc,
+    files::{FileSpec, generated_sha256},
+    server::TestServer,
+};
 
 use std::time::Duration;
 
-use file_server::{FileServer, FileSpec, generated_sha256};
 use userpilot_appex::{
-    Client,
+    RetryPolicy,
     models::{ExportJob, JobStatus, PresignedUrl, SecretUrl},
 };
 
@@ -56,18 +59,14 @@ fn a_file_much_larger_than_the_buffer_downloads_in_flat_memory() {
 }
 
 async fn measure() {
-    let server = FileServer::start().await;
+    let server = TestServer::start().await;
     // The server generates the bytes as it sends them: it holds none either.
-    server.add(
+    server.file(
         "/files/huge",
         FileSpec::generated(FILE_SIZE).drop_after(FILE_SIZE / 2, 1),
     );
     let expected = generated_sha256(FILE_SIZE);
-    let client = Client::builder()
-        .api_key("k")
-        .base_url(server.base_url())
-        .build()
-        .unwrap();
+    let client = support::client(&server.base_url(), RetryPolicy::default());
     let job = ExportJob {
         job_id: Some("job-mem".into()),
         status: Some(JobStatus::Completed),

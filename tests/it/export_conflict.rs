@@ -2,12 +2,13 @@
 //! each conflict policy, asserted by the requests that went out. Paused
 //! tokio time against an in-process scripted server.
 
-use crate::support::jobs as jobs_support;
-
-use jobs_support::{EXPORTS, FakeServer, JOBS, Reply, job_path, route};
+use crate::support::{
+    self, EXPORTS, JOBS, job_path,
+    server::{Reply, TestServer},
+};
 use serde_json::json;
 use userpilot_appex::{
-    Error, RetryPolicy,
+    Client, Error, RetryPolicy,
     ext::{
         export::{ConflictPolicy, EventType},
         jobs::{JobOrigin, WaitPolicy},
@@ -41,15 +42,24 @@ fn running_list() -> Reply {
 
 const POST_EXPORTS: &str = "POST /api/v1/analytics/exports";
 const GET_JOBS: &str = "GET /api/v1/analytics/exports/jobs/";
+const GET_OTHER: &str = "GET /api/v1/analytics/exports/jobs/other-running";
+
+/// A server whose trigger answers `posts`, whose job list answers `list`,
+/// and whose job `other-running` answers `other` (in order, the last
+/// repeating); and a client for it without retries.
+async fn conflicted(posts: Vec<Reply>, list: Reply, other: Vec<Reply>) -> (TestServer, Client) {
+    let server = TestServer::start().await;
+    server
+        .on("POST", EXPORTS, posts)
+        .on("GET", JOBS, vec![list])
+        .on("GET", &job_path("other-running"), other);
+    let client = support::client(&server.base_url(), RetryPolicy::none());
+    (server, client)
+}
 
 #[tokio::test(start_paused = true)]
 async fn fail_policy_returns_the_conflict_and_sends_nothing_else() {
-    let server = FakeServer::start(vec![
-        (route("POST", EXPORTS), vec![conflict()]),
-        (route("GET", JOBS), vec![running_list()]),
-    ])
-    .await;
-    let client = server.client(RetryPolicy::none());
+    let (server, client) = conflicted(vec![conflict()], running_list(), vec![]).await;
 
     let error = client
         .export()
@@ -71,12 +81,7 @@ async fn fail_policy_returns_the_conflict_and_sends_nothing_else() {
 
 #[tokio::test(start_paused = true)]
 async fn attach_policy_returns_the_running_job_from_the_jobs_list() {
-    let server = FakeServer::start(vec![
-        (route("POST", EXPORTS), vec![conflict()]),
-        (route("GET", JOBS), vec![running_list()]),
-    ])
-    .await;
-    let client = server.client(RetryPolicy::none());
+    let (server, client) = conflicted(vec![conflict()], running_list(), vec![]).await;
 
     let handle = client
         .export()
@@ -93,17 +98,12 @@ async fn attach_policy_returns_the_running_job_from_the_jobs_list() {
 
 #[tokio::test(start_paused = true)]
 async fn attach_policy_triggers_again_when_nothing_is_listed_running() {
-    let server = FakeServer::start(vec![
-        (route("POST", EXPORTS), vec![conflict(), created("fresh")]),
-        (
-            route("GET", JOBS),
-            vec![job_list(
-                json!([{"job_id": "old-done", "status": "completed"}]),
-            )],
-        ),
-    ])
+    let (server, client) = conflicted(
+        vec![conflict(), created("fresh")],
+        job_list(json!([{"job_id": "old-done", "status": "completed"}])),
+        vec![],
+    )
     .await;
-    let client = server.client(RetryPolicy::none());
 
     let handle = client
         .export()
@@ -119,12 +119,7 @@ async fn attach_policy_triggers_again_when_nothing_is_listed_running() {
 
 #[tokio::test(start_paused = true)]
 async fn attach_policy_gives_up_with_the_conflict_when_nothing_is_ever_listed() {
-    let server = FakeServer::start(vec![
-        (route("POST", EXPORTS), vec![conflict()]),
-        (route("GET", JOBS), vec![job_list(json!([]))]),
-    ])
-    .await;
-    let client = server.client(RetryPolicy::none());
+    let (server, client) = conflicted(vec![conflict()], job_list(json!([])), vec![]).await;
 
     let error = client
         .export()
@@ -142,19 +137,15 @@ async fn attach_policy_gives_up_with_the_conflict_when_nothing_is_ever_listed() 
 
 #[tokio::test(start_paused = true)]
 async fn wait_then_trigger_waits_for_the_running_job_then_triggers_the_same_request() {
-    let server = FakeServer::start(vec![
-        (route("POST", EXPORTS), vec![conflict(), created("mine")]),
-        (route("GET", JOBS), vec![running_list()]),
-        (
-            route("GET", &job_path("other-running")),
-            vec![
-                Reply::job("other-running", "processing", Some("80%")),
-                Reply::job("other-running", "completed", None),
-            ],
-        ),
-    ])
+    let (server, client) = conflicted(
+        vec![conflict(), created("mine")],
+        running_list(),
+        vec![
+            Reply::job("other-running", "processing", Some("80%")),
+            Reply::job("other-running", "completed", None),
+        ],
+    )
     .await;
-    let client = server.client(RetryPolicy::none());
 
     let handle = client
         .export()
@@ -170,19 +161,13 @@ async fn wait_then_trigger_waits_for_the_running_job_then_triggers_the_same_requ
     assert_eq!(handle.origin(), JobOrigin::Triggered);
     assert_eq!(
         server.lines(),
-        vec![
-            POST_EXPORTS,
-            GET_JOBS,
-            "GET /api/v1/analytics/exports/jobs/other-running",
-            "GET /api/v1/analytics/exports/jobs/other-running",
-            POST_EXPORTS,
-        ]
+        vec![POST_EXPORTS, GET_JOBS, GET_OTHER, GET_OTHER, POST_EXPORTS,]
     );
     let posts: Vec<serde_json::Value> = server
         .requests()
         .iter()
         .filter(|r| r.method == "POST")
-        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .map(|r| r.json())
         .collect();
     let expected = json!({"user_id": ["u-1"], "event_type": ["page_view"]});
     assert_eq!(posts, vec![expected.clone(), expected]);
@@ -190,16 +175,12 @@ async fn wait_then_trigger_waits_for_the_running_job_then_triggers_the_same_requ
 
 #[tokio::test(start_paused = true)]
 async fn wait_then_trigger_retriggers_after_the_running_job_fails() {
-    let server = FakeServer::start(vec![
-        (route("POST", EXPORTS), vec![conflict(), created("mine")]),
-        (route("GET", JOBS), vec![running_list()]),
-        (
-            route("GET", &job_path("other-running")),
-            vec![Reply::job("other-running", "failed", None)],
-        ),
-    ])
+    let (server, client) = conflicted(
+        vec![conflict(), created("mine")],
+        running_list(),
+        vec![Reply::job("other-running", "failed", None)],
+    )
     .await;
-    let client = server.client(RetryPolicy::none());
 
     let handle = client
         .export()
@@ -214,16 +195,12 @@ async fn wait_then_trigger_retriggers_after_the_running_job_fails() {
 
 #[tokio::test(start_paused = true)]
 async fn wait_then_trigger_stops_after_max_attempts_with_the_conflict() {
-    let server = FakeServer::start(vec![
-        (route("POST", EXPORTS), vec![conflict()]),
-        (route("GET", JOBS), vec![running_list()]),
-        (
-            route("GET", &job_path("other-running")),
-            vec![Reply::job("other-running", "completed", None)],
-        ),
-    ])
+    let (server, client) = conflicted(
+        vec![conflict()],
+        running_list(),
+        vec![Reply::job("other-running", "completed", None)],
+    )
     .await;
-    let client = server.client(RetryPolicy::none());
 
     let error = client
         .export()
@@ -235,27 +212,18 @@ async fn wait_then_trigger_stops_after_max_attempts_with_the_conflict() {
     assert!(matches!(error, Error::Conflict(_)), "got {error:?}");
     assert_eq!(
         server.lines(),
-        vec![
-            POST_EXPORTS,
-            GET_JOBS,
-            "GET /api/v1/analytics/exports/jobs/other-running",
-            POST_EXPORTS,
-        ]
+        vec![POST_EXPORTS, GET_JOBS, GET_OTHER, POST_EXPORTS,]
     );
 }
 
 #[tokio::test(start_paused = true)]
 async fn wait_then_trigger_reports_a_timeout_waiting_for_the_running_job() {
-    let server = FakeServer::start(vec![
-        (route("POST", EXPORTS), vec![conflict()]),
-        (route("GET", JOBS), vec![running_list()]),
-        (
-            route("GET", &job_path("other-running")),
-            vec![Reply::job("other-running", "processing", None)],
-        ),
-    ])
+    let (server, client) = conflicted(
+        vec![conflict()],
+        running_list(),
+        vec![Reply::job("other-running", "processing", None)],
+    )
     .await;
-    let client = server.client(RetryPolicy::none());
     let policy = WaitPolicy::default()
         .with_jitter(false)
         .with_max_wait(std::time::Duration::from_secs(2));
@@ -284,8 +252,12 @@ async fn wait_then_trigger_reports_a_timeout_waiting_for_the_running_job() {
 
 #[tokio::test(start_paused = true)]
 async fn the_trigger_is_not_retried_on_503() {
-    let server = FakeServer::start(vec![(route("POST", EXPORTS), vec![Reply::status(503)])]).await;
-    let client = server.client(RetryPolicy::default().with_jitter(false));
+    let server = TestServer::start().await;
+    server.on("POST", EXPORTS, vec![Reply::status(503)]);
+    let client = support::client(
+        &server.base_url(),
+        RetryPolicy::default().with_jitter(false),
+    );
 
     let error = client.export().send().await.expect_err("503");
 

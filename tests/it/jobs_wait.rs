@@ -3,15 +3,16 @@
 //! paused tokio time against an in-process scripted server, so delays cost
 //! nothing and the schedule is exact.
 
-use crate::support::jobs as jobs_support;
-
 use std::{
     sync::{Arc, Mutex},
     time::Duration,
 };
 
+use crate::support::{
+    self, KEY, job_path,
+    server::{Reply, TestServer},
+};
 use futures::StreamExt;
-use jobs_support::{FakeServer, Reply, job_path, route};
 use userpilot_appex::{
     Error, RetryPolicy,
     ext::jobs::{JobOrigin, JobUpdate, PollState, WaitPolicy},
@@ -22,8 +23,10 @@ fn no_jitter() -> WaitPolicy {
     WaitPolicy::default().with_jitter(false)
 }
 
-async fn server_for_job(id: &str, replies: Vec<Reply>) -> FakeServer {
-    FakeServer::start(vec![(route("GET", &job_path(id)), replies)]).await
+async fn server_for_job(id: &str, replies: Vec<Reply>) -> TestServer {
+    let server = TestServer::start().await;
+    server.on("GET", &job_path(id), replies);
+    server
 }
 
 /// `(status, fraction)` of every update a callback saw, in order.
@@ -59,7 +62,7 @@ async fn wait_reports_pending_then_processing_progress_in_order_then_completed()
         ],
     )
     .await;
-    let client = server.client(RetryPolicy::none());
+    let client = support::client(&server.base_url(), RetryPolicy::none());
     let (seen, callback) = recorder();
 
     let job = client
@@ -86,12 +89,8 @@ async fn wait_reports_pending_then_processing_progress_in_order_then_completed()
         server.lines(),
         vec!["GET /api/v1/analytics/exports/jobs/job-1"; 4]
     );
-    let auth = server.requests()[0]
-        .headers
-        .iter()
-        .find(|(k, _)| k == "authorization")
-        .map(|(_, v)| v.clone());
-    assert_eq!(auth.as_deref(), Some("Token test-key"));
+    let auth = format!("Token {KEY}");
+    assert_eq!(server.requests()[0].header("authorization"), Some(&*auth));
 }
 
 #[tokio::test(start_paused = true)]
@@ -104,7 +103,7 @@ async fn failed_job_ends_the_wait_with_job_failed_carrying_the_final_job() {
         ],
     )
     .await;
-    let client = server.client(RetryPolicy::none());
+    let client = support::client(&server.base_url(), RetryPolicy::none());
 
     let error = client.job("job-f").wait().await.expect_err("failed");
 
@@ -134,7 +133,7 @@ async fn unknown_status_in_the_middle_keeps_waiting() {
         ],
     )
     .await;
-    let client = server.client(RetryPolicy::none());
+    let client = support::client(&server.base_url(), RetryPolicy::none());
     let (seen, callback) = recorder();
 
     let job = client
@@ -165,7 +164,7 @@ async fn unknown_status_in_the_middle_keeps_waiting() {
 #[tokio::test(start_paused = true)]
 async fn exceeding_max_wait_reports_elapsed_time_and_poll_count() {
     let server = server_for_job("job-slow", vec![Reply::job("job-slow", "processing", None)]).await;
-    let client = server.client(RetryPolicy::none());
+    let client = support::client(&server.base_url(), RetryPolicy::none());
     let policy = no_jitter()
         .with_initial_delay(Duration::from_secs(1))
         .with_multiplier(1.0)
@@ -211,7 +210,7 @@ async fn not_found_within_the_grace_period_is_tolerated() {
         ],
     )
     .await;
-    let client = server.client(RetryPolicy::none());
+    let client = support::client(&server.base_url(), RetryPolicy::none());
     let mut poller = client.job("job-new").with_wait_policy(no_jitter()).poller();
 
     match poller.poll().await.expect("first poll") {
@@ -231,7 +230,7 @@ async fn not_found_within_the_grace_period_is_tolerated() {
 #[tokio::test(start_paused = true)]
 async fn not_found_past_the_grace_period_is_not_found() {
     let server = server_for_job("job-gone", vec![Reply::not_found()]).await;
-    let client = server.client(RetryPolicy::none());
+    let client = support::client(&server.base_url(), RetryPolicy::none());
     // Polls at 0, 0.25, 0.625 s fall inside the 1 s grace; 1.188 s does not.
     let policy = no_jitter()
         .with_multiplier(1.5)
@@ -259,7 +258,7 @@ async fn not_found_after_the_job_was_seen_is_not_found_at_once() {
         ],
     )
     .await;
-    let client = server.client(RetryPolicy::none());
+    let client = support::client(&server.base_url(), RetryPolicy::none());
 
     let error = client.job("job-exp").wait().await.expect_err("not found");
 
@@ -282,7 +281,7 @@ async fn a_503_while_polling_is_retried_by_the_client_retry_policy() {
         .with_max_retries(2)
         .with_jitter(false)
         .with_backoff(Duration::from_millis(100), Duration::from_millis(100));
-    let client = server.client(retry);
+    let client = support::client(&server.base_url(), retry);
     let (seen, callback) = recorder();
 
     let job = client
@@ -309,7 +308,7 @@ async fn a_503_past_the_retry_policy_ends_the_wait_with_an_api_error() {
         ],
     )
     .await;
-    let client = server.client(RetryPolicy::none());
+    let client = support::client(&server.base_url(), RetryPolicy::none());
 
     let error = client.job("job-503").wait().await.expect_err("api error");
 
@@ -328,7 +327,7 @@ async fn polls_follow_the_backoff_schedule_exactly() {
     let mut replies = vec![Reply::job("job-s", "processing", None); 7];
     replies.push(Reply::job("job-s", "completed", None));
     let server = server_for_job("job-s", replies).await;
-    let client = server.client(RetryPolicy::none());
+    let client = support::client(&server.base_url(), RetryPolicy::none());
     let policy = no_jitter()
         .with_multiplier(1.5)
         .with_max_delay(Duration::from_secs(1));
@@ -407,7 +406,7 @@ async fn updates_stream_yields_each_state_then_ends() {
         ],
     )
     .await;
-    let client = server.client(RetryPolicy::none());
+    let client = support::client(&server.base_url(), RetryPolicy::none());
 
     let states: Vec<_> = client
         .job("job-st")
@@ -434,7 +433,7 @@ async fn updates_stream_yields_each_state_then_ends() {
 #[tokio::test(start_paused = true)]
 async fn updates_stream_ends_with_the_timeout_error() {
     let server = server_for_job("job-t", vec![Reply::job("job-t", "pending", None)]).await;
-    let client = server.client(RetryPolicy::none());
+    let client = support::client(&server.base_url(), RetryPolicy::none());
     let policy = no_jitter()
         .with_multiplier(1.0)
         .with_max_wait(Duration::from_millis(500));
@@ -467,7 +466,7 @@ async fn resumed_handle_gets_the_job_by_its_stored_id() {
         vec![Reply::job("stored-id", "processing", Some("45"))],
     )
     .await;
-    let client = server.client(RetryPolicy::none());
+    let client = support::client(&server.base_url(), RetryPolicy::none());
 
     let handle = client.job("stored-id");
     let job = handle.get().await.expect("job");
@@ -485,7 +484,7 @@ async fn resumed_handle_gets_the_job_by_its_stored_id() {
 #[tokio::test(start_paused = true)]
 async fn an_empty_job_id_fails_before_any_request() {
     let server = server_for_job("x", vec![Reply::job("x", "completed", None)]).await;
-    let client = server.client(RetryPolicy::none());
+    let client = support::client(&server.base_url(), RetryPolicy::none());
 
     let error = client.job("  ").wait().await.expect_err("invalid");
 

@@ -3,8 +3,40 @@
 pub mod alloc;
 #[cfg(feature = "cli")]
 pub mod cli;
-pub mod file_server;
-pub mod jobs;
-pub mod scripted;
+pub mod files;
+pub mod server;
 #[cfg(feature = "simulator")]
 pub mod simulator;
+
+use userpilot_appex::{Client, RetryPolicy};
+
+/// The API's prefix: `POST` here triggers an export.
+pub const EXPORTS: &str = "/api/v1/analytics/exports";
+/// The jobs collection (`GET` lists them); a job's path is [`job_path`].
+pub const JOBS: &str = "/api/v1/analytics/exports/jobs/";
+/// The lookups' prefix; a lookup's path is this plus its name.
+pub const LOOKUPS: &str = "/api/v1/analytics/exports/lookups/";
+
+/// The path of one job.
+pub fn job_path(id: &str) -> String {
+    format!("{JOBS}{id}")
+}
+
+/// The API key of every client the tests build.
+pub const KEY: &str = "test-key-7f3a9c";
+
+/// A client for `base_url` with [`KEY`] and this retry policy.
+pub fn client(base_url: &str, retry: RetryPolicy) -> Client {
+    Client::builder()
+        .api_key(KEY)
+        .base_url(base_url)
+        .retry_policy(retry)
+        .build()
+        .expect("client builds")
+}
+
+/// The sha256 of `bytes`, in lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
