@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use common::{median, print_machine, reps};
 use userpilot_appex::{
-    Client,
     ext::jobs::WaitPolicy,
     simulator::{Route, Simulator, SimulatorConfig},
     types::ExportFormat,
@@ -93,11 +92,7 @@ fn measure(job_time: Duration, policy: WaitPolicy, seed: u64) -> (usize, Duratio
         )
         .await
         .expect("simulator");
-        let client = Client::builder()
-            .base_url(sim.base_url())
-            .api_key(sim.api_key())
-            .build()
-            .expect("client");
+        let client = sim.client().expect("client");
         let day = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("date");
         let started = tokio::time::Instant::now();
         let handle = client

@@ -21,7 +21,6 @@ use std::{
 use common::{list, median, print_machine, reps};
 use flate2::{Compression, read::MultiGzDecoder, write::GzEncoder};
 use userpilot_appex::{
-    Client,
     records::RecordReader,
     simulator::{Simulator, SimulatorConfig},
     types::ExportFormat,
@@ -203,11 +202,7 @@ async fn export_files(
     )
     .await
     .expect("simulator");
-    let client = Client::builder()
-        .base_url(sim.base_url())
-        .api_key(sim.api_key())
-        .build()
-        .expect("client");
+    let client = sim.client().expect("client");
     let from = chrono::NaiveDate::from_ymd_opt(2025, 3, 1).expect("date");
     let to = from + chrono::Days::new(u64::from(days - 1));
     let job = client

@@ -44,10 +44,7 @@ async fn run() -> userpilot_appex::Result<()> {
             "using the built-in simulator at {} (set USERPILOT_API_KEY for the real API)",
             sim.base_url()
         );
-        let client = Client::builder()
-            .api_key(sim.api_key())
-            .base_url(sim.base_url())
-            .build()?;
+        let client = sim.client()?;
         (client, Some(sim))
     };
 

@@ -3,7 +3,7 @@
 //! code that uses it.
 //!
 //! [`Simulator::start`] serves, on loopback, all 15 operations of the spec
-//! the way `api-notes` describe them:
+//! the way Userpilot documents them:
 //!
 //! - `Authorization: Token <key>` checked on every API call (401 with the
 //!   spec's error body otherwise);
@@ -34,21 +34,18 @@
 //!
 //! # Testing your own code against the simulator
 //!
-//! Point a [`Client`](crate::Client) at [`Simulator::base_url`] with
-//! [`Simulator::api_key`], run the code under test, then assert on what it
-//! returned and on the requests the simulator saw:
+//! Get a [`Client`](crate::Client) for the simulator with
+//! [`Simulator::client`] (or [`Simulator::client_builder`] for other
+//! settings), run the code under test, then assert on what it returned and
+//! on the requests the simulator saw:
 //!
 //! ```
-//! use userpilot_appex::Client;
 //! use userpilot_appex::simulator::{Route, Simulator, SimulatorConfig};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let sim = Simulator::start(SimulatorConfig::default().seed(7)).await?;
-//! let client = Client::builder()
-//!     .base_url(sim.base_url())
-//!     .api_key(sim.api_key())
-//!     .build()?;
+//! let client = sim.client()?;
 //!
 //! // The code under test; here, a plain call.
 //! let jobs = client.list_jobs().await?;
@@ -66,13 +63,12 @@
 //! is answered 429, and the client's retry policy rides it out:
 //!
 //! ```
-//! use userpilot_appex::Client;
 //! use userpilot_appex::simulator::{Route, Simulator, SimulatorConfig};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let sim = Simulator::start(SimulatorConfig::default().rate_limit_every(2, 0)).await?;
-//! let client = Client::builder().base_url(sim.base_url()).api_key(sim.api_key()).build()?;
+//! let client = sim.client()?;
 //!
 //! client.list_jobs().await?; // request 1: 200
 //! let flows = client.flows().await?; // request 2: 429, retried; request 3: 200
@@ -216,6 +212,47 @@ impl Simulator {
     /// The API key the simulator accepts.
     pub fn api_key(&self) -> &str {
         &self.state.config.api_key
+    }
+
+    /// A [`Client`](crate::Client) for this simulator: its base URL and API
+    /// key, everything else default.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use userpilot_appex::simulator::{Simulator, SimulatorConfig};
+    ///
+    /// let sim = Simulator::start(SimulatorConfig::default()).await?;
+    /// let client = sim.client()?;
+    /// assert_eq!(client.base_url(), sim.base_url());
+    /// # Ok(()) }
+    /// ```
+    pub fn client(&self) -> crate::Result<crate::Client> {
+        self.client_builder().build()
+    }
+
+    /// A [`ClientBuilder`](crate::ClientBuilder) with this simulator's base
+    /// URL and API key set, for a client with other settings (a retry
+    /// policy, timeouts).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use userpilot_appex::RetryPolicy;
+    /// use userpilot_appex::simulator::{Simulator, SimulatorConfig};
+    ///
+    /// let sim = Simulator::start(SimulatorConfig::default()).await?;
+    /// let client = sim
+    ///     .client_builder()
+    ///     .retry_policy(RetryPolicy::none())
+    ///     .build()?;
+    /// client.list_jobs().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn client_builder(&self) -> crate::ClientBuilder {
+        crate::Client::builder()
+            .base_url(self.base_url())
+            .api_key(self.api_key())
     }
 
     /// The configuration in force.

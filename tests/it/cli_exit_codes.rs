@@ -2,11 +2,9 @@
 //! nothing on stdout.
 #![cfg(feature = "cli")]
 
-use crate::support::cli as cli_support;
-
 use std::time::Duration;
 
-use cli_support::{Run, SECRET_KEY, Sim, appex_cmd, days_ago, fast};
+use crate::support::cli::{Run, SECRET_KEY, Sim, appex_cmd, days_ago, fast};
 use userpilot_appex::simulator::Route;
 
 fn slow_jobs() -> Sim {

@@ -2,11 +2,9 @@
 //! download flow with its JSON shape.
 #![cfg(feature = "cli")]
 
-use crate::support::cli as cli_support;
-
 use std::path::Path;
 
-use cli_support::{Run, SECRET_KEY, Sim, appex_cmd, days_ago, sha256_of};
+use crate::support::cli::{self, Run, SECRET_KEY, Sim, appex_cmd, days_ago, sha256_of};
 use httpmock::prelude::*;
 use serde_json::json;
 use userpilot_appex::simulator::Route;
@@ -156,7 +154,7 @@ fn export_text_prints_the_job_and_its_files() {
 
 #[test]
 fn export_no_wait_prints_only_the_job_id() {
-    let sim = Sim::with(cli_support::fast().chunk_duration(std::time::Duration::from_secs(60)));
+    let sim = Sim::with(cli::fast().chunk_duration(std::time::Duration::from_secs(60)));
     let run = sim
         .appex(&[
             "export",
@@ -173,7 +171,7 @@ fn export_no_wait_prints_only_the_job_id() {
 
 #[test]
 fn on_conflict_attach_follows_the_running_job() {
-    let sim = Sim::with(cli_support::fast().chunk_duration(std::time::Duration::from_secs(60)));
+    let sim = Sim::with(cli::fast().chunk_duration(std::time::Duration::from_secs(60)));
     let first = sim
         .appex(&[
             "export",
@@ -224,7 +222,7 @@ fn no_wait_conflicts_with_out() {
 
 #[test]
 fn on_conflict_wait_waits_for_the_running_job_then_triggers_its_own() {
-    let sim = Sim::with(cli_support::fast().chunk_duration(std::time::Duration::from_millis(100)));
+    let sim = Sim::with(cli::fast().chunk_duration(std::time::Duration::from_millis(100)));
     let first = sim
         .appex(&[
             "export",

@@ -1,11 +1,9 @@
 //! `appex jobs list|show|wait|download` against the simulator.
 #![cfg(feature = "cli")]
 
-use crate::support::cli as cli_support;
-
 use std::path::Path;
 
-use cli_support::{Sim, days_ago, sha256_of};
+use crate::support::cli::{Sim, days_ago, sha256_of};
 use userpilot_appex::simulator::Route;
 
 /// Triggers a 3-day export through the binary without waiting; returns its id.

@@ -1,9 +1,7 @@
 //! `appex lookups <KIND>`: every kind, pages walked, JSON and table.
 #![cfg(feature = "cli")]
 
-use crate::support::cli as cli_support;
-
-use cli_support::{Sim, fast};
+use crate::support::cli::{Sim, fast};
 use userpilot_appex::simulator::Route;
 
 const KINDS: [(&str, Route); 12] = [

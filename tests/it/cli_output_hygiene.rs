@@ -4,9 +4,7 @@
 //! progress bars are drawn.
 #![cfg(feature = "cli")]
 
-use crate::support::cli as cli_support;
-
-use cli_support::{Run, SECRET_KEY, Sim, appex_cmd, days_ago};
+use crate::support::cli::{Run, SECRET_KEY, Sim, appex_cmd, days_ago};
 use userpilot_appex::simulator::Route;
 
 /// How many downloads the simulator served with a query string (where

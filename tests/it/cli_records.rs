@@ -2,11 +2,9 @@
 //! or a summary.
 #![cfg(feature = "cli")]
 
-use crate::support::cli as cli_support;
-
 use std::path::PathBuf;
 
-use cli_support::{Sim, days_ago};
+use crate::support::cli::{self, Sim, days_ago};
 use userpilot_appex::records::{ReadOptions, summarize};
 
 const EVENT_TYPES: [&str; 7] = [
@@ -128,9 +126,9 @@ fn summary_text_has_a_line_per_event_type_and_the_total() {
 fn records_needs_no_api_key() {
     let sim = Sim::start();
     let (_dir, files) = exported(&sim, "ndjson");
-    let mut cmd = cli_support::appex_cmd();
+    let mut cmd = cli::appex_cmd();
     cmd.args(args(&["records", "--summary", "--json"], &files));
-    let summary = cli_support::Run::of(cmd).ok().json();
+    let summary = cli::Run::of(cmd).ok().json();
     assert!(summary["total"].as_u64().is_some_and(|n| n > 0));
 }
 
@@ -139,9 +137,9 @@ fn a_reader_that_stops_early_is_not_an_error() {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     // Megabytes of events: far more than a pipe buffers.
-    let sim = Sim::with(cli_support::fast().events_per_day(3000));
+    let sim = Sim::with(cli::fast().events_per_day(3000));
     let (_dir, files) = exported(&sim, "ndjson");
-    let mut cmd = cli_support::appex_cmd();
+    let mut cmd = cli::appex_cmd();
     cmd.args(args(&["records"], &files))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -1,15 +1,13 @@
 //! `appex simulate` (a foreground server other runs point at) and `appex demo`.
 #![cfg(feature = "cli")]
 
-use crate::support::cli as cli_support;
-
 use std::{
     io::{BufRead, BufReader},
     path::Path,
     process::{Child, Command, Stdio},
 };
 
-use cli_support::{Run, appex_cmd};
+use crate::support::cli::{self, Run, appex_cmd};
 
 /// Ends the child (SIGINT, as Ctrl-C would) if a test fails half-way.
 struct Foreground(Child);
@@ -93,7 +91,7 @@ fn simulate_prints_url_and_key_serves_other_runs_and_stops_on_ctrl_c() {
 #[test]
 fn simulate_text_prints_export_lines_and_ignores_the_callers_key() {
     let mut cmd = appex_cmd();
-    cmd.args(["simulate", "--api-key", cli_support::SECRET_KEY])
+    cmd.args(["simulate", "--api-key", cli::SECRET_KEY])
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut child = Foreground(cmd.spawn().expect("spawn simulate"));
@@ -109,7 +107,7 @@ fn simulate_text_prints_export_lines_and_ignores_the_callers_key() {
         key_line.starts_with("export USERPILOT_API_KEY="),
         "{key_line}"
     );
-    assert!(!key_line.contains(cli_support::SECRET_KEY), "{key_line}");
+    assert!(!key_line.contains(cli::SECRET_KEY), "{key_line}");
     interrupt(&child.0);
     assert_eq!(child.0.wait().expect("wait").code(), Some(0));
 }
@@ -129,10 +127,7 @@ fn demo_json_runs_the_whole_flow() {
     for file in files {
         let path = Path::new(file["path"].as_str().expect("path"));
         assert!(path.starts_with(&out_dir));
-        assert_eq!(
-            file["sha256"].as_str(),
-            Some(cli_support::sha256_of(path).as_str())
-        );
+        assert_eq!(file["sha256"].as_str(), Some(cli::sha256_of(path).as_str()));
     }
     let summary = &out["summary"];
     let total = summary["total"].as_u64().expect("total");

@@ -926,9 +926,9 @@ async fn the_report_serializes_to_its_json_schema() {
     assert_eq!(back, report);
 }
 
-/// The download future can be spawned on a multi-threaded runtime.
-#[allow(dead_code)]
-fn download_future_is_send(client: Client) {
+/// The download future can be spawned on a multi-threaded runtime (checked
+/// at compile time).
+const _: fn(Client) = |client| {
     fn send<T: Send>(_: T) {}
     send(client.download("job", "dir").run());
-}
+};

@@ -153,9 +153,7 @@ fn quick_wait() -> WaitPolicy {
 }
 
 fn client_for(sim: &Simulator, max_retries: u32) -> Client {
-    Client::builder()
-        .api_key(sim.api_key())
-        .base_url(sim.base_url())
+    sim.client_builder()
         .retry_policy(fast_retry(max_retries))
         .build()
         .expect("client builds")

@@ -3,7 +3,7 @@
 //! record readers and the file name sanitiser.
 //!
 //! The checked-in case counts keep `cargo test` fast. Run longer with
-//! `PROPTEST_CASES=20000 cargo test --release --test properties` (the
+//! `PROPTEST_CASES=20000 cargo test --release --test it -- properties::` (the
 //! variable overrides every test's count here). Failures found that way are
 //! kept below as ordinary regression tests.
 

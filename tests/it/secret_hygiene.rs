@@ -140,9 +140,8 @@ async fn neither_the_key_nor_a_signature_reaches_logs_errors_or_debug() {
     )
     .await
     .expect("simulator starts");
-    let client = Client::builder()
-        .api_key(API_KEY)
-        .base_url(sim.base_url())
+    let client = sim
+        .client_builder()
         .retry_policy(fast_retry())
         .build()
         .expect("client builds");
@@ -211,9 +210,9 @@ async fn neither_the_key_nor_a_signature_reaches_logs_errors_or_debug() {
 
     // Errors: 401 with a wrong key, 404, a download that cannot connect
     // (its URL carries a signature of our own), an API host that is down.
-    let wrong = Client::builder()
+    let wrong = sim
+        .client_builder()
         .api_key(WRONG_KEY)
-        .base_url(sim.base_url())
         .retry_policy(RetryPolicy::none())
         .build()
         .expect("client builds");

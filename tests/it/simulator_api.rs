@@ -2,19 +2,17 @@
 //! retention, request validation, pagination, the request log, and the
 //! crate's own `Client` against it.
 //!
-//! Run: `cargo test --features simulator --test simulator_api`.
+//! Run: `cargo test --features simulator --test it -- simulator_api::`.
 
 #![cfg(feature = "simulator")]
 
-use crate::support::simulator as support;
-
 use std::{collections::HashSet, time::Duration};
 
+use crate::support::simulator::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::*;
 use userpilot_appex::{
-    Client, Error, RetryPolicy,
+    Error, RetryPolicy,
     simulator::{Route, SimulatorConfig},
     types::ExportRequest,
 };
@@ -429,11 +427,7 @@ async fn lookups_hold_the_documented_shapes() {
 #[tokio::test]
 async fn the_crate_client_runs_an_export_against_the_simulator() {
     let sim = start(manual_clock()).await;
-    let client = Client::builder()
-        .base_url(sim.base_url())
-        .api_key(sim.api_key())
-        .build()
-        .expect("client builds");
+    let client = sim.client().expect("client builds");
     let request = ExportRequest {
         from: Some("2025-01-01".into()),
         to: Some("2025-01-02".into()),
@@ -459,8 +453,8 @@ async fn the_crate_client_runs_an_export_against_the_simulator() {
     let flows = client.flows().await.expect("flows");
     assert!(!flows.is_empty());
 
-    let wrong = Client::builder()
-        .base_url(sim.base_url())
+    let wrong = sim
+        .client_builder()
         .api_key("nope")
         .build()
         .expect("client");
@@ -493,9 +487,8 @@ async fn dropping_the_simulator_stops_it() {
 #[tokio::test]
 async fn shutdown_returns_while_a_client_keeps_its_connection() {
     let sim = start(SimulatorConfig::default()).await;
-    let client = Client::builder()
-        .base_url(sim.base_url())
-        .api_key(sim.api_key())
+    let client = sim
+        .client_builder()
         .retry_policy(RetryPolicy::none())
         .build()
         .expect("client builds");

@@ -2,15 +2,13 @@
 //! response schemas (`$ref`s inlined, `nullable` turned into a type union),
 //! and lookup items checked against the keys and types of the spec's examples.
 //!
-//! Run: `cargo test --features simulator --test simulator_contract`.
+//! Run: `cargo test --features simulator --test it -- simulator_contract::`.
 
 #![cfg(feature = "simulator")]
 
-use crate::support::simulator as support;
-
+use crate::support::simulator::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
-use support::*;
 use userpilot_appex::simulator::SimulatorConfig;
 
 fn spec() -> Value {

@@ -30,9 +30,7 @@ fn fast_sim() -> SimulatorConfig {
 }
 
 fn client_for(sim: &Simulator) -> Client {
-    Client::builder()
-        .api_key(sim.api_key())
-        .base_url(sim.base_url())
+    sim.client_builder()
         .retry_policy(
             RetryPolicy::default()
                 .with_backoff(Duration::from_millis(5), Duration::from_millis(50)),

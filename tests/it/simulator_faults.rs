@@ -1,16 +1,14 @@
 //! Each fault knob of the simulator does what it says, and only when set.
 //!
-//! Run: `cargo test --features simulator --test simulator_faults`.
+//! Run: `cargo test --features simulator --test it -- simulator_faults::`.
 
 #![cfg(feature = "simulator")]
 
-use crate::support::simulator as support;
-
 use std::time::Duration;
 
+use crate::support::simulator::*;
 use reqwest::StatusCode;
 use serde_json::json;
-use support::*;
 use userpilot_appex::simulator::{Route, Simulator, SimulatorConfig};
 
 const HOUR: Duration = Duration::from_secs(3600);

@@ -1,19 +1,17 @@
 //! The simulator's export files and presigned URLs: contents per the export
 //! file contract, determinism, S3-like URL behaviour, `Range`.
 //!
-//! Run: `cargo test --features simulator --test simulator_files`
+//! Run: `cargo test --features simulator --test it -- simulator_files::`
 //! (add `,parquet,avro` for the binary formats).
 
 #![cfg(feature = "simulator")]
 
-use crate::support::simulator as support;
-
 use std::collections::{BTreeSet, HashSet};
 
+use crate::support::simulator::*;
 use chrono::NaiveDateTime;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::*;
 use userpilot_appex::simulator::{Route, SimulatorConfig};
 
 const FIELDS: [&str; 20] = [

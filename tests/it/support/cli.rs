@@ -72,11 +72,7 @@ impl Sim {
 
     /// A library client for the simulator.
     pub fn client(&self) -> userpilot_appex::Client {
-        userpilot_appex::Client::builder()
-            .base_url(self.url())
-            .api_key(self.sim.api_key())
-            .build()
-            .expect("client")
+        self.sim.client().expect("client")
     }
 }
 
@@ -161,7 +157,5 @@ pub fn days_ago(days: u64) -> String {
 
 /// The hex SHA-256 of a file.
 pub fn sha256_of(path: &std::path::Path) -> String {
-    use sha2::{Digest, Sha256};
-    let bytes = std::fs::read(path).expect("read downloaded file");
-    hex::encode(Sha256::digest(&bytes))
+    super::sha256_hex(&std::fs::read(path).expect("read downloaded file"))
 }
