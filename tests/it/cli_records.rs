@@ -4,18 +4,11 @@
 
 use std::path::PathBuf;
 
-use crate::support::cli::{self, Sim, days_ago};
+use crate::support::{
+    EVENT_TYPES,
+    cli::{self, Sim, days_ago},
+};
 use userpilot_appex::records::{ReadOptions, summarize};
-
-const EVENT_TYPES: [&str; 7] = [
-    "identify_user",
-    "identify_company",
-    "interaction",
-    "track",
-    "track_feature",
-    "page_view",
-    "session_start",
-];
 
 /// Exports 2 days (ndjson or csv) into a temp dir; returns the dir and files.
 fn exported(sim: &Sim, format: &str) -> (tempfile::TempDir, Vec<PathBuf>) {

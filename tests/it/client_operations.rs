@@ -2,11 +2,11 @@
 //! path, `Authorization`, query, body) and the value that came back, with
 //! the spec's own examples as fixtures.
 
-use crate::support::{self, EXPORTS, JOBS, KEY, LOOKUPS, job_path};
+use crate::support::{self, EXPORTS, JOBS, KEY, LOOKUPS, job_path, mock::client};
 use httpmock::{Method::GET, Method::POST, MockServer};
 use serde_json::{Value, json};
 use userpilot_appex::{
-    Client, RetryPolicy,
+    RetryPolicy,
     models::JobStatus,
     types::{ExportFormat, ExportRequest},
 };
@@ -22,10 +22,6 @@ fn spec_example(lookup: &str) -> Value {
     spec["paths"][format!("{LOOKUPS}{lookup}")]["get"]["responses"]["200"]["content"]["application/json"]
         ["example"]
         .clone()
-}
-
-fn client(server: &MockServer) -> Client {
-    support::client(&server.base_url(), RetryPolicy::none())
 }
 
 macro_rules! plain_lookup_test {

@@ -1,38 +1,17 @@
 //! The typed lookup calls and the one-call catalogue, against a mock server
 //! serving the lookup fixtures.
 
+use crate::support::{
+    LOOKUPS, PLAIN_LOOKUPS,
+    mock::{client, first_page, page_after},
+};
 use httpmock::{Method::GET, Mock, MockServer};
 use serde_json::{Value, json};
 use userpilot_appex::{
-    Client, Error, RetryPolicy,
+    Error,
     ext::lookups::Catalogue,
     models::{EmbedKind, Experience, SegmentStatus},
 };
-
-const PREFIX: &str = "/api/v1/analytics/exports/lookups";
-
-/// The ten lookups that answer a plain list.
-const PLAIN: [&str; 10] = [
-    "user_properties",
-    "company_properties",
-    "features_events",
-    "flows",
-    "banners",
-    "embeds",
-    "spotlights",
-    "surveys",
-    "resource_center_modules",
-    "checklists",
-];
-
-fn client(server: &MockServer) -> Client {
-    Client::builder()
-        .api_key("test-key")
-        .base_url(server.base_url())
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .expect("client")
-}
 
 fn fixture(name: &str) -> Value {
     let path = format!(
@@ -43,46 +22,15 @@ fn fixture(name: &str) -> Value {
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 
-async fn serve<'a>(server: &'a MockServer, lookup: &str, body: Value) -> Mock<'a> {
-    let path = format!("{PREFIX}/{lookup}");
-    server
-        .mock_async(|when, then| {
-            when.method(GET)
-                .path(path)
-                .header("authorization", "Token test-key")
-                .query_param_missing("after_cursor");
-            then.status(200).json_body(body);
-        })
-        .await
-}
-
-async fn serve_after<'a>(
-    server: &'a MockServer,
-    lookup: &str,
-    cursor: &str,
-    body: Value,
-) -> Mock<'a> {
-    let path = format!("{PREFIX}/{lookup}");
-    server
-        .mock_async(|when, then| {
-            when.method(GET)
-                .path(path)
-                .header("authorization", "Token test-key")
-                .query_param("after_cursor", cursor);
-            then.status(200).json_body(body);
-        })
-        .await
-}
-
 /// Serves every plain lookup from its `.odd.json` fixture (ids and titles to
 /// look up), segments over two pages and event properties over one.
 async fn serve_everything(server: &MockServer) -> Vec<Mock<'_>> {
     let mut mocks = Vec::new();
-    for lookup in PLAIN {
-        mocks.push(serve(server, lookup, fixture(&format!("{lookup}.odd.json"))).await);
+    for lookup in PLAIN_LOOKUPS {
+        mocks.push(first_page(server, lookup, fixture(&format!("{lookup}.odd.json"))).await);
     }
     mocks.push(
-        serve(
+        first_page(
             server,
             "segments",
             json!({"data": [{"id": 101, "title": "Active Users"}],
@@ -91,7 +39,7 @@ async fn serve_everything(server: &MockServer) -> Vec<Mock<'_>> {
         .await,
     );
     mocks.push(
-        serve_after(
+        page_after(
             server,
             "segments",
             "seg-2",
@@ -101,7 +49,7 @@ async fn serve_everything(server: &MockServer) -> Vec<Mock<'_>> {
         .await,
     );
     mocks.push(
-        serve(
+        first_page(
             server,
             "events_properties",
             fixture("events_properties.spec.json"),
@@ -110,7 +58,7 @@ async fn serve_everything(server: &MockServer) -> Vec<Mock<'_>> {
     );
     // The spec example's cursor is "..."; answer it with the last page.
     mocks.push(
-        serve_after(
+        page_after(
             server,
             "events_properties",
             "...",
@@ -125,8 +73,8 @@ async fn serve_everything(server: &MockServer) -> Vec<Mock<'_>> {
 async fn each_plain_lookup_calls_its_path_and_decodes_the_spec_example() {
     let server = MockServer::start_async().await;
     let mut mocks = Vec::new();
-    for lookup in PLAIN {
-        mocks.push(serve(&server, lookup, fixture(&format!("{lookup}.spec.json"))).await);
+    for lookup in PLAIN_LOOKUPS {
+        mocks.push(first_page(&server, lookup, fixture(&format!("{lookup}.spec.json"))).await);
     }
     let client = client(&server);
 
@@ -171,8 +119,8 @@ async fn each_plain_lookup_calls_its_path_and_decodes_the_spec_example() {
 #[tokio::test]
 async fn the_raw_generated_client_returns_the_typed_models_too() {
     let server = MockServer::start_async().await;
-    let mock = serve(&server, "segments", fixture("segments.spec.json")).await;
-    let surveys = serve(&server, "surveys", fixture("surveys.spec.json")).await;
+    let mock = first_page(&server, "segments", fixture("segments.spec.json")).await;
+    let surveys = first_page(&server, "surveys", fixture("surveys.spec.json")).await;
     let client = client(&server);
 
     let page = client
@@ -205,7 +153,7 @@ async fn a_lookup_answering_401_is_unauthorized() {
     let server = MockServer::start_async().await;
     let mock = server
         .mock_async(|when, then| {
-            when.method(GET).path(format!("{PREFIX}/flows"));
+            when.method(GET).path(format!("{LOOKUPS}flows"));
             then.status(401).json_body(
                 json!({"errors": [{"error_code": "invalid_token", "message": "Invalid API key"}]}),
             );
@@ -310,11 +258,11 @@ async fn catalogue_maps_ids_to_names() {
 #[tokio::test]
 async fn catalogue_fails_with_the_first_error_rather_than_returning_part() {
     let server = MockServer::start_async().await;
-    for lookup in PLAIN.iter().filter(|l| **l != "surveys") {
-        serve(&server, lookup, json!([])).await;
+    for lookup in PLAIN_LOOKUPS.iter().filter(|l| **l != "surveys") {
+        first_page(&server, lookup, json!([])).await;
     }
-    serve(&server, "segments", json!({"data": [], "metadata": null})).await;
-    serve(
+    first_page(&server, "segments", json!({"data": [], "metadata": null})).await;
+    first_page(
         &server,
         "events_properties",
         json!({"data": [], "metadata": null}),
@@ -322,7 +270,7 @@ async fn catalogue_fails_with_the_first_error_rather_than_returning_part() {
     .await;
     let surveys = server
         .mock_async(|when, then| {
-            when.method(GET).path(format!("{PREFIX}/surveys"));
+            when.method(GET).path(format!("{LOOKUPS}surveys"));
             then.status(401)
                 .json_body(json!({"errors": [{"message": "Invalid API key"}]}));
         })
@@ -338,17 +286,17 @@ async fn catalogue_fails_with_the_first_error_rather_than_returning_part() {
 #[tokio::test]
 async fn catalogue_stops_on_a_repeated_cursor_in_a_paginated_lookup() {
     let server = MockServer::start_async().await;
-    for lookup in PLAIN {
-        serve(&server, lookup, json!([])).await;
+    for lookup in PLAIN_LOOKUPS {
+        first_page(&server, lookup, json!([])).await;
     }
-    serve(&server, "events_properties", json!({"data": null})).await;
-    serve(
+    first_page(&server, "events_properties", json!({"data": null})).await;
+    first_page(
         &server,
         "segments",
         json!({"data": [{"id": 1}], "metadata": {"cursor": {"after": "same"}}}),
     )
     .await;
-    let looping = serve_after(
+    let looping = page_after(
         &server,
         "segments",
         "same",

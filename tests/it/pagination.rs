@@ -5,19 +5,15 @@
 use futures::{StreamExt, TryStreamExt};
 use httpmock::{Method::GET, Mock, MockServer};
 use serde_json::{Value, json};
-use userpilot_appex::{Client, Error, Result, RetryPolicy};
+use userpilot_appex::{Client, Error, Result};
 
-const SEGMENTS: &str = "/api/v1/analytics/exports/lookups/segments";
-const EVENTS_PROPERTIES: &str = "/api/v1/analytics/exports/lookups/events_properties";
+use crate::support::{
+    LOOKUPS,
+    mock::{client, first_page, page_after},
+};
 
-fn client(server: &MockServer) -> Client {
-    Client::builder()
-        .api_key("test-key")
-        .base_url(server.base_url())
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .expect("client")
-}
+const SEGMENTS: &str = "segments";
+const EVENTS_PROPERTIES: &str = "events_properties";
 
 /// A page body with items `ids` and next cursor `after`.
 fn page(ids: &[i64], after: Option<&str>) -> Value {
@@ -31,38 +27,12 @@ fn page(ids: &[i64], after: Option<&str>) -> Value {
     })
 }
 
-/// Mocks the first page: a request with no `after_cursor`.
-async fn first_page<'a>(server: &'a MockServer, path: &str, body: Value) -> Mock<'a> {
-    server
-        .mock_async(|when, then| {
-            when.method(GET)
-                .path(path)
-                .header("authorization", "Token test-key")
-                .query_param_missing("after_cursor");
-            then.status(200).json_body(body);
-        })
-        .await
-}
-
-/// Mocks the page sent for `after_cursor=cursor`.
-async fn page_after<'a>(server: &'a MockServer, path: &str, cursor: &str, body: Value) -> Mock<'a> {
-    server
-        .mock_async(|when, then| {
-            when.method(GET)
-                .path(path)
-                .header("authorization", "Token test-key")
-                .query_param("after_cursor", cursor);
-            then.status(200).json_body(body);
-        })
-        .await
-}
-
 /// Mocks any request that carries an `after_cursor` (to prove none is sent).
-async fn any_cursor<'a>(server: &'a MockServer, path: &str) -> Mock<'a> {
+async fn any_cursor<'a>(server: &'a MockServer, lookup: &str) -> Mock<'a> {
     server
         .mock_async(|when, then| {
             when.method(GET)
-                .path(path)
+                .path(format!("{LOOKUPS}{lookup}"))
                 .query_param_exists("after_cursor");
             then.status(500).body("no further page was expected");
         })
@@ -326,7 +296,7 @@ async fn unauthorized_on_page_two_delivers_page_one_then_the_error_then_ends() {
     let p2 = server
         .mock_async(|when, then| {
             when.method(GET)
-                .path(EVENTS_PROPERTIES)
+                .path(format!("{LOOKUPS}{EVENTS_PROPERTIES}"))
                 .query_param("after_cursor", "cursor-2");
             then.status(401).json_body(json!({
                 "errors": [{"error": "unauthorized", "error_code": "invalid_token", "message": "Invalid API key"}]

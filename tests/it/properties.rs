@@ -13,6 +13,7 @@ use std::{
     path::{Component, Path},
 };
 
+use crate::support::EVENT_TYPES;
 use proptest::prelude::*;
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value, json};
@@ -525,16 +526,13 @@ proptest! {
 
 fn arb_event() -> impl Strategy<Value = Map<String, Value>> {
     (
-        prop::sample::select(vec![
-            "identify_user",
-            "identify_company",
-            "interaction",
-            "track",
-            "track_feature",
-            "page_view",
-            "session_start",
-            "survey_answer",
-        ]),
+        prop::sample::select(
+            EVENT_TYPES
+                .iter()
+                .copied()
+                .chain(["survey_answer"])
+                .collect::<Vec<_>>(),
+        ),
         "[a-z0-9:_]{0,12}",
         "[A-Za-z0-9 ,\"\n\u{e9}]{0,10}",
         0i64..86_400_000_000,

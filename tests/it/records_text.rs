@@ -6,6 +6,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use crate::support::EVENT_TYPES;
 use chrono::{TimeZone, Timelike, Utc};
 use flate2::{Compression, write::GzEncoder};
 use serde_json::{Value, json};
@@ -17,19 +18,9 @@ use userpilot_appex::{
     },
 };
 
-const KINDS: [&str; 7] = [
-    "identify_user",
-    "identify_company",
-    "interaction",
-    "track",
-    "track_feature",
-    "page_view",
-    "session_start",
-];
-
 /// The `i`-th event of a fixture, as a JSON object in the contract's form.
 fn event_json(i: usize) -> Value {
-    let kind = KINDS[i % KINDS.len()];
+    let kind = EVENT_TYPES[i % EVENT_TYPES.len()];
     let name = match kind {
         "interaction" => format!("checklist:{i}:SEEN"),
         "track_feature" => format!("feature-{i}"),
@@ -712,7 +703,7 @@ fn csv_rows_read_exactly_like_their_cells_as_a_json_object() {
                 "inserted_at" => "2025-01-10 12:34:56.123456".to_string(),
                 "screen_width" => width.to_string(),
                 "screen_height" => "900".to_string(),
-                "event_type" => KINDS[i % KINDS.len()].to_string(),
+                "event_type" => EVENT_TYPES[i % EVENT_TYPES.len()].to_string(),
                 "company_id" if i == 1 => String::new(),
                 "session" if col + 1 == header.len() => format!("last-{i}"),
                 other => format!("{other}-{i}"),

@@ -8,34 +8,14 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use crate::support::simulator::*;
+use crate::support::{EVENT_TYPES, simulator::*};
 use chrono::NaiveDateTime;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use userpilot_appex::simulator::{Route, SimulatorConfig};
-
-const FIELDS: [&str; 20] = [
-    "app_token",
-    "event_type",
-    "event_name",
-    "user_id",
-    "company_id",
-    "source",
-    "inserted_at",
-    "internal_event_id",
-    "hostname",
-    "pathname",
-    "screen_width",
-    "screen_height",
-    "device_type",
-    "user_agent",
-    "operating_system",
-    "browser",
-    "browser_language",
-    "session",
-    "country_code",
-    "metadata",
-];
+use userpilot_appex::{
+    records::EXPORT_FIELDS,
+    simulator::{Route, SimulatorConfig},
+};
 
 const SOURCES: [&str; 5] = [
     "web-client",
@@ -45,29 +25,19 @@ const SOURCES: [&str; 5] = [
     "backend-segment",
 ];
 
-const TYPES: [&str; 7] = [
-    "identify_user",
-    "identify_company",
-    "interaction",
-    "track",
-    "track_feature",
-    "page_view",
-    "session_start",
-];
-
 /// Checks one event (as a JSON object, values as ndjson carries them)
 /// against the export file contract; `day` is the file's chunk.
 fn assert_contract_event(e: &Value, day: &str, app_token: &str) {
     let obj = e.as_object().expect("event is an object");
     let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
-    let mut expected: Vec<&str> = FIELDS.to_vec();
+    let mut expected: Vec<&str> = EXPORT_FIELDS.to_vec();
     expected.sort_unstable();
     let mut got = keys.clone();
     got.sort_unstable();
     assert_eq!(got, expected, "{e}");
     assert_eq!(e["app_token"], app_token);
     let ty = e["event_type"].as_str().expect("event_type");
-    assert!(TYPES.contains(&ty), "{ty}");
+    assert!(EVENT_TYPES.contains(&ty), "{ty}");
     let source = e["source"].as_str().expect("source");
     assert!(SOURCES.contains(&source), "{source}");
     let name = e["event_name"].as_str().expect("event_name");
@@ -196,13 +166,13 @@ async fn csv_files_are_gzip_under_a_csv_name_with_the_contract_header() {
         .iter()
         .map(str::to_string)
         .collect();
-    assert_eq!(header, FIELDS);
+    assert_eq!(header, EXPORT_FIELDS);
     let mut rows = 0;
     for record in reader.records() {
         let record = record.expect("row");
         // Rebuild the ndjson view: empty cell = absent, integers and metadata parsed.
         let mut obj = serde_json::Map::new();
-        for (field, cell) in FIELDS.iter().zip(record.iter()) {
+        for (field, cell) in EXPORT_FIELDS.iter().zip(record.iter()) {
             let v = match (*field, cell) {
                 (_, "") if *field != "event_name" => Value::Null,
                 ("screen_width" | "screen_height", c) => json!(c.parse::<i64>().expect("integer")),
@@ -399,7 +369,7 @@ async fn parquet_files_have_string_columns_and_int64_screen_sizes() {
     assert_eq!(reader.metadata().file_metadata().num_rows(), 50);
     let schema = reader.metadata().file_metadata().schema_descr();
     let names: Vec<&str> = schema.columns().iter().map(|c| c.name()).collect();
-    assert_eq!(names, FIELDS);
+    assert_eq!(names, EXPORT_FIELDS);
     for c in schema.columns() {
         let physical = c.physical_type();
         if matches!(c.name(), "screen_width" | "screen_height") {
@@ -431,7 +401,7 @@ async fn avro_files_hold_exported_event_records() {
             panic!("not a record")
         };
         let names: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(names, FIELDS);
+        assert_eq!(names, EXPORT_FIELDS);
         for (k, v) in &fields {
             let Avro::Union(_, inner) = v else {
                 panic!("{k} is not a union")

@@ -4,6 +4,7 @@ pub mod alloc;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod files;
+pub mod mock;
 pub mod server;
 #[cfg(feature = "simulator")]
 pub mod simulator;
@@ -17,10 +18,35 @@ pub const JOBS: &str = "/api/v1/analytics/exports/jobs/";
 /// The lookups' prefix; a lookup's path is this plus its name.
 pub const LOOKUPS: &str = "/api/v1/analytics/exports/lookups/";
 
+/// The ten lookups that answer a plain list.
+pub const PLAIN_LOOKUPS: [&str; 10] = [
+    "user_properties",
+    "company_properties",
+    "features_events",
+    "flows",
+    "banners",
+    "embeds",
+    "spotlights",
+    "surveys",
+    "resource_center_modules",
+    "checklists",
+];
+
 /// The path of one job.
 pub fn job_path(id: &str) -> String {
     format!("{JOBS}{id}")
 }
+
+/// The seven event types of the export file contract, by wire name.
+pub const EVENT_TYPES: [&str; 7] = [
+    "identify_user",
+    "identify_company",
+    "interaction",
+    "track",
+    "track_feature",
+    "page_view",
+    "session_start",
+];
 
 /// The API key of every client the tests build.
 pub const KEY: &str = "test-key-7f3a9c";

@@ -7,23 +7,7 @@ use reqwest::{Method, StatusCode, header::HeaderMap};
 use serde_json::Value;
 use userpilot_appex::simulator::{Simulator, SimulatorConfig};
 
-pub const EXPORTS: &str = "/api/v1/analytics/exports";
-pub const JOBS: &str = "/api/v1/analytics/exports/jobs/";
-pub const LOOKUPS: &str = "/api/v1/analytics/exports/lookups/";
-
-/// The ten plain lookups.
-pub const PLAIN_LOOKUPS: [&str; 10] = [
-    "user_properties",
-    "company_properties",
-    "features_events",
-    "flows",
-    "banners",
-    "embeds",
-    "spotlights",
-    "surveys",
-    "resource_center_modules",
-    "checklists",
-];
+pub use super::{EXPORTS, JOBS, LOOKUPS, PLAIN_LOOKUPS};
 
 /// A config whose jobs only move when the test advances the clock: 1 h
 /// pending, 1 h per chunk.

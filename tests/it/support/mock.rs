@@ -1,0 +1,50 @@
+//! httpmock helpers: a client for a mock server, and lookup pages served
+//! to requests with the test key and a given `after_cursor` (or none).
+
+use httpmock::{Method::GET, Mock, MockServer};
+use serde_json::Value;
+use userpilot_appex::{Client, RetryPolicy};
+
+use super::{KEY, LOOKUPS};
+
+/// A client for `server`, without retries.
+pub fn client(server: &MockServer) -> Client {
+    super::client(&server.base_url(), RetryPolicy::none())
+}
+
+/// Mocks the first page of `lookup`: a request with no `after_cursor`.
+pub async fn first_page<'a>(server: &'a MockServer, lookup: &str, body: Value) -> Mock<'a> {
+    page(server, lookup, None, body).await
+}
+
+/// Mocks the page of `lookup` sent for `after_cursor=cursor`.
+pub async fn page_after<'a>(
+    server: &'a MockServer,
+    lookup: &str,
+    cursor: &str,
+    body: Value,
+) -> Mock<'a> {
+    page(server, lookup, Some(cursor), body).await
+}
+
+async fn page<'a>(
+    server: &'a MockServer,
+    lookup: &str,
+    cursor: Option<&str>,
+    body: Value,
+) -> Mock<'a> {
+    let path = format!("{LOOKUPS}{lookup}");
+    server
+        .mock_async(|when, then| {
+            let when = when
+                .method(GET)
+                .path(path)
+                .header("authorization", format!("Token {KEY}"));
+            match cursor {
+                Some(cursor) => when.query_param("after_cursor", cursor),
+                None => when.query_param_missing("after_cursor"),
+            };
+            then.status(200).json_body(body);
+        })
+        .await
+}
