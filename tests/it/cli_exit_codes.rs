@@ -4,47 +4,41 @@
 
 use std::time::Duration;
 
-use crate::support::cli::{Run, SECRET_KEY, Sim, appex_cmd, days_ago, fast};
+use crate::support::cli::{Run, SECRET_KEY, Sim, appex_cmd, fast};
 use userpilot_appex::simulator::Route;
 
 fn slow_jobs() -> Sim {
     Sim::with(fast().chunk_duration(Duration::from_secs(60)))
 }
 
-#[test]
-fn bad_date_exits_2_before_any_request() {
+/// Runs `appex export --from <from> --to <to>` against a fresh simulator:
+/// asserts exit code 2 and no request sent; returns the error line.
+fn refused_range(from: &str, to: &str) -> String {
     let sim = Sim::start();
     let line = sim
-        .appex(&["export", "--from", "01/02/2025", "--to", "2025-01-03"])
+        .appex(&["export", "--from", from, "--to", to])
         .fails_with(2);
+    assert!(sim.sim.requests().is_empty());
+    line
+}
+
+#[test]
+fn bad_date_exits_2_before_any_request() {
+    let line = refused_range("01/02/2025", "2025-01-03");
     assert!(line.contains("--from"), "{line}");
     assert!(line.contains("YYYY-MM-DD"), "{line}");
-    assert!(sim.sim.requests().is_empty());
 }
 
 #[test]
 fn from_after_to_exits_2_before_any_request() {
-    let sim = Sim::start();
-    let line = sim
-        .appex(&["export", "--from", "2025-01-05", "--to", "2025-01-01"])
-        .fails_with(2);
+    let line = refused_range("2025-01-05", "2025-01-01");
     assert!(line.contains("must be before"), "{line}");
-    assert!(sim.sim.requests().is_empty());
 }
 
 #[test]
 fn bad_email_exits_2() {
     let sim = Sim::start();
-    sim.appex(&[
-        "export",
-        "--from",
-        &days_ago(2),
-        "--to",
-        &days_ago(1),
-        "--email",
-        "nobody",
-    ])
-    .fails_with(2);
+    sim.export(2, &["--email", "nobody"]).fails_with(2);
     assert!(sim.sim.requests().is_empty());
 }
 
@@ -133,30 +127,11 @@ fn unknown_job_exits_4() {
 #[test]
 fn conflict_with_a_running_job_exits_5() {
     let sim = slow_jobs();
-    sim.appex(&[
-        "export",
-        "--from",
-        &days_ago(2),
-        "--to",
-        &days_ago(1),
-        "--no-wait",
-    ])
-    .ok();
-    let line = sim
-        .appex(&[
-            "export",
-            "--from",
-            &days_ago(2),
-            "--to",
-            &days_ago(1),
-            "--on-conflict",
-            "fail",
-        ])
-        .fails_with(5);
+    sim.export(2, &["--no-wait"]).ok();
+    let line = sim.export(2, &["--on-conflict", "fail"]).fails_with(5);
     assert!(line.contains("conflict"), "{line}");
     // The default policy is fail too.
-    sim.appex(&["export", "--from", &days_ago(2), "--to", &days_ago(1)])
-        .fails_with(5);
+    sim.export(2, &[]).fails_with(5);
     assert_eq!(sim.sim.request_count(Route::TriggerExport), 3);
     assert_eq!(sim.sim.job_ids().len(), 1);
 }
@@ -164,9 +139,7 @@ fn conflict_with_a_running_job_exits_5() {
 #[test]
 fn failed_job_exits_6_from_export_wait_and_download() {
     let sim = Sim::with(fast().fail_at_chunk(1));
-    let line = sim
-        .appex(&["export", "--from", &days_ago(3), "--to", &days_ago(1)])
-        .fails_with(6);
+    let line = sim.export(3, &[]).fails_with(6);
     assert!(line.contains("failed"), "{line}");
     let job_id = sim.sim.job_ids()[0].clone();
     sim.appex(&["jobs", "wait", &job_id]).fails_with(6);
@@ -184,17 +157,7 @@ fn failed_job_exits_6_from_export_wait_and_download() {
 #[test]
 fn max_wait_exceeded_exits_7() {
     let sim = slow_jobs();
-    let line = sim
-        .appex(&[
-            "export",
-            "--from",
-            &days_ago(2),
-            "--to",
-            &days_ago(1),
-            "--max-wait",
-            "0",
-        ])
-        .fails_with(7);
+    let line = sim.export(2, &["--max-wait", "0"]).fails_with(7);
     assert!(line.contains("still running"), "{line}");
     let job_id = sim.sim.job_ids()[0].clone();
     sim.appex(&["jobs", "wait", &job_id, "--max-wait", "0"])

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::support::cli::{self, Run, SECRET_KEY, Sim, appex_cmd, days_ago, sha256_of};
+use crate::support::cli::{self, Run, SECRET_KEY, Sim, appex_cmd, sha256_of};
 use httpmock::prelude::*;
 use serde_json::json;
 use userpilot_appex::simulator::Route;
@@ -79,17 +79,7 @@ fn every_flag_goes_into_the_request_body() {
 #[test]
 fn export_json_waits_and_lists_the_files_not_downloaded() {
     let sim = Sim::start();
-    let out = sim
-        .appex(&[
-            "export",
-            "--from",
-            &days_ago(2),
-            "--to",
-            &days_ago(1),
-            "--json",
-        ])
-        .ok()
-        .json();
+    let out = sim.export(2, &["--json"]).ok().json();
     let job_id = out["job_id"].as_str().expect("job_id");
     assert_eq!(sim.sim.job_ids(), vec![job_id.to_string()]);
     assert_eq!(out["status"], "completed");
@@ -111,18 +101,7 @@ fn export_out_downloads_the_files_and_reports_them() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out_dir = dir.path().to_str().expect("utf-8");
     let out = sim
-        .appex(&[
-            "export",
-            "--from",
-            &days_ago(3),
-            "--to",
-            &days_ago(1),
-            "--format",
-            "ndjson",
-            "--out",
-            out_dir,
-            "--json",
-        ])
+        .export(3, &["--format", "ndjson", "--out", out_dir, "--json"])
         .ok()
         .json();
     assert_eq!(out["status"], "completed");
@@ -143,9 +122,7 @@ fn export_out_downloads_the_files_and_reports_them() {
 #[test]
 fn export_text_prints_the_job_and_its_files() {
     let sim = Sim::start();
-    let run = sim
-        .appex(&["export", "--from", &days_ago(2), "--to", &days_ago(1)])
-        .ok();
+    let run = sim.export(2, &[]).ok();
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{:?}", run.stdout);
     let job_id = &sim.sim.job_ids()[0];
@@ -155,16 +132,7 @@ fn export_text_prints_the_job_and_its_files() {
 #[test]
 fn export_no_wait_prints_only_the_job_id() {
     let sim = Sim::with(cli::fast().chunk_duration(std::time::Duration::from_secs(60)));
-    let run = sim
-        .appex(&[
-            "export",
-            "--from",
-            &days_ago(2),
-            "--to",
-            &days_ago(1),
-            "--no-wait",
-        ])
-        .ok();
+    let run = sim.export(2, &["--no-wait"]).ok();
     assert_eq!(run.stdout, format!("{}\n", sim.sim.job_ids()[0]));
     assert_eq!(sim.sim.request_count(Route::Download), 0);
 }
@@ -172,29 +140,10 @@ fn export_no_wait_prints_only_the_job_id() {
 #[test]
 fn on_conflict_attach_follows_the_running_job() {
     let sim = Sim::with(cli::fast().chunk_duration(std::time::Duration::from_secs(60)));
-    let first = sim
-        .appex(&[
-            "export",
-            "--from",
-            &days_ago(2),
-            "--to",
-            &days_ago(1),
-            "--no-wait",
-        ])
-        .ok();
+    let first = sim.export(2, &["--no-wait"]).ok();
     let running = first.stdout.trim();
     let attached = sim
-        .appex(&[
-            "export",
-            "--from",
-            &days_ago(5),
-            "--to",
-            &days_ago(1),
-            "--on-conflict",
-            "attach",
-            "--no-wait",
-            "--json",
-        ])
+        .export(5, &["--on-conflict", "attach", "--no-wait", "--json"])
         .ok()
         .json();
     assert_eq!(attached["job_id"], running);
@@ -205,16 +154,7 @@ fn on_conflict_attach_follows_the_running_job() {
 #[test]
 fn no_wait_conflicts_with_out() {
     let sim = Sim::start();
-    let run = sim.appex(&[
-        "export",
-        "--from",
-        &days_ago(2),
-        "--to",
-        &days_ago(1),
-        "--no-wait",
-        "--out",
-        "x",
-    ]);
+    let run = sim.export(2, &["--no-wait", "--out", "x"]);
     let line = run.fails_with(2);
     assert!(line.contains("--no-wait"), "{line}");
     assert!(sim.sim.requests().is_empty());
@@ -223,28 +163,10 @@ fn no_wait_conflicts_with_out() {
 #[test]
 fn on_conflict_wait_waits_for_the_running_job_then_triggers_its_own() {
     let sim = Sim::with(cli::fast().chunk_duration(std::time::Duration::from_millis(100)));
-    let first = sim
-        .appex(&[
-            "export",
-            "--from",
-            &days_ago(3),
-            "--to",
-            &days_ago(1),
-            "--no-wait",
-        ])
-        .ok();
+    let first = sim.export(3, &["--no-wait"]).ok();
     let running = first.stdout.trim().to_string();
     let out = sim
-        .appex(&[
-            "export",
-            "--from",
-            &days_ago(2),
-            "--to",
-            &days_ago(1),
-            "--on-conflict",
-            "wait",
-            "--json",
-        ])
+        .export(2, &["--on-conflict", "wait", "--json"])
         .ok()
         .json();
     assert_ne!(out["job_id"], running.as_str());

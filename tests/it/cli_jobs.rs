@@ -3,24 +3,31 @@
 
 use std::path::Path;
 
-use crate::support::cli::{Sim, days_ago, sha256_of};
+use crate::support::cli::{Sim, sha256_of};
 use userpilot_appex::simulator::Route;
 
 /// Triggers a 3-day export through the binary without waiting; returns its id.
 fn trigger(sim: &Sim) -> String {
-    let run = sim
-        .appex(&[
-            "export",
-            "--from",
-            &days_ago(3),
-            "--to",
-            &days_ago(1),
-            "--no-wait",
-        ])
-        .ok();
+    let run = sim.export(3, &["--no-wait"]).ok();
     let id = run.stdout.trim().to_string();
     assert!(!id.is_empty(), "the job id on stdout");
     id
+}
+
+/// Triggers a 3-day export and waits for it through the binary; returns its id.
+fn completed(sim: &Sim) -> String {
+    let id = trigger(sim);
+    sim.appex(&["jobs", "wait", &id, "-q"]).ok();
+    id
+}
+
+/// `appex jobs <command> <id> --json`: asserts it prints job `id`,
+/// completed, and returns it.
+fn completed_json(sim: &Sim, command: &str, id: &str) -> serde_json::Value {
+    let job = sim.appex(&["jobs", command, id, "--json"]).ok().json();
+    assert_eq!(job["job_id"], id);
+    assert_eq!(job["status"], "completed");
+    job
 }
 
 #[test]
@@ -54,9 +61,7 @@ fn jobs_list_table_has_a_header_and_a_row_per_job() {
 fn jobs_wait_json_prints_the_completed_job_without_signatures() {
     let sim = Sim::start();
     let id = trigger(&sim);
-    let job = sim.appex(&["jobs", "wait", &id, "--json"]).ok().json();
-    assert_eq!(job["job_id"], id.as_str());
-    assert_eq!(job["status"], "completed");
+    let job = completed_json(&sim, "wait", &id);
     let files = job["presigned_urls"].as_array().expect("files");
     assert_eq!(files.len(), 3, "one file per day");
     for file in files {
@@ -71,12 +76,9 @@ fn jobs_wait_json_prints_the_completed_job_without_signatures() {
 #[test]
 fn jobs_show_json_and_text_describe_the_job() {
     let sim = Sim::start();
-    let id = trigger(&sim);
-    sim.appex(&["jobs", "wait", &id, "-q"]).ok();
+    let id = completed(&sim);
 
-    let job = sim.appex(&["jobs", "show", &id, "--json"]).ok().json();
-    assert_eq!(job["job_id"], id.as_str());
-    assert_eq!(job["status"], "completed");
+    let job = completed_json(&sim, "show", &id);
     assert_eq!(job["all_chunks"].as_array().map(Vec::len), Some(3));
     assert_eq!(job["completed_chunks"].as_array().map(Vec::len), Some(3));
 
@@ -90,8 +92,7 @@ fn jobs_show_json_and_text_describe_the_job() {
 #[test]
 fn jobs_download_json_lists_files_with_path_bytes_and_sha256() {
     let sim = Sim::start();
-    let id = trigger(&sim);
-    sim.appex(&["jobs", "wait", &id, "-q"]).ok();
+    let id = completed(&sim);
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("exports");
     let out_str = out.to_str().expect("utf-8 path");
@@ -137,8 +138,7 @@ fn jobs_download_json_lists_files_with_path_bytes_and_sha256() {
 #[test]
 fn jobs_download_text_prints_a_line_per_file() {
     let sim = Sim::start();
-    let id = trigger(&sim);
-    sim.appex(&["jobs", "wait", &id, "-q"]).ok();
+    let id = completed(&sim);
     let dir = tempfile::tempdir().expect("tempdir");
     let out_str = dir.path().to_str().expect("utf-8 path");
     let run = sim.appex(&["jobs", "download", &id, "--out", out_str]).ok();

@@ -4,7 +4,7 @@
 //! progress bars are drawn.
 #![cfg(feature = "cli")]
 
-use crate::support::cli::{Run, SECRET_KEY, Sim, appex_cmd, days_ago};
+use crate::support::cli::{Run, SECRET_KEY, Sim, appex_cmd, export_args};
 use userpilot_appex::simulator::Route;
 
 /// How many downloads the simulator served with a query string (where
@@ -36,32 +36,13 @@ fn the_key_never_appears_at_any_verbosity_from_flag_or_env() {
     for verbosity in ["-v", "-vv", "-vvv"] {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().to_str().expect("utf-8");
-        let export = [
-            "export",
-            "--from",
-            &days_ago(2),
-            "--to",
-            &days_ago(1),
-            "--out",
-            out,
-            verbosity,
-        ];
-        let by_flag = sim.appex(&export).ok();
+        let by_flag = sim.export(2, &["--out", out, verbosity]).ok();
         assert!(!by_flag.stderr.is_empty(), "{verbosity} logs something");
         assert_clean(&by_flag, &format!("export {verbosity} --api-key"));
 
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().to_str().expect("utf-8");
-        let export = [
-            "export",
-            "--from",
-            &days_ago(2),
-            "--to",
-            &days_ago(1),
-            "--out",
-            out,
-            verbosity,
-        ];
+        let export = export_args(2, &["--out", out, verbosity]);
         let by_env = sim.appex_env_key(&export).ok();
         assert_clean(&by_env, &format!("export {verbosity} env"));
 
@@ -113,18 +94,7 @@ fn presigned_signatures_never_reach_stderr() {
     let sim = Sim::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().to_str().expect("utf-8");
-    let run = sim
-        .appex(&[
-            "export",
-            "--from",
-            &days_ago(3),
-            "--to",
-            &days_ago(1),
-            "--out",
-            out,
-            "-vvv",
-        ])
-        .ok();
+    let run = sim.export(3, &["--out", out, "-vvv"]).ok();
     assert_eq!(
         signed_downloads(&sim),
         3,
@@ -151,21 +121,9 @@ fn json_stdout_is_one_document_while_progress_is_drawn() {
     let sim = Sim::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().to_str().expect("utf-8");
-    let mut cmd = appex_cmd();
-    cmd.env("APPEX_PROGRESS", "always").args([
-        "--base-url",
-        &sim.url(),
-        "--api-key",
-        SECRET_KEY,
-        "export",
-        "--from",
-        &days_ago(3),
-        "--to",
-        &days_ago(1),
-        "--out",
-        out,
-        "--json",
-    ]);
+    let mut cmd = sim.command();
+    cmd.env("APPEX_PROGRESS", "always")
+        .args(export_args(3, &["--out", out, "--json"]));
     let run = Run::of(cmd).ok();
     // Progress was drawn: the job bar and the byte bars, on stderr.
     assert!(run.stderr.contains("chunks"), "job bar: {:?}", run.stderr);
@@ -176,12 +134,8 @@ fn json_stdout_is_one_document_while_progress_is_drawn() {
     assert_eq!(doc["files"].as_array().map(Vec::len), Some(3));
 
     // -q hides it all.
-    let mut cmd = appex_cmd();
+    let mut cmd = sim.command();
     cmd.env("APPEX_PROGRESS", "always").args([
-        "--base-url",
-        &sim.url(),
-        "--api-key",
-        SECRET_KEY,
         "jobs",
         "wait",
         &sim.sim.job_ids()[0],
@@ -196,16 +150,7 @@ fn json_stdout_is_one_document_while_progress_is_drawn() {
 #[test]
 fn progress_is_not_drawn_when_stderr_is_not_a_terminal() {
     let sim = Sim::start();
-    let run = sim
-        .appex(&[
-            "export",
-            "--from",
-            &days_ago(2),
-            "--to",
-            &days_ago(1),
-            "--json",
-        ])
-        .ok();
+    let run = sim.export(2, &["--json"]).ok();
     assert!(run.stderr.is_empty(), "{:?}", run.stderr);
     run.json();
 }
@@ -221,16 +166,9 @@ fn verbosity_and_rust_log_choose_the_log_level_on_stderr() {
     assert!(!debug.stderr.contains("TRACE"), "{:?}", debug.stderr);
     debug.json();
 
-    let mut cmd = appex_cmd();
-    cmd.env("RUST_LOG", "trace").args([
-        "--base-url",
-        &sim.url(),
-        "--api-key",
-        SECRET_KEY,
-        "jobs",
-        "list",
-        "--json",
-    ]);
+    let mut cmd = sim.command();
+    cmd.env("RUST_LOG", "trace")
+        .args(["jobs", "list", "--json"]);
     let traced = Run::of(cmd).ok();
     assert!(traced.stderr.contains("TRACE"), "{:?}", traced.stderr);
     assert_clean(&traced, "RUST_LOG=trace");

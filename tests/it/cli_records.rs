@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::support::{
     EVENT_TYPES,
-    cli::{self, Sim, days_ago},
+    cli::{self, Sim},
 };
 use userpilot_appex::records::{ReadOptions, summarize};
 
@@ -14,19 +14,17 @@ use userpilot_appex::records::{ReadOptions, summarize};
 fn exported(sim: &Sim, format: &str) -> (tempfile::TempDir, Vec<PathBuf>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = sim
-        .appex(&[
-            "export",
-            "--from",
-            &days_ago(2),
-            "--to",
-            &days_ago(1),
-            "--format",
-            format,
-            "--out",
-            dir.path().to_str().expect("utf-8"),
-            "--json",
-            "-q",
-        ])
+        .export(
+            2,
+            &[
+                "--format",
+                format,
+                "--out",
+                dir.path().to_str().expect("utf-8"),
+                "--json",
+                "-q",
+            ],
+        )
         .ok()
         .json();
     let files = out["files"]

@@ -1,7 +1,10 @@
 //! Shared by the `cli_*` tests: a simulator on a runtime of its own, and
 //! the `appex` binary pointed at it.
 
-use std::process::{Command, Output};
+use std::{
+    ffi::OsStr,
+    process::{Command, Output},
+};
 
 use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
@@ -49,15 +52,27 @@ impl Sim {
     }
 
     /// `appex --base-url <sim> --api-key <key> <args>`.
-    pub fn appex(&self, args: &[&str]) -> Run {
-        let mut cmd = appex_cmd();
-        cmd.args(["--base-url", &self.url(), "--api-key", self.sim.api_key()]);
+    pub fn appex(&self, args: &[impl AsRef<OsStr>]) -> Run {
+        let mut cmd = self.command();
         cmd.args(args);
         Run::of(cmd)
     }
 
+    /// `appex --base-url <sim> --api-key <key>`, to add arguments and
+    /// environment to.
+    pub fn command(&self) -> Command {
+        let mut cmd = appex_cmd();
+        cmd.args(["--base-url", &self.url(), "--api-key", self.sim.api_key()]);
+        cmd
+    }
+
+    /// `appex … ` [`export_args`]`(days, args)`.
+    pub fn export(&self, days: u64, args: &[&str]) -> Run {
+        self.appex(&export_args(days, args))
+    }
+
     /// `appex --base-url <sim> <args>` with the key in `USERPILOT_API_KEY`.
-    pub fn appex_env_key(&self, args: &[&str]) -> Run {
+    pub fn appex_env_key(&self, args: &[impl AsRef<OsStr>]) -> Run {
         let mut cmd = appex_cmd();
         cmd.env("USERPILOT_API_KEY", self.sim.api_key());
         cmd.args(["--base-url", &self.url()]);
@@ -146,6 +161,19 @@ impl Run {
         );
         lines[0].to_string()
     }
+}
+
+/// `export --from <days ago> --to <yesterday> <args>`.
+pub fn export_args(days: u64, args: &[&str]) -> Vec<String> {
+    let mut all = vec![
+        "export".to_string(),
+        "--from".to_string(),
+        days_ago(days),
+        "--to".to_string(),
+        days_ago(1),
+    ];
+    all.extend(args.iter().map(|a| a.to_string()));
+    all
 }
 
 /// A date `days` ago, as `YYYY-MM-DD`.
