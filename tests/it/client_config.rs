@@ -1,12 +1,8 @@
 //! Configuration: environment, base URL validation, retry schedule, tracing.
 
-use std::{
-    io::Write,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::time::Duration;
 
-use crate::support::{self, KEY, job_path};
+use crate::support::{self, KEY, job_path, logs::Logs};
 use httpmock::{Method::GET, MockServer};
 use serde_json::json;
 use userpilot_appex::{Client, Error, RetryPolicy};
@@ -87,29 +83,9 @@ fn the_backoff_doubles_from_the_initial_delay_up_to_the_cap() {
     }
 }
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn each_operation_runs_in_a_span_with_its_id_and_status_and_no_key() {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = Logs::capture();
 
     let server = MockServer::start_async().await;
     server
@@ -124,7 +100,7 @@ async fn each_operation_runs_in_a_span_with_its_id_and_status_and_no_key() {
         .await
         .unwrap();
 
-    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("appex.request"), "{logs}");
     assert!(
         logs.contains("operation=\"get_job\"") || logs.contains("operation=get_job"),

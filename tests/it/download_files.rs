@@ -9,7 +9,9 @@ use std::{
     time::Duration,
 };
 
-use crate::support::{self, KEY, files::FileSpec, job_path, server::TestServer, sha256_hex};
+use crate::support::{
+    self, KEY, files::FileSpec, job_path, logs::Logs, server::TestServer, sha256_hex,
+};
 use userpilot_appex::{
     Client, Error, RetryPolicy,
     error::DownloadFailure,
@@ -818,20 +820,6 @@ async fn a_job_not_completed_is_refused_before_any_request() {
     assert!(server.requests().is_empty());
 }
 
-/// Captures log output for the secrecy test.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn logs_and_reports_never_contain_the_signature() {
     let server = TestServer::start().await;
@@ -841,14 +829,7 @@ async fn logs_and_reports_never_contain_the_signature() {
             .drop_after(10_000, 2)
             .status(503, 1),
     );
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = Logs::capture();
     let dir = tempfile::tempdir().unwrap();
     let download = client(&server).download(
         job("job-log", &[("a.csv", server.url("/files/a", SIG))]),
@@ -858,7 +839,7 @@ async fn logs_and_reports_never_contain_the_signature() {
 
     let report = guarded(download.run()).await.expect("download");
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(
         text.contains("retrying download"),
         "the retries were logged: {text}"

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::support::records::record_error;
 use chrono::Timelike;
 use serde_json::json;
 use userpilot_appex::{
@@ -217,24 +218,15 @@ mod parquet_files {
         let path = with_bad_row(dir.path());
         let items: Vec<_> = RecordReader::open(&path).unwrap().collect();
         assert_eq!(items.len(), 4, "three events, the error, then the end");
-        match &items[3] {
-            Err(Error::Record {
-                file,
-                location,
-                message,
-            }) => {
-                assert_eq!(file, &path);
-                assert_eq!(
-                    *location,
-                    RecordLocation::RowGroup {
-                        row_group: 1,
-                        row: 4
-                    }
-                );
-                assert!(message.contains("inserted_at"), "{message}");
-            }
-            other => panic!("expected a Record error, got {other:?}"),
-        }
+        let message = record_error(
+            &items[3],
+            &path,
+            RecordLocation::RowGroup {
+                row_group: 1,
+                row: 4,
+            },
+        );
+        assert!(message.contains("inserted_at"), "{message}");
         let text = items[3].as_ref().unwrap_err().to_string();
         assert!(text.contains("row 4 (row group 1)"), "{text}");
     }
@@ -325,13 +317,7 @@ mod avro_files {
         write_avro(&path, &(0..4).map(expected).collect::<Vec<_>>(), Some(1));
         let items: Vec<_> = RecordReader::open(&path).unwrap().collect();
         assert_eq!(items.len(), 2);
-        match &items[1] {
-            Err(Error::Record { file, location, .. }) => {
-                assert_eq!(file, &path);
-                assert_eq!(*location, RecordLocation::Row(2));
-            }
-            other => panic!("expected a Record error, got {other:?}"),
-        }
+        record_error(&items[1], &path, RecordLocation::Row(2));
         let mut reader = RecordReader::with_options(&path, ReadOptions::lenient()).unwrap();
         let mut n = 0;
         for event in &mut reader {

@@ -9,16 +9,16 @@ use std::{
     task::{Context, Poll, Waker},
 };
 
-use crate::support::alloc;
+use crate::support::{
+    alloc,
+    records::{csv_text, record_error},
+};
 use flate2::{Compression, write::GzEncoder};
 use futures::{Stream, StreamExt};
 use serde_json::{Value, json};
 use userpilot_appex::{
     Error,
-    records::{
-        EXPORT_FIELDS, ReadOptions, RecordLocation, RecordReader, records_stream,
-        records_stream_with,
-    },
+    records::{ReadOptions, RecordLocation, RecordReader, records_stream, records_stream_with},
 };
 
 fn event_json(i: usize) -> Value {
@@ -50,21 +50,8 @@ fn write_ndjson(path: &Path, range: std::ops::Range<usize>, gz: bool) {
 }
 
 fn write_csv(path: &Path, range: std::ops::Range<usize>) {
-    let mut w = csv::Writer::from_path(path).unwrap();
-    w.write_record(EXPORT_FIELDS).unwrap();
-    for i in range {
-        let e = event_json(i);
-        let row: Vec<String> = EXPORT_FIELDS
-            .iter()
-            .map(|f| match &e[*f] {
-                Value::Null => String::new(),
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-            .collect();
-        w.write_record(&row).unwrap();
-    }
-    w.flush().unwrap();
+    let events: Vec<Value> = range.map(event_json).collect();
+    std::fs::write(path, csv_text(&events)).unwrap();
 }
 
 fn id_of(item: &userpilot_appex::Result<userpilot_appex::records::ExportedEvent>) -> String {
@@ -121,13 +108,7 @@ async fn stream_ends_at_the_first_bad_row_naming_its_file_and_line() {
     assert_eq!(items.len(), 8, "5 + 2 events, then the error, then the end");
     let ids: Vec<String> = items[..7].iter().map(id_of).collect();
     assert_eq!(ids, expected_ids(0..7));
-    match &items[7] {
-        Err(Error::Record { file, location, .. }) => {
-            assert_eq!(file, &b);
-            assert_eq!(*location, RecordLocation::Line(3));
-        }
-        other => panic!("expected a Record error, got {other:?}"),
-    }
+    record_error(&items[7], &b, RecordLocation::Line(3));
 }
 
 #[tokio::test]

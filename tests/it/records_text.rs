@@ -6,7 +6,10 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use crate::support::EVENT_TYPES;
+use crate::support::{
+    EVENT_TYPES,
+    records::{csv_text, record_error},
+};
 use chrono::{TimeZone, Timelike, Utc};
 use flate2::{Compression, write::GzEncoder};
 use serde_json::{Value, json};
@@ -53,24 +56,6 @@ fn event_json(i: usize) -> Value {
 
 fn ndjson_text(events: &[Value]) -> String {
     events.iter().map(|e| format!("{e}\n")).collect()
-}
-
-/// CSV text with the contract header, `metadata` as JSON text, empty = absent.
-fn csv_text(events: &[Value]) -> String {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(EXPORT_FIELDS).unwrap();
-    for e in events {
-        let row: Vec<String> = EXPORT_FIELDS
-            .iter()
-            .map(|f| match &e[*f] {
-                Value::Null => String::new(),
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-            .collect();
-        w.write_record(&row).unwrap();
-    }
-    String::from_utf8(w.into_inner().unwrap()).unwrap()
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -383,18 +368,8 @@ fn malformed_ndjson_row_is_an_error_naming_file_and_line() {
     let items: Vec<_> = RecordReader::open(&path).unwrap().collect();
     assert_eq!(items.len(), 3, "two events, the error, then the end");
     assert!(items[0].is_ok() && items[1].is_ok());
-    match &items[2] {
-        Err(Error::Record {
-            file,
-            location,
-            message,
-        }) => {
-            assert_eq!(file, &path);
-            assert_eq!(*location, RecordLocation::Line(3));
-            assert!(message.contains("JSON"), "{message}");
-        }
-        other => panic!("expected a Record error, got {other:?}"),
-    }
+    let message = record_error(&items[2], &path, RecordLocation::Line(3));
+    assert!(message.contains("JSON"), "{message}");
     let text = items[2].as_ref().unwrap_err().to_string();
     assert!(
         text.contains("bad.ndjson") && text.contains("line 3"),
@@ -431,18 +406,8 @@ fn malformed_csv_row_is_an_error_naming_file_and_line() {
         items[0].as_ref().unwrap().internal_event_id.as_deref(),
         Some("evt-0")
     );
-    match &items[1] {
-        Err(Error::Record {
-            file,
-            location,
-            message,
-        }) => {
-            assert_eq!(file, &path);
-            assert_eq!(*location, RecordLocation::Line(3));
-            assert!(message.contains("4 cells"), "{message}");
-        }
-        other => panic!("expected a Record error, got {other:?}"),
-    }
+    let message = record_error(&items[1], &path, RecordLocation::Line(3));
+    assert!(message.contains("4 cells"), "{message}");
 }
 
 #[test]
@@ -463,13 +428,7 @@ fn csv_whose_header_names_no_exported_field_fails_even_in_lenient_mode() {
         .unwrap()
         .collect();
     assert_eq!(items.len(), 1);
-    match &items[0] {
-        Err(Error::Record { file, location, .. }) => {
-            assert_eq!(file, &path);
-            assert_eq!(*location, RecordLocation::Line(1));
-        }
-        other => panic!("expected a Record error, got {other:?}"),
-    }
+    record_error(&items[0], &path, RecordLocation::Line(1));
 }
 
 #[test]
@@ -673,13 +632,11 @@ fn summarize_counts_types_sources_time_span_and_skipped_rows() {
     assert_eq!(json["skipped"], 4);
     assert_eq!(json["first_inserted_at"], "2025-01-10T12:00:00.100000Z");
     // strict mode stops at the first bad row and names it
-    match summarize([&a, &b], ReadOptions::default()) {
-        Err(Error::Record { file, location, .. }) => {
-            assert_eq!(file, b);
-            assert_eq!(location, RecordLocation::Line(3));
-        }
-        other => panic!("expected a Record error, got {other:?}"),
-    }
+    record_error(
+        &summarize([&a, &b], ReadOptions::default()),
+        &b,
+        RecordLocation::Line(3),
+    );
     let mut empty = Summary::default();
     empty.add(&ExportedEvent::default());
     assert_eq!(empty.by_event_type[Summary::NONE], 1);

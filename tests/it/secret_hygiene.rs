@@ -9,11 +9,9 @@
 
 #![cfg(feature = "simulator")]
 
-use std::{
-    io::Write,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::time::Duration;
+
+use crate::support::logs::Logs;
 
 use futures::StreamExt;
 use userpilot_appex::{
@@ -28,34 +26,8 @@ const WRONG_KEY: &str = "appex-wrong-KEY-77aa19";
 /// A signature of our own making, on a URL that cannot be reached.
 const FAKE_SIGNATURE: &str = "feedfacecafebeef0123456789abcdef";
 
-/// The shared capture buffer.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Buffer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
-    }
-    fn append(&self, bytes: &[u8]) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(bytes);
-    }
-}
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.append(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Forwards `log` records (reqwest, rustls) into the buffer.
-struct LogBridge(Buffer);
+struct LogBridge(Logs);
 
 impl log::Log for LogBridge {
     fn enabled(&self, _: &log::Metadata) -> bool {
@@ -116,16 +88,9 @@ fn fast_retry() -> RetryPolicy {
 
 #[tokio::test]
 async fn neither_the_key_nor_a_signature_reaches_logs_errors_or_debug() {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
     // This test's runtime is current-thread: every task it spawns (the
     // simulator's too) runs under this subscriber.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (buffer, _guard) = Logs::capture();
     log::set_boxed_logger(Box::new(LogBridge(buffer.clone()))).expect("the only logger");
     log::set_max_level(log::LevelFilter::Trace);
 

@@ -4,7 +4,9 @@ pub mod alloc;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod files;
+pub mod logs;
 pub mod mock;
+pub mod records;
 pub mod server;
 #[cfg(feature = "simulator")]
 pub mod simulator;
