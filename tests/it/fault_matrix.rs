@@ -19,8 +19,11 @@ use std::{
     time::Duration,
 };
 
+use crate::support::{
+    sha256_hex,
+    simulator::{self, completed_export, reference_bytes},
+};
 use futures::StreamExt;
-use sha2::{Digest, Sha256};
 use userpilot_appex::{
     Client, Error, RetryPolicy,
     error::DownloadFailure,
@@ -145,11 +148,11 @@ fn fast_retry(max_retries: u32) -> RetryPolicy {
 }
 
 fn quick_wait() -> WaitPolicy {
-    WaitPolicy::default()
-        .with_initial_delay(Duration::from_millis(10))
-        .with_max_delay(Duration::from_millis(40))
-        .with_jitter(false)
-        .with_max_wait(Duration::from_secs(20))
+    simulator::quick_wait(
+        Duration::from_millis(10),
+        Duration::from_millis(40),
+        Duration::from_secs(20),
+    )
 }
 
 fn client_for(sim: &Simulator, max_retries: u32) -> Client {
@@ -162,17 +165,6 @@ fn client_for(sim: &Simulator, max_retries: u32) -> Client {
 fn range(days: u64) -> (chrono::NaiveDate, chrono::NaiveDate) {
     let from = chrono::NaiveDate::from_ymd_opt(2025, 1, 6).expect("date");
     (from, from + chrono::Days::new(days - 1))
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-/// Fetches a presigned URL directly, without Authorization.
-async fn reference_bytes(url: &str) -> Vec<u8> {
-    let response = reqwest::get(url).await.expect("reference fetch");
-    assert_eq!(response.status(), 200, "reference fetch status");
-    response.bytes().await.expect("reference body").to_vec()
 }
 
 /// The names in a directory, sorted.
@@ -636,17 +628,7 @@ async fn cell_drop_without_retries_keeps_the_part_and_the_next_run_resumes() {
         .await
         .expect("simulator starts");
     let client = client_for(&sim, 0);
-    let (from, to) = range(1);
-    let job = client
-        .export()
-        .range(from, to)
-        .wait_policy(quick_wait())
-        .send()
-        .await
-        .expect("trigger")
-        .wait()
-        .await
-        .expect("job completes");
+    let job = completed_export(&client, range(1), quick_wait()).await;
     let dir = tempfile::tempdir().expect("tempdir");
 
     let err = client

@@ -9,13 +9,16 @@ use std::{
     time::Duration,
 };
 
+use crate::support::{
+    sha256_hex,
+    simulator::{self, completed_export, reference_bytes},
+};
 use futures::StreamExt;
-use sha2::{Digest, Sha256};
 use userpilot_appex::{
     Client, Error, RetryPolicy,
     ext::{
         export::{ConflictPolicy, EventType},
-        jobs::WaitPolicy,
+        jobs::{ExportJobHandle, WaitPolicy},
     },
     models::JobStatus,
     simulator::{Route, Simulator, SimulatorConfig},
@@ -40,31 +43,27 @@ fn client_for(sim: &Simulator) -> Client {
 }
 
 fn quick_wait() -> WaitPolicy {
-    WaitPolicy::default()
-        .with_initial_delay(Duration::from_millis(20))
-        .with_max_delay(Duration::from_millis(100))
-        .with_jitter(false)
-        .with_max_wait(Duration::from_secs(30))
+    simulator::quick_wait(
+        Duration::from_millis(20),
+        Duration::from_millis(100),
+        Duration::from_secs(30),
+    )
+}
+
+/// Triggers an export of [`range`], to wait for with [`quick_wait`].
+async fn started(client: &Client) -> ExportJobHandle {
+    client
+        .export()
+        .range(range().0, range().1)
+        .wait_policy(quick_wait())
+        .send()
+        .await
+        .unwrap()
 }
 
 fn range() -> (chrono::NaiveDate, chrono::NaiveDate) {
     let from = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
     (from, from + chrono::Days::new(3)) // four days, four chunks
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-/// Fetches a presigned URL directly (no Authorization), for reference bytes.
-async fn reference_bytes(url: &str) -> Vec<u8> {
-    reqwest::get(url)
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap()
-        .to_vec()
 }
 
 #[tokio::test]
@@ -155,14 +154,7 @@ async fn trigger_wait_and_download_a_whole_export() {
 async fn a_job_failing_midway_is_job_failed_with_the_final_job() {
     let sim = Simulator::start(fast_sim().fail_at_chunk(2)).await.unwrap();
     let client = client_for(&sim);
-    let (from, to) = range();
-    let handle = client
-        .export()
-        .range(from, to)
-        .wait_policy(quick_wait())
-        .send()
-        .await
-        .unwrap();
+    let handle = started(&client).await;
     let err = handle.wait().await.unwrap_err();
     let Error::JobFailed { job } = &err else {
         panic!("expected JobFailed, got {err:?}")
@@ -177,14 +169,7 @@ async fn a_new_job_invisible_for_its_first_polls_is_waited_for() {
         .await
         .unwrap();
     let client = client_for(&sim);
-    let (from, to) = range();
-    let handle = client
-        .export()
-        .range(from, to)
-        .wait_policy(quick_wait())
-        .send()
-        .await
-        .unwrap();
+    let handle = started(&client).await;
     let job = handle.wait().await.unwrap();
     assert_eq!(job.status(), JobStatus::Completed);
     assert!(
@@ -242,17 +227,7 @@ async fn downloads_survive_drops_rate_limits_and_expired_urls() {
     .await
     .unwrap();
     let client = client_for(&sim);
-    let (from, to) = range();
-    let job = client
-        .export()
-        .range(from, to)
-        .wait_policy(quick_wait())
-        .send()
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
+    let job = completed_export(&client, range(), quick_wait()).await;
     sim.expire_urls();
 
     let dir = tempfile::tempdir().unwrap();

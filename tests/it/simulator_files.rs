@@ -75,17 +75,11 @@ fn assert_contract_event(e: &Value, day: &str, app_token: &str) {
             e["screen_width"].is_i64() && e["screen_height"].is_i64(),
             "{e}"
         );
-        for f in [
-            "hostname",
-            "pathname",
-            "device_type",
-            "user_agent",
-            "operating_system",
-            "browser",
-            "browser_language",
-            "session",
-            "country_code",
-        ] {
+        // The text fields from `hostname` to `country_code`.
+        let texts = EXPORT_FIELDS[8..19]
+            .iter()
+            .filter(|f| !f.starts_with("screen_"));
+        for f in texts {
             assert!(e[f].as_str().is_some_and(|v| !v.is_empty()), "{f} in {e}");
         }
     } else {

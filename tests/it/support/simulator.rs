@@ -3,9 +3,15 @@
 
 use std::{io::Read, time::Duration};
 
+use chrono::NaiveDate;
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use serde_json::Value;
-use userpilot_appex::simulator::{Simulator, SimulatorConfig};
+use userpilot_appex::{
+    Client,
+    ext::jobs::WaitPolicy,
+    models::ExportJob,
+    simulator::{Simulator, SimulatorConfig},
+};
 
 pub use super::{EXPORTS, JOBS, LOOKUPS, PLAIN_LOOKUPS};
 
@@ -139,6 +145,43 @@ pub async fn fetch(url: &str, headers: &[(&str, &str)]) -> Answer {
         headers: resp.headers().clone(),
         body: resp.bytes().await.expect("body arrives"),
     }
+}
+
+/// The bytes behind a presigned URL, fetched directly (no
+/// `Authorization`): the reference a download is compared with.
+pub async fn reference_bytes(url: &str) -> Vec<u8> {
+    let answer = fetch(url, &[]).await;
+    assert_eq!(answer.status, StatusCode::OK, "reference fetch status");
+    answer.body.to_vec()
+}
+
+/// A wait policy for jobs with millisecond chunks: polls from `initial`
+/// doubling up to `max_delay`, without jitter, for at most `max_wait`.
+pub fn quick_wait(initial: Duration, max_delay: Duration, max_wait: Duration) -> WaitPolicy {
+    WaitPolicy::default()
+        .with_initial_delay(initial)
+        .with_max_delay(max_delay)
+        .with_jitter(false)
+        .with_max_wait(max_wait)
+}
+
+/// Triggers an export of `from..=to` and waits with `wait` until it
+/// completes (panics otherwise).
+pub async fn completed_export(
+    client: &Client,
+    (from, to): (NaiveDate, NaiveDate),
+    wait: WaitPolicy,
+) -> ExportJob {
+    client
+        .export()
+        .range(from, to)
+        .wait_policy(wait)
+        .send()
+        .await
+        .expect("trigger")
+        .wait()
+        .await
+        .expect("job completes")
 }
 
 pub fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
