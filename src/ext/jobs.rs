@@ -1,7 +1,6 @@
 //! Export jobs after the trigger: a handle on one job, its progress read
 //! leniently, and a poller that waits for the end with backoff.
 //!
-//! Shaped like google-cloud-rust's `Poller` and the AWS SDK waiters:
 //! [`JobPoller::poll`] is one step, [`JobPoller::wait`] runs to a terminal
 //! state under a [`WaitPolicy`], and [`JobPoller::updates`] is the same loop
 //! as a [`Stream`](futures::Stream). Cancelling is dropping the future (or the stream).

@@ -19,10 +19,8 @@ use std::{
     time::Duration,
 };
 
-use crate::support::{
-    sha256_hex,
-    simulator::{self, completed_export, reference_bytes},
-};
+use crate::support::sha256_hex;
+use crate::support::simulator::{self, completed_export, reference_bytes};
 use futures::StreamExt;
 use userpilot_appex::{
     Client, Error, RetryPolicy,
