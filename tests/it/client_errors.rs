@@ -15,6 +15,14 @@ fn error_body(code: &str, message: &str) -> serde_json::Value {
     json!({"errors": [{"error": code, "error_code": code, "message": message, "details": "more"}]})
 }
 
+/// `get_job(id)` against `base_url` without retries; it must fail.
+async fn get_job_error(base_url: &str, id: &str) -> Error {
+    support::client(base_url, RetryPolicy::none())
+        .get_job(id)
+        .await
+        .unwrap_err()
+}
+
 async fn mock_status(
     server: &MockServer,
     method: httpmock::Method,
@@ -41,10 +49,7 @@ async fn get_job_404_is_not_found_not_an_empty_job() {
         error_body("not_found", "Export job not found"),
     )
     .await;
-    let err = support::client(&server.base_url(), RetryPolicy::none())
-        .get_job("nope")
-        .await
-        .unwrap_err();
+    let err = get_job_error(&server.base_url(), "nope").await;
     let Error::NotFound(failure) = &err else {
         panic!("expected NotFound, got {err:?}")
     };
@@ -183,10 +188,7 @@ async fn an_html_502_from_a_proxy_keeps_its_status_and_an_excerpt() {
 #[tokio::test]
 async fn an_html_401_keeps_its_status_though_the_body_is_not_json() {
     let server = TestServer::scripted(vec![Reply::text(401, "text/html", "<h1>Denied</h1>")]).await;
-    let err = support::client(&server.base_url(), RetryPolicy::none())
-        .get_job("j")
-        .await
-        .unwrap_err();
+    let err = get_job_error(&server.base_url(), "j").await;
     let Error::Unauthorized(failure) = &err else {
         panic!("expected Unauthorized, got {err:?}")
     };
@@ -197,10 +199,7 @@ async fn an_html_401_keeps_its_status_though_the_body_is_not_json() {
 async fn a_success_with_an_undecodable_body_is_a_decode_error_with_status() {
     let server =
         TestServer::scripted(vec![Reply::text(200, "application/json", "{not json")]).await;
-    let err = support::client(&server.base_url(), RetryPolicy::none())
-        .get_job("j")
-        .await
-        .unwrap_err();
+    let err = get_job_error(&server.base_url(), "j").await;
     let Error::Decode {
         status,
         excerpt,

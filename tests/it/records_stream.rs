@@ -36,6 +36,13 @@ fn event_json(i: usize) -> Value {
     })
 }
 
+/// Writes events `range` as `dir/name` (see [`write_ndjson`]); returns its path.
+fn ndjson_file(dir: &Path, name: &str, range: std::ops::Range<usize>, gz: bool) -> PathBuf {
+    let path = dir.join(name);
+    write_ndjson(&path, range, gz);
+    path
+}
+
 fn write_ndjson(path: &Path, range: std::ops::Range<usize>, gz: bool) {
     let file = BufWriter::new(File::create(path).unwrap());
     let mut out: Box<dyn Write> = if gz {
@@ -89,8 +96,7 @@ async fn stream_over_several_files_yields_every_event_in_order() {
 #[tokio::test]
 async fn stream_ends_at_the_first_bad_row_naming_its_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
-    let a = dir.path().join("a.ndjson");
-    write_ndjson(&a, 0..5, false);
+    let a = ndjson_file(dir.path(), "a.ndjson", 0..5, false);
     let b = dir.path().join("b.ndjson");
     std::fs::write(
         &b,
@@ -102,8 +108,7 @@ async fn stream_ends_at_the_first_bad_row_naming_its_file_and_line() {
         ),
     )
     .unwrap();
-    let c = dir.path().join("c.ndjson");
-    write_ndjson(&c, 8..10, false);
+    let c = ndjson_file(dir.path(), "c.ndjson", 8..10, false);
     let items: Vec<_> = records_stream([&a, &b, &c]).collect().await;
     assert_eq!(items.len(), 8, "5 + 2 events, then the error, then the end");
     let ids: Vec<String> = items[..7].iter().map(id_of).collect();
@@ -145,8 +150,7 @@ async fn lenient_stream_skips_bad_rows_and_reports_them_in_its_summary() {
 #[tokio::test]
 async fn a_missing_file_ends_the_stream_with_an_io_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
-    let a = dir.path().join("a.ndjson");
-    write_ndjson(&a, 0..3, false);
+    let a = ndjson_file(dir.path(), "a.ndjson", 0..3, false);
     let missing = dir.path().join("missing.ndjson");
     let items: Vec<_> = records_stream([&a, &missing, &a]).collect().await;
     assert_eq!(items.len(), 4);
@@ -176,8 +180,7 @@ fn outside_a_tokio_runtime_the_stream_yields_an_error() {
 fn a_large_gzip_file_is_read_with_flat_memory() {
     const ROWS: usize = 200_000;
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("big.ndjson.gz");
-    write_ndjson(&path, 0..ROWS, true);
+    let path = ndjson_file(dir.path(), "big.ndjson.gz", 0..ROWS, true);
     let decompressed: usize = (0..ROWS).map(|i| event_json(i).to_string().len() + 1).sum();
 
     let ((count, last), peak_growth) = alloc::thread_peak_growth(|| {

@@ -17,10 +17,15 @@ fn one_day() -> serde_json::Value {
     json!({"from": "2025-01-01", "to": "2025-01-01"})
 }
 
+/// Days of 400 events: files large enough to cut.
+fn files_400() -> SimulatorConfig {
+    SimulatorConfig::default().events_per_day(400)
+}
+
 /// The bytes a fault-free simulator with the same seed serves for the first
 /// file of a one-day export.
 async fn clean_file() -> bytes::Bytes {
-    let sim = start(SimulatorConfig::default().events_per_day(400)).await;
+    let sim = start(files_400()).await;
     let job = completed_job(&sim, one_day()).await;
     fetch(&urls(&job)[0].1, &[]).await.body
 }
@@ -84,12 +89,7 @@ async fn server_error_rate_answers_503_reproducibly_from_the_seed() {
 #[tokio::test]
 async fn a_dropped_download_breaks_off_and_a_ranged_retry_completes_it() {
     let clean = clean_file().await;
-    let sim = start(
-        SimulatorConfig::default()
-            .events_per_day(400)
-            .drop_download_after(1000, 1),
-    )
-    .await;
+    let sim = start(files_400().drop_download_after(1000, 1)).await;
     let url = first_url(&sim).await;
 
     let resp = http().get(&url).send().await.expect("headers arrive");
@@ -138,12 +138,7 @@ async fn drop_download_counts_attempts_per_file() {
 #[tokio::test]
 async fn truncate_gzip_serves_a_complete_transfer_of_an_incomplete_gzip() {
     let clean = clean_file().await;
-    let sim = start(
-        SimulatorConfig::default()
-            .events_per_day(400)
-            .truncate_gzip(true),
-    )
-    .await;
+    let sim = start(files_400().truncate_gzip(true)).await;
     let url = first_url(&sim).await;
     let a = fetch(&url, &[]).await;
     assert_eq!(a.status, StatusCode::OK);
@@ -161,12 +156,7 @@ async fn truncate_gzip_serves_a_complete_transfer_of_an_incomplete_gzip() {
 #[tokio::test(start_paused = true)]
 async fn slow_body_sends_pieces_with_a_delay_before_each() {
     let clean = clean_file().await;
-    let sim = start(
-        SimulatorConfig::default()
-            .events_per_day(400)
-            .slow_body(1000, Duration::from_secs(2)),
-    )
-    .await;
+    let sim = start(files_400().slow_body(1000, Duration::from_secs(2))).await;
     let url = first_url(&sim).await;
     let started = tokio::time::Instant::now();
     let a = fetch(&url, &[]).await;
