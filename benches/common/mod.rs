@@ -46,31 +46,20 @@ impl Server {
             .env("APPEX_BENCH_SEED", spec.seed.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped());
-        let opt = |cmd: &mut Command, k: &str, v: Option<String>| {
-            if let Some(v) = v {
-                cmd.env(k, v);
+        fn text(value: Option<impl ToString>) -> Option<String> {
+            value.map(|v| v.to_string())
+        }
+        let optional = [
+            ("APPEX_BENCH_EVENTS_PER_DAY", text(spec.events_per_day)),
+            ("APPEX_BENCH_EVENT_PROPERTIES", text(spec.event_properties)),
+            ("APPEX_BENCH_PAGE_LIMIT", text(spec.page_limit)),
+            ("APPEX_BENCH_SYNTHETIC", text(spec.synthetic_file_size)),
+        ];
+        for (name, value) in optional {
+            if let Some(value) = value {
+                cmd.env(name, value);
             }
-        };
-        opt(
-            &mut cmd,
-            "APPEX_BENCH_EVENTS_PER_DAY",
-            spec.events_per_day.map(|v| v.to_string()),
-        );
-        opt(
-            &mut cmd,
-            "APPEX_BENCH_EVENT_PROPERTIES",
-            spec.event_properties.map(|v| v.to_string()),
-        );
-        opt(
-            &mut cmd,
-            "APPEX_BENCH_PAGE_LIMIT",
-            spec.page_limit.map(|v| v.to_string()),
-        );
-        opt(
-            &mut cmd,
-            "APPEX_BENCH_SYNTHETIC",
-            spec.synthetic_file_size.map(|v| v.to_string()),
-        );
+        }
         let mut child = cmd.spawn().expect("spawn the server process");
         let stdin = child.stdin.take();
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));

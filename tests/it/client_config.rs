@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::support::{self, KEY, job_path, logs::Logs};
+use crate::support::{self, KEY, job_path, logs::Logs, mock::answer};
 use httpmock::{Method::GET, MockServer};
 use serde_json::json;
 use userpilot_appex::{Client, Error, RetryPolicy};
@@ -88,13 +88,8 @@ async fn each_operation_runs_in_a_span_with_its_id_and_status_and_no_key() {
     let (logs, _guard) = Logs::capture();
 
     let server = MockServer::start_async().await;
-    server
-        .mock_async(|when, then| {
-            when.method(GET).path(job_path("j-1"));
-            then.status(200)
-                .json_body(json!({"job_id": "j-1", "status": "pending"}));
-        })
-        .await;
+    let job = json!({"job_id": "j-1", "status": "pending"});
+    answer(&server, GET, job_path("j-1"), 200, job).await;
     support::client(&server.base_url(), RetryPolicy::none())
         .get_job("j-1")
         .await

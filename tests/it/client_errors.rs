@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::support::{
     self, EXPORTS, JOBS, KEY, LOOKUPS, job_path,
+    mock::answer,
     server::{Reply, TestServer},
 };
 use httpmock::{Method::GET, Method::POST, MockServer};
@@ -15,6 +16,17 @@ fn error_body(code: &str, message: &str) -> serde_json::Value {
     json!({"errors": [{"error": code, "error_code": code, "message": message, "details": "more"}]})
 }
 
+/// A loopback URL whose port is (very likely) closed: a listener bound to it
+/// is dropped at once.
+fn closed_port_url() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("http://127.0.0.1:{port}")
+}
+
 /// `get_job(id)` against `base_url` without retries; it must fail.
 async fn get_job_error(base_url: &str, id: &str) -> Error {
     support::client(base_url, RetryPolicy::none())
@@ -23,25 +35,10 @@ async fn get_job_error(base_url: &str, id: &str) -> Error {
         .unwrap_err()
 }
 
-async fn mock_status(
-    server: &MockServer,
-    method: httpmock::Method,
-    path: String,
-    status: u16,
-    body: serde_json::Value,
-) {
-    server
-        .mock_async(move |when, then| {
-            when.method(method).path(path);
-            then.status(status).json_body(body);
-        })
-        .await;
-}
-
 #[tokio::test]
 async fn get_job_404_is_not_found_not_an_empty_job() {
     let server = MockServer::start_async().await;
-    mock_status(
+    answer(
         &server,
         GET,
         job_path("nope"),
@@ -65,7 +62,7 @@ async fn get_job_404_is_not_found_not_an_empty_job() {
 #[tokio::test]
 async fn get_job_and_list_jobs_401_are_unauthorized() {
     let server = MockServer::start_async().await;
-    mock_status(
+    answer(
         &server,
         GET,
         job_path("j1"),
@@ -73,10 +70,10 @@ async fn get_job_and_list_jobs_401_are_unauthorized() {
         error_body("unauthorized", "Invalid API key"),
     )
     .await;
-    mock_status(
+    answer(
         &server,
         GET,
-        JOBS.to_string(),
+        JOBS,
         401,
         error_body("unauthorized", "Invalid API key"),
     )
@@ -116,10 +113,10 @@ async fn trigger_401_and_409_decode_into_their_variants() {
         "{err:?}"
     );
     conflict.delete_async().await;
-    mock_status(
+    answer(
         &server,
         POST,
-        EXPORTS.to_string(),
+        EXPORTS,
         401,
         error_body("unauthorized", "Invalid API key"),
     )
@@ -135,7 +132,7 @@ async fn trigger_401_and_409_decode_into_their_variants() {
 async fn lookups_401_are_typed_too() {
     let server = MockServer::start_async().await;
     for lookup in ["flows", "segments", "events_properties", "checklists"] {
-        mock_status(
+        answer(
             &server,
             GET,
             format!("{LOOKUPS}{lookup}"),
@@ -305,13 +302,7 @@ async fn a_503_on_the_trigger_is_not_retried() {
 
 #[tokio::test]
 async fn a_refused_connection_is_a_transport_error() {
-    // Bind and drop a listener so the port is (very likely) closed.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let client = support::client(&format!("http://127.0.0.1:{port}"), RetryPolicy::none());
+    let client = support::client(&closed_port_url(), RetryPolicy::none());
     let err = client.list_jobs().await.unwrap_err();
     assert!(
         matches!(
@@ -346,12 +337,7 @@ async fn the_key_never_appears_in_debug_or_error_text() {
     ])
     .await;
     let client = support::client(&server.base_url(), RetryPolicy::none());
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let unreachable = support::client(&format!("http://127.0.0.1:{closed}"), RetryPolicy::none());
+    let unreachable = support::client(&closed_port_url(), RetryPolicy::none());
     let errors = vec![
         client.get_job("a").await.unwrap_err(),
         client.get_job("b").await.unwrap_err(),

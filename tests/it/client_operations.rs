@@ -2,7 +2,10 @@
 //! path, `Authorization`, query, body) and the value that came back, with
 //! the spec's own examples as fixtures.
 
-use crate::support::{self, EXPORTS, JOBS, KEY, LOOKUPS, job_path, mock::client};
+use crate::support::{
+    self, EXPORTS, JOBS, KEY, LOOKUPS, job_path,
+    mock::{answer, client, first_page, get_json, page_after},
+};
 use httpmock::{Method::GET, Method::POST, MockServer};
 use serde_json::{Value, json};
 use userpilot_appex::{
@@ -98,15 +101,7 @@ plain_lookup_test!(
 async fn segments_first_page_sends_no_cursor_and_decodes_spec_example() {
     let server = MockServer::start_async().await;
     let example = spec_example("segments");
-    let mock = server
-        .mock_async(|when, then| {
-            when.method(GET)
-                .path(format!("{LOOKUPS}segments"))
-                .header("authorization", format!("Token {KEY}"))
-                .query_param_missing("after_cursor");
-            then.status(200).json_body(example.clone());
-        })
-        .await;
+    let mock = first_page(&server, "segments", example.clone()).await;
     let page = client(&server).segments_page(None).await.unwrap();
     mock.assert_async().await;
     let page = serde_json::to_value(&page).unwrap();
@@ -119,15 +114,8 @@ async fn segments_first_page_sends_no_cursor_and_decodes_spec_example() {
 #[tokio::test]
 async fn segments_next_page_sends_after_cursor() {
     let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.method(GET)
-                .path(format!("{LOOKUPS}segments"))
-                .query_param("after_cursor", "c2==");
-            then.status(200)
-                .json_body(json!({"data": [], "metadata": {"cursor": {"after": null, "before": "c1"}, "limit": 50, "total_count": 1}}));
-        })
-        .await;
+    let body = json!({"data": [], "metadata": {"cursor": {"after": null, "before": "c1"}, "limit": 50, "total_count": 1}});
+    let mock = page_after(&server, "segments", "c2==", body).await;
     let page = client(&server).segments_page(Some("c2==")).await.unwrap();
     mock.assert_async().await;
     assert!(page.data.is_empty());
@@ -137,15 +125,7 @@ async fn segments_next_page_sends_after_cursor() {
 async fn events_properties_sends_cursor_and_decodes_spec_example() {
     let server = MockServer::start_async().await;
     let example = spec_example("events_properties");
-    let mock = server
-        .mock_async(|when, then| {
-            when.method(GET)
-                .path(format!("{LOOKUPS}events_properties"))
-                .header("authorization", format!("Token {KEY}"))
-                .query_param("after_cursor", "abc");
-            then.status(200).json_body(example.clone());
-        })
-        .await;
+    let mock = page_after(&server, "events_properties", "abc", example.clone()).await;
     let page = client(&server)
         .events_properties_page(Some("abc"))
         .await
@@ -159,18 +139,16 @@ async fn events_properties_sends_cursor_and_decodes_spec_example() {
 #[tokio::test]
 async fn list_jobs_uses_the_real_trailing_slash_and_accepts_numbers_for_strings() {
     let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.method(GET)
-                .path(JOBS)
-                .header("authorization", format!("Token {KEY}"));
-            then.status(200).json_body(json!([
+    let mock = get_json(
+        &server,
+        JOBS,
+        json!([
                 {"job_id": "j-1", "status": "completed", "progress": "100%", "start_time": "2025-01-10T10:00:00Z",
                  "end_time": "2025-01-10T10:05:00Z", "elapsed_time": "00:05:00", "elapsed_time_seconds": 300},
                 {"job_id": "j-2", "status": "processing", "progress": "3/7", "elapsed_time_seconds": 12.5, "end_time": null}
-            ]));
-        })
-        .await;
+        ]),
+    )
+    .await;
     let jobs = client(&server).list_jobs().await.unwrap();
     mock.assert_async().await;
     assert_eq!(jobs.len(), 2);
@@ -185,20 +163,18 @@ async fn list_jobs_uses_the_real_trailing_slash_and_accepts_numbers_for_strings(
 #[tokio::test]
 async fn get_job_encodes_the_id_and_decodes_the_job_leniently() {
     let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.method(GET)
-                .path(job_path("job%201"))
-                .header("authorization", format!("Token {KEY}"));
-            then.status(200).json_body(json!({
+    let mock = get_json(
+        &server,
+        job_path("job%201"),
+        json!({
                 "app_token": "NX-RE213S2", "job_id": "job 1", "status": "completed", "progress": "100%",
                 "current_chunk": "2025-01-07", "all_chunks": ["2025-01-06", "2025-01-07"],
                 "completed_chunks": null, "start_time": "2025-01-10 10:00:00.123456", "end_time": "2025-01-10T10:05:00Z",
                 "type": "export", "brand_new_field": {"x": 1},
                 "presigned_urls": [{"filename": "part-0.ndjson.gz", "url": "https://bucket.example/part-0?X-Sig=s3cr3t"}]
-            }));
-        })
-        .await;
+        }),
+    )
+    .await;
     let job = client(&server).get_job("job 1").await.unwrap();
     mock.assert_async().await;
     assert_eq!(job.status(), JobStatus::Completed);
@@ -279,12 +255,7 @@ async fn every_request_carries_the_user_agent_and_no_double_slash() {
 #[tokio::test]
 async fn a_base_url_with_a_path_stem_is_kept() {
     let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.method(GET).path(format!("/eu-proxy{JOBS}"));
-            then.status(200).json_body(json!([]));
-        })
-        .await;
+    let mock = answer(&server, GET, format!("/eu-proxy{JOBS}"), 200, json!([])).await;
     let client = support::client(
         &format!("{}/eu-proxy/", server.base_url()),
         RetryPolicy::none(),
@@ -296,15 +267,8 @@ async fn a_base_url_with_a_path_stem_is_kept() {
 #[tokio::test]
 async fn raw_generated_client_is_reachable_and_typed() {
     let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.method(GET)
-                .path(job_path("j-9"))
-                .header("authorization", format!("Token {KEY}"));
-            then.status(200)
-                .json_body(json!({"job_id": "j-9", "status": "pending"}));
-        })
-        .await;
+    let job = json!({"job_id": "j-9", "status": "pending"});
+    let mock = get_json(&server, job_path("j-9"), job).await;
     let client = client(&server);
     let job = client
         .raw()

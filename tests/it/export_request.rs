@@ -1,7 +1,10 @@
 //! Building and sending an export request: what goes on the wire, and what
 //! is refused before anything is sent.
 
-use crate::support::{EVENT_TYPES, EXPORTS, KEY, mock::client};
+use crate::support::{
+    EVENT_TYPES, EXPORTS, KEY,
+    mock::{answer, client},
+};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use httpmock::{Method::POST, MockServer};
 use serde_json::json;
@@ -123,12 +126,7 @@ async fn an_empty_request_sends_an_empty_object() {
 #[tokio::test]
 async fn invalid_requests_fail_before_any_request_is_sent() {
     let server = MockServer::start_async().await;
-    let trigger = server
-        .mock_async(|when, then| {
-            when.method(POST).path(EXPORTS);
-            then.status(201).json_body(created("never"));
-        })
-        .await;
+    let trigger = answer(&server, POST, EXPORTS, 201, created("never")).await;
     let client = client(&server);
     let at = |h| Utc.with_ymd_and_hms(2025, 1, 5, h, 0, 0).unwrap();
 
@@ -251,13 +249,8 @@ fn event_types_round_trip_as_wire_strings() {
 #[tokio::test]
 async fn a_created_answer_without_job_id_is_an_api_error() {
     let server = MockServer::start_async().await;
-    let trigger = server
-        .mock_async(|when, then| {
-            when.method(POST).path(EXPORTS);
-            then.status(201)
-                .json_body(json!({"environment_name": "production"}));
-        })
-        .await;
+    let body = json!({"environment_name": "production"});
+    let trigger = answer(&server, POST, EXPORTS, 201, body).await;
 
     let error = client(&server)
         .export()

@@ -3,7 +3,7 @@
 
 use crate::support::{
     LOOKUPS, PLAIN_LOOKUPS,
-    mock::{client, first_page, page_after},
+    mock::{answer, client, first_page, page_after},
 };
 use httpmock::{Method::GET, Mock, MockServer};
 use serde_json::{Value, json};
@@ -151,14 +151,8 @@ async fn the_raw_generated_client_returns_the_typed_models_too() {
 #[tokio::test]
 async fn a_lookup_answering_401_is_unauthorized() {
     let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.method(GET).path(format!("{LOOKUPS}flows"));
-            then.status(401).json_body(
-                json!({"errors": [{"error_code": "invalid_token", "message": "Invalid API key"}]}),
-            );
-        })
-        .await;
+    let body = json!({"errors": [{"error_code": "invalid_token", "message": "Invalid API key"}]});
+    let mock = answer(&server, GET, format!("{LOOKUPS}flows"), 401, body).await;
 
     match client(&server).flows().await {
         Err(Error::Unauthorized(failure)) => {
@@ -268,13 +262,8 @@ async fn catalogue_fails_with_the_first_error_rather_than_returning_part() {
         json!({"data": [], "metadata": null}),
     )
     .await;
-    let surveys = server
-        .mock_async(|when, then| {
-            when.method(GET).path(format!("{LOOKUPS}surveys"));
-            then.status(401)
-                .json_body(json!({"errors": [{"message": "Invalid API key"}]}));
-        })
-        .await;
+    let body = json!({"errors": [{"message": "Invalid API key"}]});
+    let surveys = answer(&server, GET, format!("{LOOKUPS}surveys"), 401, body).await;
 
     match client(&server).catalogue().await {
         Err(Error::Unauthorized(failure)) => assert_eq!(failure.operation, "surveys"),

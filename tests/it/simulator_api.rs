@@ -408,22 +408,16 @@ async fn lookups_hold_the_documented_shapes() {
         .map(|e| e["type"].as_str().expect("type"))
         .collect();
     assert_eq!(kinds, HashSet::from(["banner", "card"]));
-    let surveys = get(&sim, &format!("{LOOKUPS}surveys")).await.json();
-    assert!(
-        surveys
-            .as_array()
-            .expect("array")
-            .iter()
-            .all(|s| s["modules"].as_array().is_some_and(|m| !m.is_empty()))
-    );
-    let checklists = get(&sim, &format!("{LOOKUPS}checklists")).await.json();
-    assert!(
-        checklists
-            .as_array()
-            .expect("array")
-            .iter()
-            .all(|s| s["tasks"].as_array().is_some_and(|m| !m.is_empty()))
-    );
+    for (lookup, parts) in [("surveys", "modules"), ("checklists", "tasks")] {
+        let items = get(&sim, &format!("{LOOKUPS}{lookup}")).await.json();
+        let items = items.as_array().expect("array");
+        assert!(
+            items
+                .iter()
+                .all(|s| s[parts].as_array().is_some_and(|m| !m.is_empty())),
+            "every {lookup} item has {parts}"
+        );
+    }
     let a = get(&sim, &format!("{LOOKUPS}nothing_here")).await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
 }

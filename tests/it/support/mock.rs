@@ -1,7 +1,11 @@
-//! httpmock helpers: a client for a mock server, and lookup pages served
-//! to requests with the test key and a given `after_cursor` (or none).
+//! httpmock helpers: a client for a mock server, canned answers, and lookup
+//! pages served to requests with the test key and a given `after_cursor`
+//! (or none).
 
-use httpmock::{Method::GET, Mock, MockServer};
+use httpmock::{
+    Method::{self, GET},
+    Mock, MockServer,
+};
 use serde_json::Value;
 use userpilot_appex::{Client, RetryPolicy};
 
@@ -10,6 +14,37 @@ use super::{KEY, LOOKUPS};
 /// A client for `server`, without retries.
 pub fn client(server: &MockServer) -> Client {
     super::client(&server.base_url(), RetryPolicy::none())
+}
+
+/// Mocks `method path` (any headers, any body) answering `status` with
+/// this JSON body.
+pub async fn answer(
+    server: &MockServer,
+    method: Method,
+    path: impl Into<String>,
+    status: u16,
+    body: Value,
+) -> Mock<'_> {
+    let path = path.into();
+    server
+        .mock_async(|when, then| {
+            when.method(method).path(path);
+            then.status(status).json_body(body);
+        })
+        .await
+}
+
+/// Mocks `GET path` sent with the test key, answering 200 with this JSON body.
+pub async fn get_json(server: &MockServer, path: impl Into<String>, body: Value) -> Mock<'_> {
+    let path = path.into();
+    server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path(path)
+                .header("authorization", format!("Token {KEY}"));
+            then.status(200).json_body(body);
+        })
+        .await
 }
 
 /// Mocks the first page of `lookup`: a request with no `after_cursor`.
