@@ -3,10 +3,10 @@
 //! the spec's own examples as fixtures.
 
 use crate::support::{
-    self, EXPORTS, JOBS, KEY, LOOKUPS, job_path,
-    mock::{answer, client, first_page, get_json, page_after},
+    self, JOBS, KEY, LOOKUPS, job_path,
+    mock::{answer, client, first_page, get_json, page_after, trigger},
 };
-use httpmock::{Method::GET, Method::POST, MockServer};
+use httpmock::{Method::GET, MockServer};
 use serde_json::{Value, json};
 use userpilot_appex::{
     RetryPolicy,
@@ -139,16 +139,12 @@ async fn events_properties_sends_cursor_and_decodes_spec_example() {
 #[tokio::test]
 async fn list_jobs_uses_the_real_trailing_slash_and_accepts_numbers_for_strings() {
     let server = MockServer::start_async().await;
-    let mock = get_json(
-        &server,
-        JOBS,
-        json!([
-                {"job_id": "j-1", "status": "completed", "progress": "100%", "start_time": "2025-01-10T10:00:00Z",
-                 "end_time": "2025-01-10T10:05:00Z", "elapsed_time": "00:05:00", "elapsed_time_seconds": 300},
-                {"job_id": "j-2", "status": "processing", "progress": "3/7", "elapsed_time_seconds": 12.5, "end_time": null}
-        ]),
-    )
-    .await;
+    let jobs = json!([
+        {"job_id": "j-1", "status": "completed", "progress": "100%", "start_time": "2025-01-10T10:00:00Z",
+         "end_time": "2025-01-10T10:05:00Z", "elapsed_time": "00:05:00", "elapsed_time_seconds": 300},
+        {"job_id": "j-2", "status": "processing", "progress": "3/7", "elapsed_time_seconds": 12.5, "end_time": null}
+    ]);
+    let mock = get_json(&server, JOBS, jobs).await;
     let jobs = client(&server).list_jobs().await.unwrap();
     mock.assert_async().await;
     assert_eq!(jobs.len(), 2);
@@ -163,18 +159,14 @@ async fn list_jobs_uses_the_real_trailing_slash_and_accepts_numbers_for_strings(
 #[tokio::test]
 async fn get_job_encodes_the_id_and_decodes_the_job_leniently() {
     let server = MockServer::start_async().await;
-    let mock = get_json(
-        &server,
-        job_path("job%201"),
-        json!({
-                "app_token": "NX-RE213S2", "job_id": "job 1", "status": "completed", "progress": "100%",
-                "current_chunk": "2025-01-07", "all_chunks": ["2025-01-06", "2025-01-07"],
-                "completed_chunks": null, "start_time": "2025-01-10 10:00:00.123456", "end_time": "2025-01-10T10:05:00Z",
-                "type": "export", "brand_new_field": {"x": 1},
-                "presigned_urls": [{"filename": "part-0.ndjson.gz", "url": "https://bucket.example/part-0?X-Sig=s3cr3t"}]
-        }),
-    )
-    .await;
+    let job = json!({
+        "app_token": "NX-RE213S2", "job_id": "job 1", "status": "completed", "progress": "100%",
+        "current_chunk": "2025-01-07", "all_chunks": ["2025-01-06", "2025-01-07"],
+        "completed_chunks": null, "start_time": "2025-01-10 10:00:00.123456", "end_time": "2025-01-10T10:05:00Z",
+        "type": "export", "brand_new_field": {"x": 1},
+        "presigned_urls": [{"filename": "part-0.ndjson.gz", "url": "https://bucket.example/part-0?X-Sig=s3cr3t"}]
+    });
+    let mock = get_json(&server, job_path("job%201"), job).await;
     let job = client(&server).get_job("job 1").await.unwrap();
     mock.assert_async().await;
     assert_eq!(job.status(), JobStatus::Completed);
@@ -205,19 +197,12 @@ async fn get_job_encodes_the_id_and_decodes_the_job_leniently() {
 #[tokio::test]
 async fn trigger_export_posts_only_the_fields_that_were_set() {
     let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.method(POST)
-                .path(EXPORTS)
-                .header("authorization", format!("Token {KEY}"))
-                .header("content-type", "application/json")
-                .json_body(json!({"from": "2025-01-01", "to": "2025-01-07", "format": "ndjson", "event_type": ["track"]}));
-            then.status(201).json_body(json!({
-                "environment_app_token": "NX-RE213S2", "environment_name": "production",
-                "job_id": "123e4567-e89b-12d3-a456-426614174000", "links": "", "start_time": "2025-01-08T00:00:00Z"
-            }));
-        })
-        .await;
+    let body = json!({"from": "2025-01-01", "to": "2025-01-07", "format": "ndjson", "event_type": ["track"]});
+    let created = json!({
+        "environment_app_token": "NX-RE213S2", "environment_name": "production",
+        "job_id": "123e4567-e89b-12d3-a456-426614174000", "links": "", "start_time": "2025-01-08T00:00:00Z"
+    });
+    let mock = trigger(&server, body, created).await;
     let request = ExportRequest {
         from: Some("2025-01-01".into()),
         to: Some("2025-01-07".into()),

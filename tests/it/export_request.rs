@@ -2,8 +2,8 @@
 //! is refused before anything is sent.
 
 use crate::support::{
-    EVENT_TYPES, EXPORTS, KEY,
-    mock::{answer, client},
+    EVENT_TYPES, EXPORTS,
+    mock::{answer, client, trigger},
 };
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use httpmock::{Method::POST, MockServer};
@@ -34,20 +34,13 @@ fn created(job_id: &str) -> serde_json::Value {
 #[tokio::test]
 async fn send_posts_only_the_fields_that_were_set_and_returns_a_handle() {
     let server = MockServer::start_async().await;
-    let trigger = server
-        .mock_async(|when, then| {
-            when.method(POST)
-                .path(EXPORTS)
-                .header("authorization", format!("Token {KEY}"))
-                .json_body(json!({
-                    "from": "2025-01-01",
-                    "to": "2025-01-07T12:30:00Z",
-                    "event_type": ["track_feature", "custom_thing"],
-                    "format": "ndjson"
-                }));
-            then.status(201).json_body(created("job-42"));
-        })
-        .await;
+    let body = json!({
+        "from": "2025-01-01",
+        "to": "2025-01-07T12:30:00Z",
+        "event_type": ["track_feature", "custom_thing"],
+        "format": "ndjson"
+    });
+    let trigger = trigger(&server, body, created("job-42")).await;
 
     let handle = client(&server)
         .export()
@@ -70,23 +63,19 @@ async fn send_posts_only_the_fields_that_were_set_and_returns_a_handle() {
 #[tokio::test]
 async fn every_filter_is_serialized_under_its_wire_name() {
     let server = MockServer::start_async().await;
-    let trigger = server
-        .mock_async(|when, then| {
-            when.method(POST).path(EXPORTS).json_body(json!({
-                "from": "2025-01-01T00:00:00Z",
-                "to": "2025-01-02T00:00:00.250Z",
-                "event_type": ["identify_user", "identify_company", "interaction", "track",
-                               "track_feature", "page_view", "session_start"],
-                "user_id": ["u1", "u2"],
-                "company_id": ["c1"],
-                "segment_id": "seg-9",
-                "emails": ["ops@example.com"],
-                "exclusions": "internal",
-                "format": "parquet"
-            }));
-            then.status(201).json_body(created("job-all"));
-        })
-        .await;
+    let body = json!({
+        "from": "2025-01-01T00:00:00Z",
+        "to": "2025-01-02T00:00:00.250Z",
+        "event_type": ["identify_user", "identify_company", "interaction", "track",
+                       "track_feature", "page_view", "session_start"],
+        "user_id": ["u1", "u2"],
+        "company_id": ["c1"],
+        "segment_id": "seg-9",
+        "emails": ["ops@example.com"],
+        "exclusions": "internal",
+        "format": "parquet"
+    });
+    let trigger = trigger(&server, body, created("job-all")).await;
 
     let to =
         Utc.with_ymd_and_hms(2025, 1, 2, 0, 0, 0).unwrap() + chrono::Duration::milliseconds(250);
@@ -111,12 +100,7 @@ async fn every_filter_is_serialized_under_its_wire_name() {
 #[tokio::test]
 async fn an_empty_request_sends_an_empty_object() {
     let server = MockServer::start_async().await;
-    let trigger = server
-        .mock_async(|when, then| {
-            when.method(POST).path(EXPORTS).json_body(json!({}));
-            then.status(201).json_body(created("job-empty"));
-        })
-        .await;
+    let trigger = trigger(&server, json!({}), created("job-empty")).await;
 
     client(&server).export().send().await.expect("triggered");
 

@@ -9,7 +9,7 @@ use httpmock::{
 use serde_json::Value;
 use userpilot_appex::{Client, RetryPolicy};
 
-use super::{KEY, LOOKUPS};
+use super::{EXPORTS, KEY, LOOKUPS};
 
 /// A client for `server`, without retries.
 pub fn client(server: &MockServer) -> Client {
@@ -43,6 +43,21 @@ pub async fn get_json(server: &MockServer, path: impl Into<String>, body: Value)
                 .path(path)
                 .header("authorization", format!("Token {KEY}"));
             then.status(200).json_body(body);
+        })
+        .await
+}
+
+/// Mocks the export trigger: `POST` [`EXPORTS`] with the test key and
+/// exactly this JSON body, answering 201 with `created`.
+pub async fn trigger(server: &MockServer, body: Value, created: Value) -> Mock<'_> {
+    server
+        .mock_async(|when, then| {
+            when.method(Method::POST)
+                .path(EXPORTS)
+                .header("authorization", format!("Token {KEY}"))
+                .header("content-type", "application/json")
+                .json_body(body);
+            then.status(201).json_body(created);
         })
         .await
 }
