@@ -46,18 +46,9 @@ fn config(default: u32) -> ProptestConfig {
 // JSON strategies
 // ---------------------------------------------------------------------------
 
-/// Every field name the models know, so arbitrary objects hit them often.
-const KNOWN_KEYS: &[&str] = &[
-    "job_id",
-    "app_token",
-    "status",
-    "progress",
-    "current_chunk",
-    "all_chunks",
-    "completed_chunks",
-    "start_time",
-    "end_time",
-    "type",
+/// Every field name the models know besides [`JOB_FIELDS`], so arbitrary
+/// objects hit them often.
+const OTHER_KNOWN_KEYS: &[&str] = &[
     "presigned_urls",
     "filename",
     "url",
@@ -128,7 +119,14 @@ fn arb_scalar() -> impl Strategy<Value = Value> {
 
 fn arb_key() -> impl Strategy<Value = String> {
     prop_oneof![
-        prop::sample::select(KNOWN_KEYS).prop_map(str::to_string),
+        prop::sample::select(
+            JOB_FIELDS
+                .iter()
+                .chain(OTHER_KNOWN_KEYS)
+                .copied()
+                .collect::<Vec<_>>()
+        )
+        .prop_map(str::to_string),
         "[a-z_]{1,8}",
     ]
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::records::record_error;
+use crate::support::records::{read_lenient, record_error};
 use chrono::Timelike;
 use serde_json::json;
 use userpilot_appex::{
@@ -125,18 +125,16 @@ mod parquet_files {
     #[test]
     fn parquet_round_trip_across_row_groups() {
         let dir = tempfile::tempdir().unwrap();
-        let events: Vec<ExportedEvent> = (0..5).map(expected).collect();
         let path = dir.path().join("part-0.parquet");
-        write_contract(&path, &events);
+        write_contract(&path, &(0..5).map(expected).collect::<Vec<_>>());
         assert_all_read(&path, 5, RecordFormat::Parquet);
     }
 
     #[test]
     fn parquet_is_detected_by_magic_whatever_the_name() {
         let dir = tempfile::tempdir().unwrap();
-        let events: Vec<ExportedEvent> = (0..3).map(expected).collect();
         let path = dir.path().join("part-0.csv");
-        write_contract(&path, &events);
+        write_contract(&path, &(0..3).map(expected).collect::<Vec<_>>());
         assert_all_read(&path, 3, RecordFormat::Parquet);
     }
 
@@ -235,10 +233,7 @@ mod parquet_files {
     fn lenient_parquet_reading_skips_the_bad_row() {
         let dir = tempfile::tempdir().unwrap();
         let path = with_bad_row(dir.path());
-        let mut reader = RecordReader::with_options(&path, ReadOptions::lenient()).unwrap();
-        let ids: Vec<String> = (&mut reader)
-            .map(|e| e.unwrap().internal_event_id.unwrap())
-            .collect();
+        let (ids, reader) = read_lenient(&path);
         assert_eq!(ids, ["evt-0", "evt-1", "evt-2", "evt-4"]);
         assert_eq!(reader.skipped(), 1);
     }
@@ -318,13 +313,8 @@ mod avro_files {
         let items: Vec<_> = RecordReader::open(&path).unwrap().collect();
         assert_eq!(items.len(), 2);
         record_error(&items[1], &path, RecordLocation::Row(2));
-        let mut reader = RecordReader::with_options(&path, ReadOptions::lenient()).unwrap();
-        let mut n = 0;
-        for event in &mut reader {
-            event.unwrap();
-            n += 1;
-        }
-        assert_eq!((n, reader.skipped()), (3, 1));
+        let (ids, reader) = read_lenient(&path);
+        assert_eq!((ids.len(), reader.skipped()), (3, 1));
     }
 
     #[test]

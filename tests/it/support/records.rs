@@ -6,7 +6,7 @@ use std::{fmt::Debug, path::Path};
 use serde_json::Value;
 use userpilot_appex::{
     Error,
-    records::{EXPORT_FIELDS, RecordLocation},
+    records::{EXPORT_FIELDS, ReadOptions, RecordLocation, RecordReader},
 };
 
 /// CSV text with the contract header, `metadata` as JSON text, empty = absent.
@@ -46,4 +46,14 @@ pub fn record_error<T: Debug>(
         }
         other => panic!("expected a Record error, got {other:?}"),
     }
+}
+
+/// Reads `path` to the end in lenient mode: the `internal_event_id`s of the
+/// events read (empty where absent), and the reader for its counts.
+pub fn read_lenient(path: &Path) -> (Vec<String>, RecordReader) {
+    let mut reader = RecordReader::with_options(path, ReadOptions::lenient()).unwrap();
+    let ids = (&mut reader)
+        .map(|e| e.unwrap().internal_event_id.unwrap_or_default())
+        .collect();
+    (ids, reader)
 }
