@@ -74,6 +74,19 @@ struct Cell {
     clean_reference: bool,
 }
 
+/// `fn name(mut self, value) -> Self` setting one field, for each
+/// `name(field: Type)`.
+macro_rules! setters {
+    ($($name:ident($field:ident: $ty:ty)),* $(,)?) => {
+        $(
+            fn $name(mut self, value: $ty) -> Self {
+                self.$field = value;
+                self
+            }
+        )*
+    };
+}
+
 impl Cell {
     fn new(sim: SimulatorConfig) -> Self {
         Cell {
@@ -90,32 +103,16 @@ impl Cell {
             clean_reference: false,
         }
     }
-    fn days(mut self, days: u64) -> Self {
-        self.days = days;
-        self
-    }
-    fn format(mut self, format: ExportFormat) -> Self {
-        self.format = format;
-        self
-    }
-    fn retries(mut self, n: u32) -> Self {
-        self.max_retries = n;
-        self
-    }
-    fn stall(mut self, d: Duration) -> Self {
-        self.stall = d;
-        self
-    }
-    fn wait(mut self, w: WaitPolicy) -> Self {
-        self.wait = w;
-        self
+    setters! {
+        days(days: u64),
+        format(format: ExportFormat),
+        retries(max_retries: u32),
+        stall(stall: Duration),
+        wait(wait: WaitPolicy),
+        expect(expect: Expect),
     }
     fn expire(mut self) -> Self {
         self.expire_before_download = true;
-        self
-    }
-    fn expect(mut self, e: Expect) -> Self {
-        self.expect = e;
         self
     }
     fn clean_reference(mut self) -> Self {

@@ -61,6 +61,20 @@ fn text_field(e: &ExportedEvent, field: &str) -> Option<String> {
     }
 }
 
+/// Writes events `0..n` with `write` to a temporary file `name` and asserts
+/// they all read back, as `format`.
+fn assert_round_trip(
+    name: &str,
+    n: usize,
+    format: RecordFormat,
+    write: impl Fn(&Path, &[ExportedEvent]),
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    write(&path, &(0..n).map(expected).collect::<Vec<_>>());
+    assert_all_read(&path, n, format);
+}
+
 fn assert_all_read(path: &Path, n: usize, format: RecordFormat) {
     let reader = RecordReader::open(path).unwrap();
     assert_eq!(reader.format(), format);
@@ -124,18 +138,12 @@ mod parquet_files {
 
     #[test]
     fn parquet_round_trip_across_row_groups() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("part-0.parquet");
-        write_contract(&path, &(0..5).map(expected).collect::<Vec<_>>());
-        assert_all_read(&path, 5, RecordFormat::Parquet);
+        assert_round_trip("part-0.parquet", 5, RecordFormat::Parquet, write_contract);
     }
 
     #[test]
     fn parquet_is_detected_by_magic_whatever_the_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("part-0.csv");
-        write_contract(&path, &(0..3).map(expected).collect::<Vec<_>>());
-        assert_all_read(&path, 3, RecordFormat::Parquet);
+        assert_round_trip("part-0.csv", 3, RecordFormat::Parquet, write_contract);
     }
 
     #[test]
@@ -291,18 +299,16 @@ mod avro_files {
 
     #[test]
     fn avro_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("part-0.avro");
-        write_avro(&path, &(0..5).map(expected).collect::<Vec<_>>(), None);
-        assert_all_read(&path, 5, RecordFormat::Avro);
+        assert_round_trip("part-0.avro", 5, RecordFormat::Avro, |p, e| {
+            write_avro(p, e, None)
+        });
     }
 
     #[test]
     fn avro_is_detected_by_magic_whatever_the_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("download.ndjson");
-        write_avro(&path, &(0..2).map(expected).collect::<Vec<_>>(), None);
-        assert_all_read(&path, 2, RecordFormat::Avro);
+        assert_round_trip("download.ndjson", 2, RecordFormat::Avro, |p, e| {
+            write_avro(p, e, None)
+        });
     }
 
     #[test]

@@ -98,6 +98,15 @@ fn ndjson_events(bytes: &[u8]) -> Vec<Value> {
         .collect()
 }
 
+/// A one-day export on a fresh simulator with `config`: the first file's
+/// name and bytes.
+async fn first_file(config: SimulatorConfig, body: Value) -> (String, bytes::Bytes) {
+    let sim = start(config).await;
+    let job = completed_job(&sim, body).await;
+    let (name, url) = urls(&job).remove(0);
+    (name, fetch(&url, &[]).await.body)
+}
+
 #[tokio::test]
 async fn ndjson_files_hold_contract_events_for_every_day() {
     let sim = start(
@@ -142,17 +151,14 @@ async fn ndjson_files_hold_contract_events_for_every_day() {
 
 #[tokio::test]
 async fn csv_files_are_gzip_under_a_csv_name_with_the_contract_header() {
-    let sim = start(SimulatorConfig::default().events_per_day(100)).await;
-    let job = completed_job(
-        &sim,
+    let (name, body) = first_file(
+        SimulatorConfig::default().events_per_day(100),
         json!({"from": "2025-01-05", "to": "2025-01-05", "format": "csv"}),
     )
     .await;
-    let (name, url) = urls(&job).remove(0);
     assert!(name.ends_with("2025-01-05.csv"), "{name}");
-    let a = fetch(&url, &[]).await;
-    assert_eq!(&a.body[..2], &[0x1f, 0x8b], "gzip although named .csv");
-    let raw = gunzip(&a.body).expect("gunzips");
+    assert_eq!(&body[..2], &[0x1f, 0x8b], "gzip although named .csv");
+    let raw = gunzip(&body).expect("gunzips");
     let mut reader = csv::Reader::from_reader(raw.as_slice());
     let header: Vec<String> = reader
         .headers()
@@ -349,15 +355,12 @@ async fn files_of_an_unfinished_or_forgotten_job_are_not_served() {
 async fn parquet_files_have_string_columns_and_int64_screen_sizes() {
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
-    let sim = start(SimulatorConfig::default().events_per_day(50)).await;
-    let job = completed_job(
-        &sim,
+    let (name, body) = first_file(
+        SimulatorConfig::default().events_per_day(50),
         json!({"from": "2025-01-01", "to": "2025-01-01", "format": "parquet"}),
     )
     .await;
-    let (name, url) = urls(&job).remove(0);
     assert!(name.ends_with(".parquet"));
-    let body = fetch(&url, &[]).await.body;
     assert_eq!(&body[..4], b"PAR1");
     let reader = SerializedFileReader::new(body).expect("parquet");
     assert_eq!(reader.metadata().file_metadata().num_rows(), 50);
@@ -379,15 +382,12 @@ async fn parquet_files_have_string_columns_and_int64_screen_sizes() {
 async fn avro_files_hold_exported_event_records() {
     use apache_avro::{Reader, types::Value as Avro};
 
-    let sim = start(SimulatorConfig::default().events_per_day(40)).await;
-    let job = completed_job(
-        &sim,
+    let (name, body) = first_file(
+        SimulatorConfig::default().events_per_day(40),
         json!({"from": "2025-01-01", "to": "2025-01-01", "format": "avro"}),
     )
     .await;
-    let (name, url) = urls(&job).remove(0);
     assert!(name.ends_with(".avro"));
-    let body = fetch(&url, &[]).await.body;
     let reader = Reader::new(&body[..]).expect("avro container");
     let mut n = 0;
     for record in reader {
