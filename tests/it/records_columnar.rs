@@ -106,6 +106,16 @@ mod parquet_files {
 
     /// Writes `events` with the contract schema, two rows per row group.
     fn write_contract(path: &Path, events: &[ExportedEvent]) {
+        write_contract_with_bad_time(path, events, None);
+    }
+
+    /// [`write_contract`], with `inserted_at` of row `bad_time_at` (0-based)
+    /// not a time.
+    fn write_contract_with_bad_time(
+        path: &Path,
+        events: &[ExportedEvent],
+        bad_time_at: Option<usize>,
+    ) {
         let schema = Arc::new(schema());
         let columns: Vec<ArrayRef> = EXPORT_FIELDS
             .iter()
@@ -117,9 +127,15 @@ mod parquet_files {
                             .map(|e| text_field(e, f).map(|s| s.parse::<i64>().unwrap())),
                     ))
                 } else {
-                    Arc::new(StringArray::from_iter(
-                        events.iter().map(|e| text_field(e, f)),
-                    ))
+                    Arc::new(StringArray::from_iter(events.iter().enumerate().map(
+                        |(i, e)| {
+                            if f == "inserted_at" && Some(i) == bad_time_at {
+                                Some("not a time".to_string())
+                            } else {
+                                text_field(e, f)
+                            }
+                        },
+                    )))
                 }
             })
             .collect();
@@ -190,31 +206,8 @@ mod parquet_files {
     fn with_bad_row(dir: &Path) -> PathBuf {
         let events: Vec<ExportedEvent> = (0..5).map(expected).collect();
         let path = dir.join("bad.parquet");
-        // Write row 4 (index 3) with a broken inserted_at.
-        let schema = Arc::new(schema());
-        let columns: Vec<ArrayRef> = EXPORT_FIELDS
-            .iter()
-            .map(|&f| -> ArrayRef {
-                if f == "screen_width" || f == "screen_height" {
-                    Arc::new(Int64Array::from_iter(
-                        events
-                            .iter()
-                            .map(|e| text_field(e, f).map(|s| s.parse::<i64>().unwrap())),
-                    ))
-                } else {
-                    Arc::new(StringArray::from_iter(events.iter().enumerate().map(
-                        |(i, e)| {
-                            if f == "inserted_at" && i == 3 {
-                                Some("not a time".to_string())
-                            } else {
-                                text_field(e, f)
-                            }
-                        },
-                    )))
-                }
-            })
-            .collect();
-        write_batch(&path, RecordBatch::try_new(schema, columns).unwrap());
+        // Row 4 (index 3) with a broken inserted_at.
+        write_contract_with_bad_time(&path, &events, Some(3));
         path
     }
 

@@ -98,10 +98,11 @@ fn ndjson_events(bytes: &[u8]) -> Vec<Value> {
         .collect()
 }
 
-/// A one-day export on a fresh simulator with `config`: the first file's
-/// name and bytes.
-async fn first_file(config: SimulatorConfig, body: Value) -> (String, bytes::Bytes) {
-    let sim = start(config).await;
+/// A one-day export of `day` in `format` on a fresh simulator with
+/// `events` a day: the file's name and bytes.
+async fn first_file(events: usize, day: &str, format: &str) -> (String, bytes::Bytes) {
+    let sim = start(SimulatorConfig::default().events_per_day(events)).await;
+    let body = json!({"from": day, "to": day, "format": format});
     let job = completed_job(&sim, body).await;
     let (name, url) = urls(&job).remove(0);
     (name, fetch(&url, &[]).await.body)
@@ -151,11 +152,7 @@ async fn ndjson_files_hold_contract_events_for_every_day() {
 
 #[tokio::test]
 async fn csv_files_are_gzip_under_a_csv_name_with_the_contract_header() {
-    let (name, body) = first_file(
-        SimulatorConfig::default().events_per_day(100),
-        json!({"from": "2025-01-05", "to": "2025-01-05", "format": "csv"}),
-    )
-    .await;
+    let (name, body) = first_file(100, "2025-01-05", "csv").await;
     assert!(name.ends_with("2025-01-05.csv"), "{name}");
     assert_eq!(&body[..2], &[0x1f, 0x8b], "gzip although named .csv");
     let raw = gunzip(&body).expect("gunzips");
@@ -355,11 +352,7 @@ async fn files_of_an_unfinished_or_forgotten_job_are_not_served() {
 async fn parquet_files_have_string_columns_and_int64_screen_sizes() {
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
-    let (name, body) = first_file(
-        SimulatorConfig::default().events_per_day(50),
-        json!({"from": "2025-01-01", "to": "2025-01-01", "format": "parquet"}),
-    )
-    .await;
+    let (name, body) = first_file(50, "2025-01-01", "parquet").await;
     assert!(name.ends_with(".parquet"));
     assert_eq!(&body[..4], b"PAR1");
     let reader = SerializedFileReader::new(body).expect("parquet");
@@ -382,11 +375,7 @@ async fn parquet_files_have_string_columns_and_int64_screen_sizes() {
 async fn avro_files_hold_exported_event_records() {
     use apache_avro::{Reader, types::Value as Avro};
 
-    let (name, body) = first_file(
-        SimulatorConfig::default().events_per_day(40),
-        json!({"from": "2025-01-01", "to": "2025-01-01", "format": "avro"}),
-    )
-    .await;
+    let (name, body) = first_file(40, "2025-01-01", "avro").await;
     assert!(name.ends_with(".avro"));
     let reader = Reader::new(&body[..]).expect("avro container");
     let mut n = 0;
