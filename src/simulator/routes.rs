@@ -484,6 +484,15 @@ fn page(
 
 // --- downloads ---
 
+/// The byte range a `Range` header asks of a file of `total` bytes (`None`:
+/// the whole file); `Err` when it cannot be satisfied (a 416).
+fn requested_range(headers: &HeaderMap, total: usize) -> Result<Option<(usize, usize)>, ()> {
+    headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map_or(Ok(None), |v| parse_range(v, total))
+}
+
 /// Parses a single `bytes=` range against `total`: `Ok(None)` = whole
 /// file, `Err(())` = not satisfiable.
 #[allow(clippy::result_unit_err)]
@@ -579,14 +588,9 @@ async fn download(
         bytes = faults::truncate(bytes);
     }
     let total = bytes.len();
-    let range = match headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| parse_range(v, total))
-    {
-        None => None,
-        Some(Ok(r)) => r,
-        Some(Err(())) => return faults::range_not_satisfiable(total),
+    let range = match requested_range(&headers, total) {
+        Ok(range) => range,
+        Err(()) => return faults::range_not_satisfiable(total),
     };
     let (status, data) = match range {
         Some((a, b)) => (StatusCode::PARTIAL_CONTENT, bytes.slice(a..=b)),
@@ -650,14 +654,9 @@ fn synthetic_file(
             "synthetic file size too large for this platform",
         );
     };
-    let range = match headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| parse_range(v, total))
-    {
-        None => None,
-        Some(Ok(r)) => r,
-        Some(Err(())) => return faults::range_not_satisfiable(total),
+    let range = match requested_range(headers, total) {
+        Ok(range) => range,
+        Err(()) => return faults::range_not_satisfiable(total),
     };
     let (status, start, end) = match range {
         Some((a, b)) => (StatusCode::PARTIAL_CONTENT, a, b + 1),
