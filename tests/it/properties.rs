@@ -522,6 +522,16 @@ proptest! {
 // Record readers
 // ---------------------------------------------------------------------------
 
+/// `e.csv` or `e.ndjson`, with `.gz` when `gz`.
+fn file_name(csv: bool, gz: bool) -> &'static str {
+    match (csv, gz) {
+        (true, true) => "e.csv.gz",
+        (true, false) => "e.csv",
+        (false, true) => "e.ndjson.gz",
+        (false, false) => "e.ndjson",
+    }
+}
+
 fn arb_event() -> impl Strategy<Value = Map<String, Value>> {
     (
         prop::sample::select(
@@ -705,12 +715,7 @@ proptest! {
         let dir = tempfile::tempdir().expect("tempdir");
         let text = if csv { csv_text(&events) } else { ndjson_text(&events) };
         let bytes = if gzipped { gzip(&text) } else { text };
-        let name = match (csv, gzipped) {
-            (true, true) => "e.csv.gz",
-            (true, false) => "e.csv",
-            (false, true) => "e.ndjson.gz",
-            (false, false) => "e.ndjson",
-        };
+        let name = file_name(csv, gzipped);
         let path = write(dir.path(), name, &bytes);
         let (read, error) = read_file(&path, ReadOptions::default())?;
         prop_assert!(error.is_none(), "{:?}", error);
@@ -729,12 +734,7 @@ proptest! {
         let text = if csv { csv_text(&events) } else { ndjson_text(&events) };
         let clean = gzip(&text);
         let Some(damaged) = damage(&clean, &how) else { return Ok(()) };
-        let name = match (csv, named_gz) {
-            (true, true) => "e.csv.gz",
-            (true, false) => "e.csv",
-            (false, true) => "e.ndjson.gz",
-            (false, false) => "e.ndjson",
-        };
+        let name = file_name(csv, named_gz);
         let path = write(dir.path(), name, &damaged);
         let (read, error) = read_file(&path, ReadOptions { lenient, format: None })?;
         match &error {
