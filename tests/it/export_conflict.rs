@@ -11,7 +11,7 @@ use userpilot_appex::{
     Client, Error, RetryPolicy,
     ext::{
         export::{ConflictPolicy, EventType},
-        jobs::{JobOrigin, WaitPolicy},
+        jobs::{ExportJobHandle, JobOrigin, WaitPolicy},
     },
 };
 
@@ -57,6 +57,14 @@ async fn conflicted(posts: Vec<Reply>, list: Reply, other: Vec<Reply>) -> (TestS
     (server, client)
 }
 
+/// Sends a default export with `policy`.
+async fn send_with(
+    client: &Client,
+    policy: ConflictPolicy,
+) -> userpilot_appex::Result<ExportJobHandle> {
+    client.export().conflict_policy(policy).send().await
+}
+
 #[tokio::test(start_paused = true)]
 async fn fail_policy_returns_the_conflict_and_sends_nothing_else() {
     let (server, client) = conflicted(vec![conflict()], running_list(), vec![]).await;
@@ -83,10 +91,7 @@ async fn fail_policy_returns_the_conflict_and_sends_nothing_else() {
 async fn attach_policy_returns_the_running_job_from_the_jobs_list() {
     let (server, client) = conflicted(vec![conflict()], running_list(), vec![]).await;
 
-    let handle = client
-        .export()
-        .conflict_policy(ConflictPolicy::Attach)
-        .send()
+    let handle = send_with(&client, ConflictPolicy::Attach)
         .await
         .expect("attached");
 
@@ -105,10 +110,7 @@ async fn attach_policy_triggers_again_when_nothing_is_listed_running() {
     )
     .await;
 
-    let handle = client
-        .export()
-        .conflict_policy(ConflictPolicy::Attach)
-        .send()
+    let handle = send_with(&client, ConflictPolicy::Attach)
         .await
         .expect("triggered");
 
@@ -121,10 +123,7 @@ async fn attach_policy_triggers_again_when_nothing_is_listed_running() {
 async fn attach_policy_gives_up_with_the_conflict_when_nothing_is_ever_listed() {
     let (server, client) = conflicted(vec![conflict()], job_list(json!([])), vec![]).await;
 
-    let error = client
-        .export()
-        .conflict_policy(ConflictPolicy::Attach)
-        .send()
+    let error = send_with(&client, ConflictPolicy::Attach)
         .await
         .expect_err("conflict");
 
@@ -182,10 +181,7 @@ async fn wait_then_trigger_retriggers_after_the_running_job_fails() {
     )
     .await;
 
-    let handle = client
-        .export()
-        .conflict_policy(ConflictPolicy::wait_then_trigger())
-        .send()
+    let handle = send_with(&client, ConflictPolicy::wait_then_trigger())
         .await
         .expect("triggered");
 
@@ -202,10 +198,7 @@ async fn wait_then_trigger_stops_after_max_attempts_with_the_conflict() {
     )
     .await;
 
-    let error = client
-        .export()
-        .conflict_policy(ConflictPolicy::WaitThenTrigger { max_attempts: 2 })
-        .send()
+    let error = send_with(&client, ConflictPolicy::WaitThenTrigger { max_attempts: 2 })
         .await
         .expect_err("conflict");
 
