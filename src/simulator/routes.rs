@@ -29,13 +29,23 @@ type Shared = Arc<State>;
 /// The longest export range accepted, in days.
 pub(crate) const MAX_RANGE_DAYS: i64 = 366;
 
+/// A path of the API: its prefix, then `suffix` (a literal).
+macro_rules! api_path {
+    () => {
+        "/api/v1/analytics/exports"
+    };
+    ($suffix:literal) => {
+        concat!("/api/v1/analytics/exports", $suffix)
+    };
+}
+
 /// The router with every route and the gate in front.
 pub(crate) fn router(state: Shared) -> Router {
     Router::new()
-        .route("/api/v1/analytics/exports", post(trigger_export))
-        .route("/api/v1/analytics/exports/jobs/", get(list_jobs))
-        .route("/api/v1/analytics/exports/jobs/{job_id}", get(get_job))
-        .route("/api/v1/analytics/exports/lookups/{name}", get(lookup))
+        .route(api_path!(), post(trigger_export))
+        .route(api_path!("/jobs/"), get(list_jobs))
+        .route(api_path!("/jobs/{job_id}"), get(get_job))
+        .route(api_path!("/lookups/{name}"), get(lookup))
         .route("/_files/{job_id}/{filename}", get(download))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), gate))
@@ -44,7 +54,7 @@ pub(crate) fn router(state: Shared) -> Router {
 
 /// Which operation a request is, from its method and path.
 pub(crate) fn classify(method: &Method, path: &str) -> Route {
-    const EXPORTS: &str = "/api/v1/analytics/exports";
+    const EXPORTS: &str = api_path!();
     if path.starts_with("/_files/") {
         return Route::Download;
     }
@@ -316,7 +326,7 @@ async fn trigger_export(AxState(state): AxState<Shared>, body: Bytes) -> Respons
                 "environment_app_token": state.config.app_token,
                 "environment_name": state.config.environment_name,
                 "job_id": job.id,
-                "links": format!("{}/api/v1/analytics/exports/jobs/{}", state.base_url, job.id),
+                "links": format!("{}{}{}", state.base_url, api_path!("/jobs/"), job.id),
                 "start_time": fmt_time(job.start_time),
             });
             (StatusCode::CREATED, Json(body)).into_response()

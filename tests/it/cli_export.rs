@@ -4,7 +4,11 @@
 
 use std::path::Path;
 
-use crate::support::cli::{self, Run, SECRET_KEY, Sim, appex_cmd, sha256_of};
+use crate::support::{
+    EXPORTS,
+    cli::{self, Run, SECRET_KEY, Sim, appex_cmd, sha256_of},
+    job_path,
+};
 use httpmock::prelude::*;
 use serde_json::json;
 use userpilot_appex::simulator::Route;
@@ -14,7 +18,7 @@ fn every_flag_goes_into_the_request_body() {
     let server = MockServer::start();
     let trigger = server.mock(|when, then| {
         when.method(POST)
-            .path("/api/v1/analytics/exports")
+            .path(EXPORTS)
             .header("authorization", format!("Token {SECRET_KEY}"))
             .json_body(json!({
                 "from": "2025-01-01",
@@ -31,8 +35,7 @@ fn every_flag_goes_into_the_request_body() {
             .json_body(json!({"job_id": "job-1", "links": ""}));
     });
     let get = server.mock(|when, then| {
-        when.method(GET)
-            .path("/api/v1/analytics/exports/jobs/job-1");
+        when.method(GET).path(job_path("job-1"));
         then.status(200)
             .json_body(json!({"job_id": "job-1", "status": "pending"}));
     });

@@ -1,7 +1,10 @@
 //! `appex lookups <KIND>`: every kind, pages walked, JSON and table.
 #![cfg(feature = "cli")]
 
-use crate::support::cli::{Sim, fast};
+use crate::support::{
+    LOOKUPS,
+    cli::{Sim, fast},
+};
 use userpilot_appex::simulator::Route;
 
 const KINDS: [(&str, Route); 12] = [
@@ -61,7 +64,7 @@ fn json_keeps_fields_the_models_do_not_name() {
     // The items are typed in the library; what it does not know is kept in
     // `extra` and must come out again. Compare with the raw API answer.
     let sim = Sim::start();
-    let raw = sim.block_on(raw_get(&sim, "/api/v1/analytics/exports/lookups/flows"));
+    let raw = sim.block_on(raw_get(&sim, &format!("{LOOKUPS}flows")));
     let printed = sim.appex(&["lookups", "flows", "--json"]).ok().json();
     let raw = raw.as_array().expect("raw array");
     let printed = printed.as_array().expect("printed array");

@@ -3,7 +3,7 @@
 //! tokio time against an in-process scripted server.
 
 use crate::support::{
-    self, EXPORTS, JOBS, job_path,
+    self, EXPORTS, JOBS, api_path, job_path,
     server::{Reply, TestServer},
 };
 use serde_json::json;
@@ -40,9 +40,9 @@ fn running_list() -> Reply {
     ]))
 }
 
-const POST_EXPORTS: &str = "POST /api/v1/analytics/exports";
-const GET_JOBS: &str = "GET /api/v1/analytics/exports/jobs/";
-const GET_OTHER: &str = "GET /api/v1/analytics/exports/jobs/other-running";
+const POST_EXPORTS: &str = concat!("POST ", api_path!());
+const GET_JOBS: &str = concat!("GET ", api_path!("/jobs/"));
+const GET_OTHER: &str = concat!("GET ", api_path!("/jobs/other-running"));
 
 /// A server whose trigger answers `posts`, whose job list answers `list`,
 /// and whose job `other-running` answers `other` (in order, the last

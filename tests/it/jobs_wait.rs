@@ -87,7 +87,7 @@ async fn wait_reports_pending_then_processing_progress_in_order_then_completed()
     );
     assert_eq!(
         server.lines(),
-        vec!["GET /api/v1/analytics/exports/jobs/job-1"; 4]
+        vec![format!("GET {}", job_path("job-1")); 4]
     );
     let auth = format!("Token {KEY}");
     assert_eq!(server.requests()[0].header("authorization"), Some(&*auth));
@@ -477,7 +477,7 @@ async fn resumed_handle_gets_the_job_by_its_stored_id() {
     assert_eq!(job.progress.as_deref(), Some("45"));
     assert_eq!(
         server.lines(),
-        vec!["GET /api/v1/analytics/exports/jobs/stored-id"]
+        vec![format!("GET {}", job_path("stored-id"))]
     );
 }
 

@@ -5,6 +5,7 @@
 
 use std::fmt::Debug;
 
+use crate::support::LOOKUPS;
 use chrono::{TimeZone, Utc};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value, json};
@@ -50,7 +51,7 @@ fn fixtures_hold_the_vendored_spec_examples() {
     let paths = spec["paths"].as_object().expect("paths");
     let mut checked = 0;
     for (path, item) in paths {
-        let Some(name) = path.strip_prefix("/api/v1/analytics/exports/lookups/") else {
+        let Some(name) = path.strip_prefix(LOOKUPS) else {
             continue;
         };
         let example = &item["get"]["responses"]["200"]["content"]["application/json"]["example"];

@@ -6,7 +6,7 @@
 
 #![cfg(feature = "simulator")]
 
-use crate::support::simulator::*;
+use crate::support::{JOB_TEMPLATE, simulator::*};
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 use userpilot_appex::simulator::SimulatorConfig;
@@ -198,8 +198,8 @@ async fn paginated_lookups_follow_the_spec_on_every_page() {
 async fn export_job_operations_follow_the_spec_in_every_state() {
     let spec = spec();
     let sim = start(manual_clock()).await;
-    let jobs_path = "/api/v1/analytics/exports/jobs/";
-    let job_path = "/api/v1/analytics/exports/jobs/{job_id}";
+    let jobs_path = JOBS;
+    let job_path = JOB_TEMPLATE;
 
     let a = get(&sim, JOBS).await;
     check(&spec, jobs_path, "get", &a, StatusCode::OK);
@@ -247,22 +247,10 @@ async fn failed_job_follows_the_spec() {
     let id = trigger(&sim, json!({"from": "2025-01-01", "to": "2025-01-03"})).await;
     sim.advance(std::time::Duration::from_secs(10 * 3600));
     let job = get(&sim, &format!("{JOBS}{id}")).await;
-    check(
-        &spec,
-        "/api/v1/analytics/exports/jobs/{job_id}",
-        "get",
-        &job,
-        StatusCode::OK,
-    );
+    check(&spec, JOB_TEMPLATE, "get", &job, StatusCode::OK);
     assert_eq!(job.json()["status"], "failed");
     let list = get(&sim, JOBS).await;
-    check(
-        &spec,
-        "/api/v1/analytics/exports/jobs/",
-        "get",
-        &list,
-        StatusCode::OK,
-    );
+    check(&spec, JOBS, "get", &list, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -271,16 +259,8 @@ async fn every_operation_answers_401_in_the_error_shape() {
     let sim = start(SimulatorConfig::default()).await;
     let mut cases: Vec<(Method, String, String)> = vec![
         (Method::POST, EXPORTS.into(), EXPORTS.into()),
-        (
-            Method::GET,
-            JOBS.into(),
-            "/api/v1/analytics/exports/jobs/".into(),
-        ),
-        (
-            Method::GET,
-            format!("{JOBS}some-job"),
-            "/api/v1/analytics/exports/jobs/{job_id}".into(),
-        ),
+        (Method::GET, JOBS.into(), JOBS.into()),
+        (Method::GET, format!("{JOBS}some-job"), JOB_TEMPLATE.into()),
     ];
     for name in PLAIN_LOOKUPS
         .iter()
@@ -330,13 +310,7 @@ async fn bad_requests_and_faults_answer_in_the_error_shape() {
 
     let limited = start(SimulatorConfig::default().rate_limit_every(1, 3)).await;
     let a = get(&limited, JOBS).await;
-    check(
-        &spec,
-        "/api/v1/analytics/exports/jobs/",
-        "get",
-        &a,
-        StatusCode::TOO_MANY_REQUESTS,
-    );
+    check(&spec, JOBS, "get", &a, StatusCode::TOO_MANY_REQUESTS);
 
     let failing = start(SimulatorConfig::default().server_error_rate(1.0)).await;
     let a = get(&failing, &format!("{LOOKUPS}flows")).await;

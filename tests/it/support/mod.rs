@@ -13,12 +13,26 @@ pub mod simulator;
 
 use userpilot_appex::{Client, RetryPolicy};
 
+/// A path of the API: its prefix, then `suffix`, as a literal (so constants
+/// and `concat!` can use it).
+macro_rules! api_path {
+    () => {
+        "/api/v1/analytics/exports"
+    };
+    ($suffix:literal) => {
+        concat!("/api/v1/analytics/exports", $suffix)
+    };
+}
+pub(crate) use api_path;
+
 /// The API's prefix: `POST` here triggers an export.
-pub const EXPORTS: &str = "/api/v1/analytics/exports";
+pub const EXPORTS: &str = api_path!();
 /// The jobs collection (`GET` lists them); a job's path is [`job_path`].
-pub const JOBS: &str = "/api/v1/analytics/exports/jobs/";
+pub const JOBS: &str = api_path!("/jobs/");
+/// A job's path as the spec writes it.
+pub const JOB_TEMPLATE: &str = api_path!("/jobs/{job_id}");
 /// The lookups' prefix; a lookup's path is this plus its name.
-pub const LOOKUPS: &str = "/api/v1/analytics/exports/lookups/";
+pub const LOOKUPS: &str = api_path!("/lookups/");
 
 /// The ten lookups that answer a plain list.
 pub const PLAIN_LOOKUPS: [&str; 10] = [
