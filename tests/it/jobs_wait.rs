@@ -14,7 +14,7 @@ use crate::support::{
 };
 use futures::StreamExt;
 use userpilot_appex::{
-    Error, RetryPolicy,
+    Client, Error, RetryPolicy,
     ext::jobs::{JobOrigin, JobUpdate, PollState, WaitPolicy},
     models::JobStatus,
 };
@@ -23,10 +23,13 @@ fn no_jitter() -> WaitPolicy {
     WaitPolicy::default().with_jitter(false)
 }
 
-async fn server_for_job(id: &str, replies: Vec<Reply>) -> TestServer {
+/// A server whose job `id` answers `replies` (in order, the last
+/// repeating), and a client for it without retries.
+async fn server_for_job(id: &str, replies: Vec<Reply>) -> (TestServer, Client) {
     let server = TestServer::start().await;
     server.on("GET", &job_path(id), replies);
-    server
+    let client = support::client(&server.base_url(), RetryPolicy::none());
+    (server, client)
 }
 
 /// `(status, fraction)` of every update a callback saw, in order.
@@ -46,7 +49,7 @@ fn recorder() -> (Seen, impl FnMut(&JobUpdate) + Send + 'static) {
 
 #[tokio::test(start_paused = true)]
 async fn wait_reports_pending_then_processing_progress_in_order_then_completed() {
-    let server = server_for_job(
+    let (server, client) = server_for_job(
         "job-1",
         vec![
             Reply::job("job-1", "pending", None),
@@ -62,7 +65,6 @@ async fn wait_reports_pending_then_processing_progress_in_order_then_completed()
         ],
     )
     .await;
-    let client = support::client(&server.base_url(), RetryPolicy::none());
     let (seen, callback) = recorder();
 
     let job = client
@@ -95,7 +97,7 @@ async fn wait_reports_pending_then_processing_progress_in_order_then_completed()
 
 #[tokio::test(start_paused = true)]
 async fn failed_job_ends_the_wait_with_job_failed_carrying_the_final_job() {
-    let server = server_for_job(
+    let (server, client) = server_for_job(
         "job-f",
         vec![
             Reply::job("job-f", "processing", Some("2/7")),
@@ -103,7 +105,6 @@ async fn failed_job_ends_the_wait_with_job_failed_carrying_the_final_job() {
         ],
     )
     .await;
-    let client = support::client(&server.base_url(), RetryPolicy::none());
 
     let error = client.job("job-f").wait().await.expect_err("failed");
 
@@ -124,7 +125,7 @@ async fn failed_job_ends_the_wait_with_job_failed_carrying_the_final_job() {
 
 #[tokio::test(start_paused = true)]
 async fn unknown_status_in_the_middle_keeps_waiting() {
-    let server = server_for_job(
+    let (server, client) = server_for_job(
         "job-u",
         vec![
             Reply::job("job-u", "pending", None),
@@ -133,7 +134,6 @@ async fn unknown_status_in_the_middle_keeps_waiting() {
         ],
     )
     .await;
-    let client = support::client(&server.base_url(), RetryPolicy::none());
     let (seen, callback) = recorder();
 
     let job = client
@@ -163,8 +163,8 @@ async fn unknown_status_in_the_middle_keeps_waiting() {
 
 #[tokio::test(start_paused = true)]
 async fn exceeding_max_wait_reports_elapsed_time_and_poll_count() {
-    let server = server_for_job("job-slow", vec![Reply::job("job-slow", "processing", None)]).await;
-    let client = support::client(&server.base_url(), RetryPolicy::none());
+    let (server, client) =
+        server_for_job("job-slow", vec![Reply::job("job-slow", "processing", None)]).await;
     let policy = no_jitter()
         .with_initial_delay(Duration::from_secs(1))
         .with_multiplier(1.0)
@@ -201,7 +201,7 @@ async fn exceeding_max_wait_reports_elapsed_time_and_poll_count() {
 
 #[tokio::test(start_paused = true)]
 async fn not_found_within_the_grace_period_is_tolerated() {
-    let server = server_for_job(
+    let (server, client) = server_for_job(
         "job-new",
         vec![
             Reply::not_found(),
@@ -210,7 +210,6 @@ async fn not_found_within_the_grace_period_is_tolerated() {
         ],
     )
     .await;
-    let client = support::client(&server.base_url(), RetryPolicy::none());
     let mut poller = client.job("job-new").with_wait_policy(no_jitter()).poller();
 
     match poller.poll().await.expect("first poll") {
@@ -229,8 +228,7 @@ async fn not_found_within_the_grace_period_is_tolerated() {
 
 #[tokio::test(start_paused = true)]
 async fn not_found_past_the_grace_period_is_not_found() {
-    let server = server_for_job("job-gone", vec![Reply::not_found()]).await;
-    let client = support::client(&server.base_url(), RetryPolicy::none());
+    let (server, client) = server_for_job("job-gone", vec![Reply::not_found()]).await;
     // Polls at 0, 0.25, 0.625 s fall inside the 1 s grace; 1.188 s does not.
     let policy = no_jitter()
         .with_multiplier(1.5)
@@ -250,7 +248,7 @@ async fn not_found_past_the_grace_period_is_not_found() {
 
 #[tokio::test(start_paused = true)]
 async fn not_found_after_the_job_was_seen_is_not_found_at_once() {
-    let server = server_for_job(
+    let (server, client) = server_for_job(
         "job-exp",
         vec![
             Reply::job("job-exp", "processing", None),
@@ -258,7 +256,6 @@ async fn not_found_after_the_job_was_seen_is_not_found_at_once() {
         ],
     )
     .await;
-    let client = support::client(&server.base_url(), RetryPolicy::none());
 
     let error = client.job("job-exp").wait().await.expect_err("not found");
 
@@ -268,7 +265,7 @@ async fn not_found_after_the_job_was_seen_is_not_found_at_once() {
 
 #[tokio::test(start_paused = true)]
 async fn a_503_while_polling_is_retried_by_the_client_retry_policy() {
-    let server = server_for_job(
+    let (server, _) = server_for_job(
         "job-r",
         vec![
             Reply::job("job-r", "processing", None),
@@ -300,7 +297,7 @@ async fn a_503_while_polling_is_retried_by_the_client_retry_policy() {
 
 #[tokio::test(start_paused = true)]
 async fn a_503_past_the_retry_policy_ends_the_wait_with_an_api_error() {
-    let server = server_for_job(
+    let (server, client) = server_for_job(
         "job-503",
         vec![
             Reply::job("job-503", "processing", None),
@@ -308,7 +305,6 @@ async fn a_503_past_the_retry_policy_ends_the_wait_with_an_api_error() {
         ],
     )
     .await;
-    let client = support::client(&server.base_url(), RetryPolicy::none());
 
     let error = client.job("job-503").wait().await.expect_err("api error");
 
@@ -326,8 +322,7 @@ async fn a_503_past_the_retry_policy_ends_the_wait_with_an_api_error() {
 async fn polls_follow_the_backoff_schedule_exactly() {
     let mut replies = vec![Reply::job("job-s", "processing", None); 7];
     replies.push(Reply::job("job-s", "completed", None));
-    let server = server_for_job("job-s", replies).await;
-    let client = support::client(&server.base_url(), RetryPolicy::none());
+    let (server, client) = server_for_job("job-s", replies).await;
     let policy = no_jitter()
         .with_multiplier(1.5)
         .with_max_delay(Duration::from_secs(1));
@@ -397,7 +392,7 @@ async fn jittered_delays_stay_between_half_and_all_of_the_schedule() {
 
 #[tokio::test(start_paused = true)]
 async fn updates_stream_yields_each_state_then_ends() {
-    let server = server_for_job(
+    let (_server, client) = server_for_job(
         "job-st",
         vec![
             Reply::job("job-st", "pending", None),
@@ -406,7 +401,6 @@ async fn updates_stream_yields_each_state_then_ends() {
         ],
     )
     .await;
-    let client = support::client(&server.base_url(), RetryPolicy::none());
 
     let states: Vec<_> = client
         .job("job-st")
@@ -432,8 +426,8 @@ async fn updates_stream_yields_each_state_then_ends() {
 
 #[tokio::test(start_paused = true)]
 async fn updates_stream_ends_with_the_timeout_error() {
-    let server = server_for_job("job-t", vec![Reply::job("job-t", "pending", None)]).await;
-    let client = support::client(&server.base_url(), RetryPolicy::none());
+    let (_server, client) =
+        server_for_job("job-t", vec![Reply::job("job-t", "pending", None)]).await;
     let policy = no_jitter()
         .with_multiplier(1.0)
         .with_max_wait(Duration::from_millis(500));
@@ -461,12 +455,11 @@ async fn updates_stream_ends_with_the_timeout_error() {
 
 #[tokio::test(start_paused = true)]
 async fn resumed_handle_gets_the_job_by_its_stored_id() {
-    let server = server_for_job(
+    let (server, client) = server_for_job(
         "stored-id",
         vec![Reply::job("stored-id", "processing", Some("45"))],
     )
     .await;
-    let client = support::client(&server.base_url(), RetryPolicy::none());
 
     let handle = client.job("stored-id");
     let job = handle.get().await.expect("job");
@@ -483,8 +476,7 @@ async fn resumed_handle_gets_the_job_by_its_stored_id() {
 
 #[tokio::test(start_paused = true)]
 async fn an_empty_job_id_fails_before_any_request() {
-    let server = server_for_job("x", vec![Reply::job("x", "completed", None)]).await;
-    let client = support::client(&server.base_url(), RetryPolicy::none());
+    let (server, client) = server_for_job("x", vec![Reply::job("x", "completed", None)]).await;
 
     let error = client.job("  ").wait().await.expect_err("invalid");
 
