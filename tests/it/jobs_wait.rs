@@ -15,8 +15,8 @@ use crate::support::{
 use futures::StreamExt;
 use userpilot_appex::{
     Client, Error, RetryPolicy,
-    ext::jobs::{JobOrigin, JobUpdate, PollState, WaitPolicy},
-    models::JobStatus,
+    ext::jobs::{JobOrigin, JobPoller, JobUpdate, PollState, WaitPolicy},
+    models::{ExportJob, JobStatus},
 };
 
 fn no_jitter() -> WaitPolicy {
@@ -47,6 +47,18 @@ fn recorder() -> (Seen, impl FnMut(&JobUpdate) + Send + 'static) {
     (seen, callback)
 }
 
+/// Waits to the end with a [`recorder`] attached (the wait must succeed):
+/// the job, and what the callback saw.
+async fn wait_recorded(poller: JobPoller) -> (ExportJob, Seen) {
+    let (seen, callback) = recorder();
+    let job = poller
+        .on_progress(callback)
+        .wait()
+        .await
+        .expect("completed");
+    (job, seen)
+}
+
 #[tokio::test(start_paused = true)]
 async fn wait_reports_pending_then_processing_progress_in_order_then_completed() {
     let (server, client) = server_for_job(
@@ -65,16 +77,8 @@ async fn wait_reports_pending_then_processing_progress_in_order_then_completed()
         ],
     )
     .await;
-    let (seen, callback) = recorder();
-
-    let job = client
-        .job("job-1")
-        .with_wait_policy(no_jitter())
-        .poller()
-        .on_progress(callback)
-        .wait()
-        .await
-        .expect("completed");
+    let (job, seen) =
+        wait_recorded(client.job("job-1").with_wait_policy(no_jitter()).poller()).await;
 
     assert_eq!(job.status, Some(JobStatus::Completed));
     assert_eq!(job.presigned_urls.len(), 1);
@@ -134,15 +138,7 @@ async fn unknown_status_in_the_middle_keeps_waiting() {
         ],
     )
     .await;
-    let (seen, callback) = recorder();
-
-    let job = client
-        .job("job-u")
-        .poller()
-        .on_progress(callback)
-        .wait()
-        .await
-        .expect("completed");
+    let (job, seen) = wait_recorded(client.job("job-u").poller()).await;
 
     assert_eq!(job.status, Some(JobStatus::Completed));
     let statuses: Vec<_> = seen
@@ -279,15 +275,7 @@ async fn a_503_while_polling_is_retried_by_the_client_retry_policy() {
         .with_jitter(false)
         .with_backoff(Duration::from_millis(100), Duration::from_millis(100));
     let client = support::client(&server.base_url(), retry);
-    let (seen, callback) = recorder();
-
-    let job = client
-        .job("job-r")
-        .poller()
-        .on_progress(callback)
-        .wait()
-        .await
-        .expect("completed");
+    let (job, seen) = wait_recorded(client.job("job-r").poller()).await;
 
     assert_eq!(job.status, Some(JobStatus::Completed));
     // The 503 and its retry belong to the second poll: one update only.
