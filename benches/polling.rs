@@ -16,6 +16,7 @@ mod common;
 use std::time::Duration;
 
 use common::{median, print_machine, reps};
+use userpilot_appex::config::Jitter;
 use userpilot_appex::{
     Client,
     ext::jobs::WaitPolicy,
@@ -37,7 +38,7 @@ fn main() {
     let mut summary = Vec::new();
     for (label, job_time) in durations {
         // No jitter: exact, and checked against the computed schedule.
-        let policy = WaitPolicy::default().with_jitter(false);
+        let policy = WaitPolicy::default().with_jitter(Jitter::None);
         let (polls, delay) = measure(job_time, policy.clone(), 0);
         let (expected_polls, expected_delay) = schedule(&policy, job_time);
         println!(

@@ -6,6 +6,7 @@ use crate::support::jobs as jobs_support;
 
 use jobs_support::{EXPORTS, FakeServer, JOBS, Reply, job_path, route};
 use serde_json::json;
+use userpilot_appex::config::Jitter;
 use userpilot_appex::{
     Error, RetryPolicy,
     ext::{
@@ -161,7 +162,7 @@ async fn wait_then_trigger_waits_for_the_running_job_then_triggers_the_same_requ
         .user_id("u-1")
         .event_type(EventType::PageView)
         .conflict_policy(ConflictPolicy::wait_then_trigger())
-        .wait_policy(WaitPolicy::default().with_jitter(false))
+        .wait_policy(WaitPolicy::default().with_jitter(Jitter::None))
         .send()
         .await
         .expect("triggered");
@@ -257,7 +258,7 @@ async fn wait_then_trigger_reports_a_timeout_waiting_for_the_running_job() {
     .await;
     let client = server.client(RetryPolicy::none());
     let policy = WaitPolicy::default()
-        .with_jitter(false)
+        .with_jitter(Jitter::None)
         .with_max_wait(std::time::Duration::from_secs(2));
 
     let error = client
@@ -285,7 +286,7 @@ async fn wait_then_trigger_reports_a_timeout_waiting_for_the_running_job() {
 #[tokio::test(start_paused = true)]
 async fn the_trigger_is_not_retried_on_503() {
     let server = FakeServer::start(vec![(route("POST", EXPORTS), vec![Reply::status(503)])]).await;
-    let client = server.client(RetryPolicy::default().with_jitter(false));
+    let client = server.client(RetryPolicy::default().with_jitter(Jitter::None));
 
     let error = client.export().send().await.expect_err("503");
 

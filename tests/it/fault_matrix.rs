@@ -21,6 +21,7 @@ use std::{
 
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
+use userpilot_appex::config::Jitter;
 use userpilot_appex::{
     Client, Error, RetryPolicy,
     error::DownloadFailure,
@@ -148,7 +149,7 @@ fn quick_wait() -> WaitPolicy {
     WaitPolicy::default()
         .with_initial_delay(Duration::from_millis(10))
         .with_max_delay(Duration::from_millis(40))
-        .with_jitter(false)
+        .with_jitter(Jitter::None)
         .with_max_wait(Duration::from_secs(20))
 }
 
@@ -339,7 +340,13 @@ async fn run_flow(cell: &Cell, sim: &Simulator, client: &Client, dir: &Path) -> 
                     .await
                     .expect_err("a failed job cannot be downloaded");
                 assert!(
-                    matches!(&err, Error::JobNotCompleted { status, .. } if status == "failed"),
+                    matches!(
+                        &err,
+                        Error::JobNotCompleted {
+                            status: JobStatus::Failed,
+                            ..
+                        }
+                    ),
                     "{err:?}"
                 );
                 assert_eq!(sim.request_count(Route::Download), before);

@@ -12,6 +12,7 @@ use std::{
 
 use futures::StreamExt;
 use jobs_support::{FakeServer, Reply, job_path, route};
+use userpilot_appex::config::Jitter;
 use userpilot_appex::{
     Error, RetryPolicy,
     ext::jobs::{JobOrigin, JobUpdate, PollState, WaitPolicy},
@@ -19,7 +20,7 @@ use userpilot_appex::{
 };
 
 fn no_jitter() -> WaitPolicy {
-    WaitPolicy::default().with_jitter(false)
+    WaitPolicy::default().with_jitter(Jitter::None)
 }
 
 async fn server_for_job(id: &str, replies: Vec<Reply>) -> FakeServer {
@@ -280,7 +281,7 @@ async fn a_503_while_polling_is_retried_by_the_client_retry_policy() {
     .await;
     let retry = RetryPolicy::default()
         .with_max_retries(2)
-        .with_jitter(false)
+        .with_jitter(Jitter::None)
         .with_backoff(Duration::from_millis(100), Duration::from_millis(100));
     let client = server.client(retry);
     let (seen, callback) = recorder();
@@ -365,7 +366,7 @@ fn default_schedule_sees_a_short_job_end_quickly_and_a_long_one_cheaply() {
     assert_eq!(policy.delay(200), Duration::from_secs(60));
     assert_eq!(policy.not_found_grace(), Duration::from_secs(10));
     assert_eq!(policy.max_wait(), Duration::from_secs(6 * 3600));
-    assert!(policy.jitter());
+    assert_eq!(policy.jitter(), Jitter::Equal);
 
     // (polls made up to `limit`, the gap after the last of them)
     let schedule = |limit: Duration| {

@@ -11,6 +11,7 @@ use std::{
 
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
+use userpilot_appex::config::Jitter;
 use userpilot_appex::{
     Client, Error, RetryPolicy,
     ext::{
@@ -45,7 +46,7 @@ fn quick_wait() -> WaitPolicy {
     WaitPolicy::default()
         .with_initial_delay(Duration::from_millis(20))
         .with_max_delay(Duration::from_millis(100))
-        .with_jitter(false)
+        .with_jitter(Jitter::None)
         .with_max_wait(Duration::from_secs(30))
 }
 

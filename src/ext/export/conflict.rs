@@ -2,7 +2,7 @@
 
 use crate::{
     Client,
-    error::{ApiFailure, Error, Result},
+    error::{Error, Result, shorten},
     ext::jobs::{ExportJobHandle, JobOrigin, WaitPolicy},
     generated::types::ExportRequest,
     models::{ExportJobSummary, JobStatus},
@@ -114,13 +114,11 @@ impl Client {
             .job_id
             .clone()
             .filter(|id| !id.trim().is_empty())
-            .ok_or_else(|| {
-                Error::Api(ApiFailure {
-                    operation: "trigger_export",
-                    status: reqwest::StatusCode::CREATED,
-                    errors: Vec::new(),
-                    body_excerpt: Some("the answer carried no job_id".into()),
-                })
+            .ok_or_else(|| Error::Decode {
+                operation: "trigger_export",
+                status: Some(reqwest::StatusCode::CREATED),
+                excerpt: shorten(&serde_json::to_string(&created).unwrap_or_default(), 200),
+                source: serde::de::Error::missing_field("job_id"),
             })?;
         tracing::info!(job_id = %job_id, "export triggered");
         Ok(

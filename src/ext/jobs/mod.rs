@@ -26,8 +26,9 @@ mod handle;
 mod policy;
 mod poller;
 mod progress;
+mod schedule;
 
 pub use handle::{ExportJobHandle, JobOrigin};
-pub use policy::WaitPolicy;
+pub use policy::{PollSchedule, WaitPolicy};
 pub use poller::{JobPoller, JobUpdate, PollState};
 pub use progress::Progress;

@@ -2,26 +2,53 @@
 
 use std::time::Duration;
 
-/// How [`JobPoller::wait`] spaces its polls and when it gives up.
+use crate::config::{Backoff, Jitter};
+
+/// Which schedule [`JobPoller::wait`](super::JobPoller::wait) follows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PollSchedule {
+    /// Follow the job's chunk counts (`completed_chunks` / `all_chunks`)
+    /// once two observations exist: estimate the time per chunk, aim the
+    /// next poll near the start of the last chunk and then near the end,
+    /// more finely as the estimate firms up. Without chunk counts (or
+    /// before they move) the [`Backoff`](PollSchedule::Backoff) schedule
+    /// applies. The default.
+    #[default]
+    FollowProgress,
+    /// The backoff alone: the delay after poll `n` is the policy's
+    /// [`delay(n)`](WaitPolicy::delay), jittered.
+    Backoff,
+}
+
+/// How [`JobPoller::wait`](super::JobPoller::wait) spaces its polls and when
+/// it gives up.
 ///
-/// The delay after poll `n` is `min(max_delay, initial_delay * multiplier^(n-1))`,
-/// rounded to the millisecond (tokio's timer resolution); with jitter on, a
-/// uniformly random delay between half of that and all of it (so polls never
-/// bunch up, and are never later than the schedule).
+/// The backoff: the delay after poll `n` is `min(max_delay, initial_delay *
+/// multiplier^(n-1))`, rounded to the millisecond (tokio's timer
+/// resolution), jittered by default with [`Jitter::Equal`] (uniformly
+/// between half of it and all of it, so polls never bunch up and are never
+/// later than the schedule). It is the crate's one [`Backoff`] rule, the
+/// one [`RetryPolicy`](crate::RetryPolicy) uses too.
 ///
 /// The default (250 ms growing ×1.1 per poll, capped at 60 s) keeps the
 /// delay near a tenth of the time waited so far: a job that takes 10 s is
 /// seen done within about 1.2 s of finishing, one that takes a minute within
-/// about 6 s, and a one-hour job costs about a hundred polls, not thousands.
-/// A larger multiplier or cap spends fewer requests on long jobs and notices
-/// the end of short ones later.
+/// about 6 s. On top of it, by default, the poller follows the job's own
+/// progress ([`PollSchedule::FollowProgress`]): once the chunk counts move,
+/// it predicts the end from the chunk rate and polls near it (never sooner
+/// than `initial_delay` after the previous poll), so a one-hour job of 30
+/// chunks costs a few dozen polls, not a hundred. Delays aimed at a
+/// prediction are not jittered and may be longer than `max_delay`, which
+/// bounds the blind backoff only.
 ///
 /// ```
 /// use std::time::Duration;
-/// use userpilot_appex::ext::jobs::WaitPolicy;
+/// use userpilot_appex::{config::Jitter, ext::jobs::{PollSchedule, WaitPolicy}};
 ///
 /// let policy = WaitPolicy::default()
-///     .with_jitter(false)
+///     .with_jitter(Jitter::None)
+///     .with_schedule(PollSchedule::Backoff)
 ///     .with_multiplier(1.5)
 ///     .with_max_delay(Duration::from_secs(30))
 ///     .with_max_wait(Duration::from_secs(600));
@@ -32,23 +59,25 @@ use std::time::Duration;
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct WaitPolicy {
-    initial_delay: Duration,
-    max_delay: Duration,
-    multiplier: f64,
-    jitter: bool,
+    backoff: Backoff,
+    schedule: PollSchedule,
     max_wait: Duration,
     not_found_grace: Duration,
 }
 
 impl Default for WaitPolicy {
-    /// 250 ms growing ×1.1 per poll up to 60 s, jitter on, at most 6 hours
-    /// of waiting, `404` tolerated for the first 10 s.
+    /// 250 ms growing ×1.1 per poll up to 60 s, equal jitter, following the
+    /// job's progress, at most 6 hours of waiting, `404` tolerated for the
+    /// first 10 s.
     fn default() -> Self {
         WaitPolicy {
-            initial_delay: Duration::from_millis(250),
-            max_delay: Duration::from_secs(60),
-            multiplier: 1.1,
-            jitter: true,
+            backoff: Backoff::new(
+                Duration::from_millis(250),
+                Duration::from_secs(60),
+                1.1,
+                Jitter::Equal,
+            ),
+            schedule: PollSchedule::default(),
             max_wait: Duration::from_secs(6 * 60 * 60),
             not_found_grace: Duration::from_secs(10),
         }
@@ -56,41 +85,52 @@ impl Default for WaitPolicy {
 }
 
 impl WaitPolicy {
-    /// Sets the delay after the first poll.
+    /// Sets the delay after the first poll, also the shortest delay the
+    /// progress-aware schedule uses.
     pub fn with_initial_delay(mut self, delay: Duration) -> Self {
-        self.initial_delay = delay;
+        self.backoff.set_initial(delay);
         self
     }
 
-    /// Sets the longest delay between two polls.
+    /// Sets the longest delay of the backoff.
     pub fn with_max_delay(mut self, delay: Duration) -> Self {
-        self.max_delay = delay;
+        self.backoff.set_max(delay);
         self
     }
 
     /// Sets how much each delay grows over the previous one. Values below
     /// 1 (or not finite) are read as 1: a constant delay.
     pub fn with_multiplier(mut self, multiplier: f64) -> Self {
-        self.multiplier = multiplier;
+        self.backoff.set_multiplier(multiplier);
         self
     }
 
-    /// Turns jitter on (the default) or off (exact, repeatable delays).
-    pub fn with_jitter(mut self, jitter: bool) -> Self {
-        self.jitter = jitter;
+    /// Sets the jitter of the backoff ([`Jitter::Equal`] by default;
+    /// [`Jitter::None`] for exact, repeatable delays).
+    pub fn with_jitter(mut self, jitter: Jitter) -> Self {
+        self.backoff.set_jitter(jitter);
         self
     }
 
-    /// Sets how long [`JobPoller::wait`] waits in all before
-    /// [`Error::WaitTimeout`]. The last poll happens when it runs out.
+    /// Sets the schedule ([`PollSchedule::FollowProgress`] by default;
+    /// [`PollSchedule::Backoff`] turns progress-following off).
+    pub fn with_schedule(mut self, schedule: PollSchedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
+    /// Sets how long [`JobPoller::wait`](super::JobPoller::wait) waits in
+    /// all before [`Error::WaitTimeout`](crate::Error::WaitTimeout). The last
+    /// poll happens when it runs out.
     pub fn with_max_wait(mut self, max_wait: Duration) -> Self {
         self.max_wait = max_wait;
         self
     }
 
     /// Sets how long after the trigger (or after the handle was made) a
-    /// `404` is read as "not visible yet" rather than [`Error::NotFound`].
-    /// Once the job has been seen, a `404` is always an error.
+    /// `404` is read as "not visible yet" rather than
+    /// [`Error::NotFound`](crate::Error::NotFound). Once the job has been
+    /// seen, a `404` is always an error.
     pub fn with_not_found_grace(mut self, grace: Duration) -> Self {
         self.not_found_grace = grace;
         self
@@ -98,22 +138,32 @@ impl WaitPolicy {
 
     /// The delay after the first poll.
     pub fn initial_delay(&self) -> Duration {
-        self.initial_delay
+        self.backoff.initial()
     }
 
-    /// The longest delay between two polls.
+    /// The longest delay of the backoff.
     pub fn max_delay(&self) -> Duration {
-        self.max_delay
+        self.backoff.max()
     }
 
     /// The growth factor of the delay.
     pub fn multiplier(&self) -> f64 {
-        self.multiplier
+        self.backoff.multiplier()
     }
 
-    /// Whether delays are jittered.
-    pub fn jitter(&self) -> bool {
-        self.jitter
+    /// The jitter mode of the backoff.
+    pub fn jitter(&self) -> Jitter {
+        self.backoff.jitter()
+    }
+
+    /// The schedule followed.
+    pub fn schedule(&self) -> PollSchedule {
+        self.schedule
+    }
+
+    /// The backoff itself.
+    pub fn backoff(&self) -> &Backoff {
+        &self.backoff
     }
 
     /// The longest wait in all.
@@ -126,35 +176,16 @@ impl WaitPolicy {
         self.not_found_grace
     }
 
-    /// The scheduled delay after poll number `poll` (1-based), before
+    /// The backoff's delay after poll number `poll` (1-based), before
     /// jitter: `min(max_delay, initial_delay * multiplier^(poll-1))`, rounded
     /// to the millisecond.
     pub fn delay(&self, poll: u32) -> Duration {
-        let multiplier = if self.multiplier.is_finite() && self.multiplier >= 1.0 {
-            self.multiplier
-        } else {
-            1.0
-        };
-        let exponent = i32::try_from(poll.saturating_sub(1)).unwrap_or(i32::MAX);
-        let millis =
-            (self.initial_delay.as_secs_f64() * 1000.0 * multiplier.powi(exponent)).round();
-        let max = self.max_delay.as_secs_f64() * 1000.0;
-        if !millis.is_finite() || millis >= max {
-            self.max_delay
-        } else {
-            // Below the cap, so well within u64.
-            Duration::from_millis(millis as u64)
-        }
+        self.backoff.delay(poll)
     }
 
-    /// The delay actually slept after poll `poll`: [`delay`](Self::delay),
-    /// jittered into `delay/2..=delay` when jitter is on.
+    /// The backoff's delay after poll `poll`, jittered: what the poller
+    /// sleeps when it has no progress to follow.
     pub fn sleep_for(&self, poll: u32) -> Duration {
-        let delay = self.delay(poll);
-        if self.jitter {
-            delay.mul_f64(0.5 + fastrand::f64() * 0.5)
-        } else {
-            delay
-        }
+        self.backoff.sleep_for(poll)
     }
 }

@@ -8,7 +8,7 @@ use futures::{
 };
 use tokio::time::Instant;
 
-use super::{Progress, WaitPolicy};
+use super::{PollSchedule, Progress, WaitPolicy, schedule::ProgressSchedule};
 use crate::{
     Client,
     error::{Error, Result},
@@ -77,6 +77,7 @@ pub struct JobPoller {
     created: Instant,
     seen: bool,
     polls: u32,
+    schedule: ProgressSchedule,
     on_progress: Option<ProgressCallback>,
 }
 
@@ -108,6 +109,7 @@ impl JobPoller {
             created: Instant::now(),
             seen: false,
             polls: 0,
+            schedule: ProgressSchedule::default(),
             on_progress: None,
         }
     }
@@ -176,6 +178,7 @@ impl JobPoller {
                     progress = %update.progress,
                     "job in progress"
                 );
+                self.schedule.observe(Instant::now(), &update.progress);
                 if let Some(callback) = &self.on_progress {
                     callback(&update);
                 }
@@ -222,6 +225,18 @@ impl JobPoller {
         }
     }
 
+    /// The delay before the next poll: aimed by the job's progress when the
+    /// policy follows it and the counts say enough, else the backoff's.
+    fn next_delay(&self) -> Duration {
+        let aimed = match self.policy.schedule() {
+            PollSchedule::FollowProgress => self
+                .schedule
+                .next_delay(Instant::now(), self.policy.initial_delay()),
+            PollSchedule::Backoff => None,
+        };
+        aimed.unwrap_or_else(|| self.policy.sleep_for(self.polls))
+    }
+
     /// One step of a wait that started at `started`: unless it is the first,
     /// checks the time limit and sleeps the policy's delay (never past
     /// `max_wait`), then polls.
@@ -237,7 +252,7 @@ impl JobPoller {
                     polls: self.polls,
                 });
             }
-            let delay = self.policy.sleep_for(self.polls).min(max_wait - elapsed);
+            let delay = self.next_delay().min(max_wait - elapsed);
             tokio::time::sleep(delay).await;
         }
         self.poll().await
