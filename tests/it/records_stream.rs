@@ -181,7 +181,7 @@ fn outside_a_tokio_runtime_the_stream_yields_an_error() {
     let mut cx = Context::from_waker(Waker::noop());
     match Pin::new(&mut stream).poll_next(&mut cx) {
         Poll::Ready(Some(Err(Error::NoRuntime { operation }))) => {
-            assert_eq!(*operation, "records_stream")
+            assert_eq!(operation, "records_stream")
         }
         other => panic!("expected a NoRuntime error, got {other:?}"),
     }
