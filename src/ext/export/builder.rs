@@ -87,6 +87,29 @@ impl Client {
     }
 }
 
+/// For each list field: `one(value)` adds a value, `many(values)` several.
+macro_rules! list_setters {
+    ($($(#[$doc:meta])* $one:ident, $many:ident;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $one(mut self, value: impl Into<String>) -> Self {
+                self.$many.push(value.into());
+                self
+            }
+
+            #[doc = concat!("Adds several values at once, as [`", stringify!($one), "`](Self::", stringify!($one), ") does one.")]
+            pub fn $many<I, S>(mut self, values: I) -> Self
+            where
+                I: IntoIterator<Item = S>,
+                S: Into<String>,
+            {
+                self.$many.extend(values.into_iter().map(Into::into));
+                self
+            }
+        )*
+    };
+}
+
 impl<C> ExportRequestBuilder<C> {
     /// Sets the start of the window (a `NaiveDate` or a `DateTime<Utc>`).
     pub fn from(mut self, from: impl Into<ExportTime>) -> Self {
@@ -140,57 +163,18 @@ impl<C> ExportRequestBuilder<C> {
         self
     }
 
-    /// Adds a user id to export events of.
-    pub fn user_id(mut self, id: impl Into<String>) -> Self {
-        self.user_ids.push(id.into());
-        self
-    }
-
-    /// Adds several user ids.
-    pub fn user_ids<I, S>(mut self, ids: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.user_ids.extend(ids.into_iter().map(Into::into));
-        self
-    }
-
-    /// Adds a company id to export events of.
-    pub fn company_id(mut self, id: impl Into<String>) -> Self {
-        self.company_ids.push(id.into());
-        self
-    }
-
-    /// Adds several company ids.
-    pub fn company_ids<I, S>(mut self, ids: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.company_ids.extend(ids.into_iter().map(Into::into));
-        self
+    list_setters! {
+        /// Adds a user id to export events of.
+        user_id, user_ids;
+        /// Adds a company id to export events of.
+        company_id, company_ids;
+        /// Adds an address Userpilot notifies when the export is ready.
+        email, emails;
     }
 
     /// Restricts the export to one segment.
     pub fn segment_id(mut self, id: impl Into<String>) -> Self {
         self.segment_id = Some(id.into());
-        self
-    }
-
-    /// Adds an address Userpilot notifies when the export is ready.
-    pub fn email(mut self, email: impl Into<String>) -> Self {
-        self.emails.push(email.into());
-        self
-    }
-
-    /// Adds several notification addresses.
-    pub fn emails<I, S>(mut self, emails: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.emails.extend(emails.into_iter().map(Into::into));
         self
     }
 

@@ -84,32 +84,32 @@ impl Default for WaitPolicy {
     }
 }
 
+/// Setters of the backoff's knobs, each a `with_*` method.
+macro_rules! backoff_knobs {
+    ($($(#[$doc:meta])* $name:ident($value:ident: $ty:ty) => $set:ident;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, $value: $ty) -> Self {
+                self.backoff.$set($value);
+                self
+            }
+        )*
+    };
+}
+
 impl WaitPolicy {
-    /// Sets the delay after the first poll, also the shortest delay the
-    /// progress-aware schedule uses.
-    pub fn with_initial_delay(mut self, delay: Duration) -> Self {
-        self.backoff.set_initial(delay);
-        self
-    }
-
-    /// Sets the longest delay of the backoff.
-    pub fn with_max_delay(mut self, delay: Duration) -> Self {
-        self.backoff.set_max(delay);
-        self
-    }
-
-    /// Sets how much each delay grows over the previous one. Values below
-    /// 1 (or not finite) are read as 1: a constant delay.
-    pub fn with_multiplier(mut self, multiplier: f64) -> Self {
-        self.backoff.set_multiplier(multiplier);
-        self
-    }
-
-    /// Sets the jitter of the backoff ([`Jitter::Equal`] by default;
-    /// [`Jitter::None`] for exact, repeatable delays).
-    pub fn with_jitter(mut self, jitter: Jitter) -> Self {
-        self.backoff.set_jitter(jitter);
-        self
+    backoff_knobs! {
+        /// Sets the delay after the first poll, also the shortest delay the
+        /// progress-aware schedule uses.
+        with_initial_delay(delay: Duration) => set_initial;
+        /// Sets the longest delay of the backoff.
+        with_max_delay(delay: Duration) => set_max;
+        /// Sets how much each delay grows over the previous one. Values below
+        /// 1 (or not finite) are read as 1: a constant delay.
+        with_multiplier(multiplier: f64) => set_multiplier;
+        /// Sets the jitter of the backoff ([`Jitter::Equal`] by default;
+        /// [`Jitter::None`] for exact, repeatable delays).
+        with_jitter(jitter: Jitter) => set_jitter;
     }
 
     /// Sets the schedule ([`PollSchedule::FollowProgress`] by default;

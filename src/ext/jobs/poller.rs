@@ -60,7 +60,14 @@ impl PollState {
 /// The crate's one callback shape (here and in
 /// [`Download::on_progress`](crate::ext::download::Download::on_progress)):
 /// `Fn + Send + Sync`, shared, so it can be called from any task.
-type ProgressCallback = Arc<dyn Fn(&JobUpdate) + Send + Sync>;
+#[derive(Clone)]
+struct ProgressCallback(Arc<dyn Fn(&JobUpdate) + Send + Sync>);
+
+impl fmt::Debug for ProgressCallback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProgressCallback")
+    }
+}
 
 /// Polls one export job: one step at a time with [`poll`](Self::poll), to
 /// the end with [`wait`](Self::wait), or as a [`Stream`](futures::Stream) with
@@ -69,6 +76,7 @@ type ProgressCallback = Arc<dyn Fn(&JobUpdate) + Send + Sync>;
 /// Each poll is one `GET /jobs/{job_id}`, which the client's
 /// [`RetryPolicy`](crate::RetryPolicy) already retries on `429`/`5xx` and
 /// connection errors; an error that survives it ends the wait.
+#[derive(Debug)]
 pub struct JobPoller {
     client: Client,
     job_id: String,
@@ -79,18 +87,6 @@ pub struct JobPoller {
     polls: u32,
     schedule: ProgressSchedule,
     on_progress: Option<ProgressCallback>,
-}
-
-impl fmt::Debug for JobPoller {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JobPoller")
-            .field("job_id", &self.job_id)
-            .field("policy", &self.policy)
-            .field("seen", &self.seen)
-            .field("polls", &self.polls)
-            .field("on_progress", &self.on_progress.is_some())
-            .finish_non_exhaustive()
-    }
 }
 
 impl JobPoller {
@@ -124,7 +120,7 @@ impl JobPoller {
     /// from [`poll`](Self::poll), [`wait`](Self::wait) and
     /// [`updates`](Self::updates) alike.
     pub fn on_progress(mut self, callback: impl Fn(&JobUpdate) + Send + Sync + 'static) -> Self {
-        self.on_progress = Some(Arc::new(callback));
+        self.on_progress = Some(ProgressCallback(Arc::new(callback)));
         self
     }
 
@@ -179,7 +175,7 @@ impl JobPoller {
                     "job in progress"
                 );
                 self.schedule.observe(Instant::now(), &update.progress);
-                if let Some(callback) = &self.on_progress {
+                if let Some(ProgressCallback(callback)) = &self.on_progress {
                     callback(&update);
                 }
                 Ok(PollState::InProgress(update))
