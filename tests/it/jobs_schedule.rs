@@ -29,18 +29,14 @@ struct Run {
 /// Triggers a job of `days` chunks of `chunk` each (no pending phase) and
 /// waits for it under `policy`.
 async fn wait_for_job(days: u32, chunk: Duration, policy: WaitPolicy) -> Run {
-    let sim = Simulator::start(
-        SimulatorConfig::default()
-            .pending_duration(Duration::ZERO)
-            .chunk_duration(chunk),
-    )
-    .await
-    .expect("simulator");
-    let client = Client::builder()
-        .base_url(sim.base_url())
-        .api_key(sim.api_key())
-        .build()
-        .expect("client");
+    let config = SimulatorConfig::default()
+        .pending_duration(Duration::ZERO)
+        .chunk_duration(chunk);
+    let sim = Simulator::start(config).await.expect("simulator");
+    let key = sim.api_key();
+    let client = Client::builder().base_url(sim.base_url()).api_key(key);
+    let client = client.build().expect("client");
+    // One chunk per day of the range.
     let from = NaiveDate::from_ymd_opt(2025, 1, 1).expect("date");
     let to = from + chrono::Duration::days(i64::from(days) - 1);
     let started = Instant::now();

@@ -5,6 +5,14 @@
 //! [`JobPoller::poll`] is one step, [`JobPoller::wait`] runs to a terminal
 //! state under a [`WaitPolicy`], and [`JobPoller::updates`] is the same loop
 //! as a [`Stream`](futures::Stream). Cancelling is dropping the future (or the stream).
+//! By default the wait follows the job's chunk counts and polls near the
+//! predicted end ([`PollSchedule::FollowProgress`]); without them it backs
+//! off as [`WaitPolicy`] says.
+//!
+//! Vocabulary, here and across the crate: setters on builders and handles
+//! are bare names (`wait_policy`, `conflict_policy`, `on_progress`), the
+//! knobs of a policy value are `with_*`, and callbacks are
+//! `Fn + Send + Sync + 'static`.
 //!
 //! ```no_run
 //! # async fn run() -> userpilot_appex::Result<()> {

@@ -1,20 +1,26 @@
 //! The progress-aware schedule: from the chunk counts a job reports, when
 //! to poll next.
 //!
-//! The model: a job works through `all_chunks` one after the other, each
-//! taking about the same time `D`, from about when it was first seen. Each
-//! poll that reports `done` chunks at time `t` (counted from the first
-//! sighting) says `done` boundaries are behind and the next is ahead, so
-//! `D > t / (done + 1)`; the poll that first saw `done` says
-//! `D <= t_seen / done`. The estimate is the middle of those bounds.
+//! The model: a job works through `all_chunks` one after the other. Each
+//! time the count of completed chunks rises, the boundary lies between the
+//! poll before and the poll that saw it. From those boundaries come two
+//! estimates of a chunk's time: the mean since the first sighting, and the
+//! rate between the last two boundaries (the smaller is the *typical*
+//! chunk: one slow chunk early on does not push every later poll late).
 //!
-//! The job cannot end before its last chunk starts, so the poller first
-//! aims at that start (half the way there per poll, then in steps of a
-//! tenth of a chunk), learning the rate as it goes; once the last chunk
-//! runs it waits until shortly before the predicted end, polls a few times
-//! across the window where the end is expected (its width: how precisely
-//! the last chunk's start is known, plus a tenth of a chunk for chunks that
-//! vary), and past that window backs off in proportion to the overrun.
+//! - Before any chunk completes, with two or more left: the next poll
+//!   comes after up to three times the time waited so far (less with few
+//!   chunks left): the job cannot end sooner unless its chunks differ more
+//!   than threefold.
+//! - While two or more chunks are left: half the way to the predicted start
+//!   of the last chunk per poll, at least a few hundredths of a chunk, and
+//!   longer in proportion when a chunk runs late.
+//! - Once the last chunk runs: nothing until shortly before its predicted
+//!   end, then about ten polls across the window where the end is expected
+//!   (how precisely the last chunk's start is known, plus the spread of
+//!   chunk times), then, past the window, delays that grow with the overrun.
+//!
+//! Counts that go back, or a total that changes, start the estimate afresh.
 
 use std::time::Duration;
 
@@ -22,25 +28,41 @@ use tokio::time::Instant;
 
 use super::Progress;
 
-/// While nothing has finished yet, the next poll comes after this many
-/// times the time waited since the first sighting (when at least two
-/// chunks remain, the job cannot end sooner than that).
+/// Before any chunk completes: the next poll after this many times the
+/// time waited so far, at most.
 const FIRST_CHUNK_GROWTH: f64 = 3.0;
+/// How much longer than another one chunk is assumed to take, at most.
+const CHUNK_RATIO: f64 = 3.0;
 /// Share of the way to the last chunk's predicted start covered per poll.
 const APPROACH: f64 = 0.5;
-/// Step near the last chunk's start, in chunks.
-const STEP: f64 = 0.1;
-/// How much one chunk may differ from the average, in chunks.
-const CHUNK_SPREAD: f64 = 0.1;
+/// Shortest step while two or more chunks are left, in typical chunks.
+const STEP: f64 = 0.15;
+/// While a chunk runs late, the delay as a share of its lateness.
+const LATE_BACKOFF: f64 = 0.3;
+/// How much sooner than the typical chunk the last one may end.
+const EARLY: f64 = 0.15;
+/// How much later than the mean chunk the last one may end.
+const LATE: f64 = 0.1;
 /// Polls across the window where the end is expected.
-const WINDOW_POLLS: f64 = 5.0;
+const WINDOW_POLLS: f64 = 10.0;
+/// Shortest spacing in that window, in typical chunks.
+const SPACING: f64 = 0.05;
 /// Past the window, the delay as a share of the overrun.
-const OVERRUN_BACKOFF: f64 = 0.5;
+const OVERRUN_BACKOFF: f64 = 0.15;
 
 /// One observation of the chunk counts.
 #[derive(Clone, Copy, Debug)]
 struct Sighting {
     at: Instant,
+    done: u32,
+}
+
+/// A rise of the count to `done`, first seen at `seen`; the poll before
+/// (at `before`) still saw fewer.
+#[derive(Clone, Copy, Debug)]
+struct Boundary {
+    before: Instant,
+    seen: Instant,
     done: u32,
 }
 
@@ -50,8 +72,8 @@ pub(super) struct ProgressSchedule {
     total: u32,
     first: Option<Sighting>,
     latest: Option<Sighting>,
-    /// The poll before the latest count was first seen, and that poll.
-    boundary: Option<(Instant, Instant)>,
+    last: Option<Boundary>,
+    previous: Option<Boundary>,
 }
 
 impl ProgressSchedule {
@@ -68,7 +90,12 @@ impl ProgressSchedule {
         match self.latest {
             Some(latest) if total == self.total && done >= latest.done => {
                 if done > latest.done {
-                    self.boundary = Some((latest.at, at));
+                    self.previous = self.last;
+                    self.last = Some(Boundary {
+                        before: latest.at,
+                        seen: at,
+                        done,
+                    });
                 }
                 self.latest = Some(sighting);
             }
@@ -77,7 +104,7 @@ impl ProgressSchedule {
                     total,
                     first: Some(sighting),
                     latest: Some(sighting),
-                    boundary: None,
+                    ..ProgressSchedule::default()
                 };
             }
         }
@@ -92,30 +119,36 @@ impl ProgressSchedule {
             return None;
         }
         let since = |t: Instant| t.saturating_duration_since(first.at).as_secs_f64();
+        let now = since(now);
         let left = self.total - latest.done;
-        let secs = match self.boundary {
-            None if left >= 2 => since(now) * FIRST_CHUNK_GROWTH,
+        let secs = match self.last {
+            None if left >= 2 => now * FIRST_CHUNK_GROWTH.min(f64::from(left - 1) / CHUNK_RATIO),
             None => return None,
-            Some((before, seen)) => {
-                let moved = f64::from(latest.done - first.done);
-                let low = since(latest.at) / (moved + 1.0);
-                let high = since(seen) / moved;
-                let chunk = if high > low { (low + high) / 2.0 } else { low };
-                let now = since(now);
+            Some(last) => {
+                let mid = |b: &Boundary| (since(b.before) + since(b.seen)) / 2.0;
+                let mean = mid(&last) / f64::from(last.done - first.done);
+                let typical = match self.previous {
+                    Some(previous) => mean
+                        .min((mid(&last) - mid(&previous)) / f64::from(last.done - previous.done)),
+                    None => mean,
+                };
+                let seen = since(last.seen);
                 if left >= 2 {
-                    let last_start = f64::from(self.total - 1 - first.done) * chunk;
-                    ((last_start - now) * APPROACH).max(chunk * STEP)
+                    let last_start = seen + f64::from(left - 1) * typical;
+                    let late = now - seen - typical;
+                    ((last_start - now) * APPROACH)
+                        .max(typical * STEP)
+                        .max(late * LATE_BACKOFF)
                 } else {
-                    let half_gap = (since(seen) - since(before)) / 2.0;
-                    let end = since(before) + half_gap + chunk;
-                    let half_width = half_gap + chunk * CHUNK_SPREAD;
-                    let window_start = end - half_width;
-                    if now < window_start {
-                        window_start - now
-                    } else if now < end + half_width {
-                        2.0 * half_width / WINDOW_POLLS
+                    let start = since(last.before) + typical * (1.0 - EARLY);
+                    let end = seen + mean.max(typical) * (1.0 + LATE);
+                    let spacing = (typical * SPACING).max((end - start) / WINDOW_POLLS);
+                    if now < start {
+                        start - now
+                    } else if now < end {
+                        spacing
                     } else {
-                        (now - window_start) * OVERRUN_BACKOFF
+                        spacing.max((now - end) * OVERRUN_BACKOFF)
                     }
                 }
             }
