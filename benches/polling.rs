@@ -12,7 +12,8 @@
 //! jitter for the poller; the table gives the mean over seeds.
 //!
 //! Run: `cargo bench --bench polling --features simulator`
-//! (`APPEX_BENCH_REPS=n` seeds, default 20).
+//! (`APPEX_BENCH_REPS=n` seeds, default 20; `APPEX_BENCH_CHUNK_SPREAD=0.25`
+//! for chunks jittered ±25 % instead of ±10 %).
 
 mod common;
 
@@ -38,10 +39,13 @@ struct Plan {
 }
 
 impl Plan {
-    /// `chunks` chunks lasting `total` in all, drawn from `seed`.
-    fn new(chunks: usize, total: Duration, seed: u64) -> Plan {
+    /// `chunks` chunks lasting `total` in all, each within `spread` of the
+    /// mean before the slow ones are stretched, drawn from `seed`.
+    fn new(chunks: usize, total: Duration, spread: f64, seed: u64) -> Plan {
         let mut rng = fastrand::Rng::with_seed(seed);
-        let mut weights: Vec<f64> = (0..chunks).map(|_| 0.9 + 0.2 * rng.f64()).collect();
+        let mut weights: Vec<f64> = (0..chunks)
+            .map(|_| 1.0 - spread + 2.0 * spread * rng.f64())
+            .collect();
         if chunks > 1 {
             for _ in 0..(chunks / 10).max(1) {
                 let slow = rng.usize(..chunks);
@@ -151,10 +155,11 @@ struct Stats {
 }
 
 fn run(chunks: usize, total: Duration, schedule: PollSchedule, seeds: u64) -> Stats {
+    let spread = chunk_spread();
     let mut requests = Vec::new();
     let mut delays = Vec::new();
     for seed in 1..=seeds {
-        let (r, d) = measure(Plan::new(chunks, total, seed), schedule, seed);
+        let (r, d) = measure(Plan::new(chunks, total, spread, seed), schedule, seed);
         requests.push(r as f64);
         delays.push(d.as_secs_f64());
     }
@@ -167,6 +172,15 @@ fn run(chunks: usize, total: Duration, schedule: PollSchedule, seeds: u64) -> St
         delay_median: median(&delays),
         delay_max: max(&delays),
     }
+}
+
+/// How much chunks vary around their mean (`APPEX_BENCH_CHUNK_SPREAD`).
+fn chunk_spread() -> f64 {
+    std::env::var("APPEX_BENCH_CHUNK_SPREAD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|s: &f64| (0.0..1.0).contains(s))
+        .unwrap_or(0.1)
 }
 
 fn main() {
@@ -199,5 +213,8 @@ fn main() {
             );
         }
     }
-    println!("({seeds} seeds per row)");
+    println!(
+        "({seeds} seeds per row; chunks within ±{:.0} % of their mean, about one in ten 3× slower)",
+        chunk_spread() * 100.0
+    );
 }

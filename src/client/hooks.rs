@@ -35,14 +35,14 @@ pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Durati
     )
 }
 
-/// Whether a transport error may be retried: for idempotent requests any
-/// connect, timeout or request error; otherwise only a failed connect (the
+/// Whether a transport error may be retried: for an API read any connect,
+/// timeout or request error; for the trigger only a failed connect (the
 /// request never reached the server).
-fn is_retryable_error(error: &reqwest::Error, idempotent: bool) -> bool {
+fn retries_error(kind: RequestKind, error: &reqwest::Error) -> bool {
     if error.is_connect() {
         return true;
     }
-    idempotent && (error.is_timeout() || error.is_request() || error.is_body())
+    kind == RequestKind::ApiRead && (error.is_timeout() || error.is_request() || error.is_body())
 }
 
 impl ClientHooks<ClientState> for RawClient {
@@ -87,7 +87,7 @@ impl ClientHooks<ClientState> for RawClient {
                     }
                     Err(error) => {
                         tracing::debug!(error = %describe(error), retries, "transport error");
-                        is_retryable_error(error, idempotent)
+                        retries_error(kind, error)
                             .then(|| policy.delay_before_retry(retries + 1, None))
                     }
                 };

@@ -190,12 +190,13 @@ impl JobPoller {
     /// clock starts at the first poll of the stream. Drop it to cancel.
     pub fn updates(self) -> BoxStream<'static, Result<PollState>> {
         let started = Instant::now();
-        stream::unfold(Some((self, true)), move |state| async move {
-            let (mut poller, first) = state?;
-            match poller.step(started, first).await {
-                Ok(PollState::InProgress(update)) => {
-                    Some((Ok(PollState::InProgress(update)), Some((poller, false))))
-                }
+        stream::unfold(Some((self, NextPoll::Now)), move |state| async move {
+            let (mut poller, next) = state?;
+            match poller.step(next).await {
+                Ok(PollState::InProgress(update)) => Some((
+                    Ok(PollState::InProgress(update)),
+                    Some((poller, NextPoll::AfterDelay { started })),
+                )),
                 other => Some((other, None)),
             }
         })
@@ -211,10 +212,10 @@ impl JobPoller {
     /// error left after the client's retry policy. Drop the future to cancel.
     pub async fn wait(mut self) -> Result<ExportJob> {
         let started = Instant::now();
-        let mut first = true;
+        let mut next = NextPoll::Now;
         loop {
-            match self.step(started, first).await? {
-                PollState::InProgress(_) => first = false,
+            match self.step(next).await? {
+                PollState::InProgress(_) => next = NextPoll::AfterDelay { started },
                 PollState::Completed(job) => return Ok(job),
                 PollState::Failed(job) => return Err(Error::JobFailed { job: Box::new(job) }),
             }
@@ -233,11 +234,10 @@ impl JobPoller {
         aimed.unwrap_or_else(|| self.policy.sleep_for(self.polls))
     }
 
-    /// One step of a wait that started at `started`: unless it is the first,
-    /// checks the time limit and sleeps the policy's delay (never past
-    /// `max_wait`), then polls.
-    async fn step(&mut self, started: Instant, first: bool) -> Result<PollState> {
-        if !first {
+    /// One step of a wait: after the first, checks the time limit and
+    /// sleeps the schedule's delay (never past `max_wait`); then polls.
+    async fn step(&mut self, next: NextPoll) -> Result<PollState> {
+        if let NextPoll::AfterDelay { started } = next {
             let elapsed = started.elapsed();
             let max_wait = self.policy.max_wait();
             if elapsed >= max_wait {
@@ -253,4 +253,17 @@ impl JobPoller {
         }
         self.poll().await
     }
+}
+
+/// When a wait's next poll goes out.
+#[derive(Clone, Copy, Debug)]
+enum NextPoll {
+    /// At once: the wait's first poll.
+    Now,
+    /// After the schedule's delay, within the `max_wait` of a wait that
+    /// started at `started`.
+    AfterDelay {
+        /// When the wait started.
+        started: Instant,
+    },
 }
