@@ -133,12 +133,8 @@ fn measure(plan: Plan, schedule: PollSchedule, seed: u64) -> (usize, Duration) {
             .build()
             .expect("client");
         let policy = WaitPolicy::default().with_schedule(schedule);
-        let job = client
-            .job("bench-job")
-            .wait_policy(policy)
-            .wait()
-            .await
-            .expect("completes");
+        let handle = client.job("bench-job").wait_policy(policy);
+        let job = handle.wait().await.expect("completes");
         let delay = server.started.elapsed().saturating_sub(server.plan.end());
         assert_eq!(job.presigned_urls.len(), 1);
         serve.abort();
