@@ -4,7 +4,7 @@ use std::{fmt, path::PathBuf, time::Duration};
 
 use reqwest::StatusCode;
 
-use crate::models::{ErrorDetail, ErrorResponse, ExportJob};
+use crate::models::{ErrorDetail, ErrorResponse, ExportJob, JobStatus};
 
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -111,7 +111,8 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
-    /// A successful answer whose body could not be decoded.
+    /// A successful answer whose body could not be decoded, or that lacked
+    /// a value the operation cannot do without (a `201` without a `job_id`).
     #[error("could not decode the {operation} answer (status {}): {source}; body starts {excerpt:?}",
         status.map(|s| s.to_string()).unwrap_or_else(|| "unknown".into()))]
     Decode {
@@ -119,7 +120,8 @@ pub enum Error {
         operation: &'static str,
         /// The HTTP status, when known.
         status: Option<StatusCode>,
-        /// The first bytes of the body.
+        /// The first bytes of the body (for an answer that decoded but
+        /// lacked a value: the decoded answer, serialized again).
         excerpt: String,
         /// The decoding error.
         #[source]
@@ -128,6 +130,21 @@ pub enum Error {
     /// Input rejected before any request was sent.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// The HTTP client could not be set up (TLS backend, system
+    /// configuration): nothing was sent, and retrying will not help.
+    #[error("could not build the HTTP client: {source}")]
+    HttpClient {
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// An operation that runs on a Tokio runtime was called outside one:
+    /// a mistake in the calling program, not in its input.
+    #[error("{operation} must be called within a Tokio runtime")]
+    NoRuntime {
+        /// The operation called.
+        operation: &'static str,
+    },
     /// A local file could not be read or written.
     #[error("I/O error on {}: {source}", path.display())]
     Io {
@@ -190,12 +207,12 @@ pub enum Error {
         reason: &'static str,
     },
     /// The job cannot be downloaded: it has not completed (or failed).
-    #[error("job {job_id} cannot be downloaded: its status is {status:?}, not completed")]
+    #[error("job {job_id} cannot be downloaded: its status is {status}, not completed")]
     JobNotCompleted {
         /// The job's id.
         job_id: String,
-        /// The status the server reported (empty if none).
-        status: String,
+        /// The status the server reported.
+        status: JobStatus,
     },
     /// One file of an export could not be downloaded. Nothing was written
     /// under its final name; see [`Download`](crate::ext::download::Download)
@@ -317,6 +334,13 @@ impl Error {
                 failure,
             },
             _ => Error::Api(failure),
+        }
+    }
+
+    /// The error for a `reqwest::Client` that could not be built.
+    pub(crate) fn http_client(source: reqwest::Error) -> Self {
+        Error::HttpClient {
+            source: source.without_url(),
         }
     }
 

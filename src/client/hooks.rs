@@ -8,17 +8,15 @@ use reqwest::{Method, Response, StatusCode, header::RETRY_AFTER};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::{config::ClientState, generated::Client as RawClient};
+use crate::{
+    config::{ClientState, RequestKind},
+    generated::Client as RawClient,
+};
 
 tokio::task_local! {
     /// The status of the last answer seen inside [`super::call`]; progenitor
     /// drops it when a body fails to decode.
     pub(crate) static LAST_STATUS: Cell<Option<StatusCode>>;
-}
-
-/// Statuses worth another try for an idempotent request.
-pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 429 | 502 | 503 | 504)
 }
 
 /// Parses `Retry-After` as delay-seconds or an HTTP date.
@@ -37,14 +35,14 @@ pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Durati
     )
 }
 
-/// Whether a transport error may be retried: for idempotent requests any
-/// connect, timeout or request error; otherwise only a failed connect (the
+/// Whether a transport error may be retried: for an API read any connect,
+/// timeout or request error; for the trigger only a failed connect (the
 /// request never reached the server).
-fn is_retryable_error(error: &reqwest::Error, idempotent: bool) -> bool {
+fn retries_error(kind: RequestKind, error: &reqwest::Error) -> bool {
     if error.is_connect() {
         return true;
     }
-    idempotent && (error.is_timeout() || error.is_request() || error.is_body())
+    kind == RequestKind::ApiRead && (error.is_timeout() || error.is_request() || error.is_body())
 }
 
 impl ClientHooks<ClientState> for RawClient {
@@ -55,6 +53,11 @@ impl ClientHooks<ClientState> for RawClient {
     ) -> reqwest::Result<Response> {
         let policy = self.inner().retry.clone();
         let idempotent = matches!(*request.method(), Method::GET | Method::HEAD);
+        let kind = if idempotent {
+            RequestKind::ApiRead
+        } else {
+            RequestKind::ApiTrigger
+        };
         let span = tracing::info_span!(
             "appex.request",
             operation = info.operation_id,
@@ -78,15 +81,14 @@ impl ClientHooks<ClientState> for RawClient {
                     Ok(response) => {
                         let status = response.status();
                         tracing::debug!(status = status.as_u16(), retries, "answer");
-                        (idempotent && is_retryable_status(status)).then(|| {
-                            retry_after(response.headers())
-                                .map(|d| d.min(policy.max_retry_after()))
-                                .unwrap_or_else(|| policy.backoff(retries + 1))
+                        kind.retries_status(status).then(|| {
+                            policy.delay_before_retry(retries + 1, retry_after(response.headers()))
                         })
                     }
                     Err(error) => {
                         tracing::debug!(error = %describe(error), retries, "transport error");
-                        is_retryable_error(error, idempotent).then(|| policy.backoff(retries + 1))
+                        retries_error(kind, error)
+                            .then(|| policy.delay_before_retry(retries + 1, None))
                     }
                 };
                 match delay {

@@ -203,7 +203,7 @@ impl ClientBuilder {
             .connect_timeout(self.connect_timeout)
             .timeout(self.request_timeout)
             .build()
-            .map_err(|e| Error::transport("build_client", e))?;
+            .map_err(Error::http_client)?;
         // Downloads go to presigned URLs on other hosts: no auth header, and
         // no redirects (a redirect must not carry anything anywhere).
         let download_http = reqwest::Client::builder()
@@ -211,7 +211,7 @@ impl ClientBuilder {
             .connect_timeout(self.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| Error::transport("build_client", e))?;
+            .map_err(Error::http_client)?;
 
         let state = ClientState {
             retry: self.retry.clone(),

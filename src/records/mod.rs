@@ -670,7 +670,7 @@ where
 /// (which names the file). Dropping the stream stops the reading.
 ///
 /// Must be called from within a Tokio runtime; outside one, the stream
-/// yields a single [`Error::InvalidInput`].
+/// yields a single [`Error::NoRuntime`].
 ///
 /// ```no_run
 /// use futures::TryStreamExt;
@@ -707,9 +707,9 @@ where
             handle.spawn_blocking(move || read_files(paths, options, tx, skipped));
         }
         Err(_) => {
-            let _ = tx.try_send(vec![Err(Error::InvalidInput(
-                "records_stream must be called within a Tokio runtime".into(),
-            ))]);
+            let _ = tx.try_send(vec![Err(Error::NoRuntime {
+                operation: "records_stream",
+            })]);
         }
     }
     stream

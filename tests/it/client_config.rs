@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::support::{self, KEY, job_path, logs::Logs, mock::answer};
 use httpmock::{Method::GET, MockServer};
 use serde_json::json;
+use userpilot_appex::config::Jitter;
 use userpilot_appex::{Client, Error, RetryPolicy};
 
 #[test]
@@ -66,9 +67,11 @@ fn bad_base_urls_and_keys_are_rejected_with_clear_errors() {
 #[test]
 fn the_backoff_doubles_from_the_initial_delay_up_to_the_cap() {
     let policy = RetryPolicy::default()
-        .with_jitter(false)
+        .with_jitter(Jitter::None)
         .with_backoff(Duration::from_millis(250), Duration::from_secs(2));
-    let delays: Vec<_> = (1..=6).map(|n| policy.backoff(n)).collect();
+    let delays: Vec<_> = (1..=6)
+        .map(|n| policy.delay_before_retry(n, None))
+        .collect();
     assert_eq!(
         delays,
         [250, 500, 1000, 2000, 2000, 2000].map(Duration::from_millis)
@@ -77,7 +80,7 @@ fn the_backoff_doubles_from_the_initial_delay_up_to_the_cap() {
         RetryPolicy::default().with_backoff(Duration::from_millis(250), Duration::from_secs(2));
     for n in 1..=6 {
         assert!(
-            jittered.backoff(n) <= delays[n as usize - 1],
+            jittered.delay_before_retry(n, None) <= delays[n as usize - 1],
             "full jitter stays under the ceiling"
         );
     }

@@ -815,7 +815,7 @@ async fn a_job_not_completed_is_refused_before_any_request() {
 
     assert!(matches!(
         &error,
-        Error::JobNotCompleted { job_id, status } if job_id == "job-pending" && status == "pending"
+        Error::JobNotCompleted { job_id, status: userpilot_appex::models::JobStatus::Pending } if job_id == "job-pending"
     ));
     assert!(server.requests().is_empty());
 }

@@ -7,6 +7,7 @@ use crate::support::{
     server::{Reply, TestServer},
 };
 use serde_json::json;
+use userpilot_appex::config::Jitter;
 use userpilot_appex::{
     Client, Error, RetryPolicy,
     ext::{
@@ -151,7 +152,7 @@ async fn wait_then_trigger_waits_for_the_running_job_then_triggers_the_same_requ
         .user_id("u-1")
         .event_type(EventType::PageView)
         .conflict_policy(ConflictPolicy::wait_then_trigger())
-        .wait_policy(WaitPolicy::default().with_jitter(false))
+        .wait_policy(WaitPolicy::default().with_jitter(Jitter::None))
         .send()
         .await
         .expect("triggered");
@@ -218,7 +219,7 @@ async fn wait_then_trigger_reports_a_timeout_waiting_for_the_running_job() {
     )
     .await;
     let policy = WaitPolicy::default()
-        .with_jitter(false)
+        .with_jitter(Jitter::None)
         .with_max_wait(std::time::Duration::from_secs(2));
 
     let error = client
@@ -249,7 +250,7 @@ async fn the_trigger_is_not_retried_on_503() {
     server.on("POST", EXPORTS, vec![Reply::status(503)]);
     let client = support::client(
         &server.base_url(),
-        RetryPolicy::default().with_jitter(false),
+        RetryPolicy::default().with_jitter(userpilot_appex::config::Jitter::None),
     );
 
     let error = client.export().send().await.expect_err("503");

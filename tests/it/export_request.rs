@@ -231,7 +231,7 @@ fn event_types_round_trip_as_wire_strings() {
 }
 
 #[tokio::test]
-async fn a_created_answer_without_job_id_is_an_api_error() {
+async fn a_created_answer_without_job_id_is_a_decode_error() {
     let server = MockServer::start_async().await;
     let body = json!({"environment_name": "production"});
     let trigger = answer(&server, POST, EXPORTS, 201, body).await;
@@ -244,11 +244,17 @@ async fn a_created_answer_without_job_id_is_an_api_error() {
 
     trigger.assert_async().await;
     match error {
-        Error::Api(failure) => {
-            assert_eq!(failure.operation, "trigger_export");
-            assert_eq!(failure.status.as_u16(), 201);
+        Error::Decode {
+            operation,
+            status,
+            source,
+            ..
+        } => {
+            assert_eq!(operation, "trigger_export");
+            assert_eq!(status.map(|s| s.as_u16()), Some(201));
+            assert!(source.to_string().contains("job_id"), "{source}");
         }
-        other => panic!("expected Api, got {other:?}"),
+        other => panic!("expected Decode, got {other:?}"),
     }
 }
 

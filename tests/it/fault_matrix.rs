@@ -324,7 +324,13 @@ async fn run_flow(cell: &Cell, sim: &Simulator, client: &Client, dir: &Path) -> 
                     .await
                     .expect_err("a failed job cannot be downloaded");
                 assert!(
-                    matches!(&err, Error::JobNotCompleted { status, .. } if status == "failed"),
+                    matches!(
+                        &err,
+                        Error::JobNotCompleted {
+                            status: JobStatus::Failed,
+                            ..
+                        }
+                    ),
                     "{err:?}"
                 );
                 assert_eq!(sim.request_count(Route::Download), before);

@@ -20,7 +20,7 @@ use userpilot_appex::{
 };
 
 fn no_jitter() -> WaitPolicy {
-    WaitPolicy::default().with_jitter(false)
+    WaitPolicy::default().with_jitter(Jitter::None)
 }
 
 /// A server whose job `id` answers `replies` (in order, the last
@@ -36,7 +36,7 @@ async fn server_for_job(id: &str, replies: Vec<Reply>) -> (TestServer, Client) {
 type Seen = Arc<Mutex<Vec<(Option<JobStatus>, Option<f64>)>>>;
 
 /// A progress callback and what it records.
-fn recorder() -> (Seen, impl FnMut(&JobUpdate) + Send + 'static) {
+fn recorder() -> (Seen, impl Fn(&JobUpdate) + Send + Sync + 'static) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
     let callback = move |update: &JobUpdate| {
@@ -78,7 +78,7 @@ async fn wait_reports_pending_then_processing_progress_in_order_then_completed()
     )
     .await;
     let (job, seen) =
-        wait_recorded(client.job("job-1").with_wait_policy(no_jitter()).poller()).await;
+        wait_recorded(client.job("job-1").wait_policy(no_jitter()).poller()).await;
 
     assert_eq!(job.status, Some(JobStatus::Completed));
     assert_eq!(job.presigned_urls.len(), 1);
@@ -168,7 +168,7 @@ async fn exceeding_max_wait_reports_elapsed_time_and_poll_count() {
 
     let error = client
         .job("job-slow")
-        .with_wait_policy(policy)
+        .wait_policy(policy)
         .wait()
         .await
         .expect_err("timeout");
@@ -206,7 +206,7 @@ async fn not_found_within_the_grace_period_is_tolerated() {
         ],
     )
     .await;
-    let mut poller = client.job("job-new").with_wait_policy(no_jitter()).poller();
+    let mut poller = client.job("job-new").wait_policy(no_jitter()).poller();
 
     match poller.poll().await.expect("first poll") {
         PollState::InProgress(update) => {
@@ -232,7 +232,7 @@ async fn not_found_past_the_grace_period_is_not_found() {
 
     let error = client
         .job("job-gone")
-        .with_wait_policy(policy)
+        .wait_policy(policy)
         .wait()
         .await
         .expect_err("not found");
@@ -272,7 +272,7 @@ async fn a_503_while_polling_is_retried_by_the_client_retry_policy() {
     .await;
     let retry = RetryPolicy::default()
         .with_max_retries(2)
-        .with_jitter(false)
+        .with_jitter(Jitter::None)
         .with_backoff(Duration::from_millis(100), Duration::from_millis(100));
     let client = support::client(&server.base_url(), retry);
     let (job, seen) = wait_recorded(client.job("job-r").poller()).await;
@@ -317,7 +317,7 @@ async fn polls_follow_the_backoff_schedule_exactly() {
 
     client
         .job("job-s")
-        .with_wait_policy(policy.clone())
+        .wait_policy(policy.clone())
         .wait()
         .await
         .expect("completed");
@@ -347,7 +347,7 @@ fn default_schedule_sees_a_short_job_end_quickly_and_a_long_one_cheaply() {
     assert_eq!(policy.delay(200), Duration::from_secs(60));
     assert_eq!(policy.not_found_grace(), Duration::from_secs(10));
     assert_eq!(policy.max_wait(), Duration::from_secs(6 * 3600));
-    assert!(policy.jitter());
+    assert_eq!(policy.jitter(), Jitter::Equal);
 
     // (polls made up to `limit`, the gap after the last of them)
     let schedule = |limit: Duration| {
@@ -422,7 +422,7 @@ async fn updates_stream_ends_with_the_timeout_error() {
 
     let states: Vec<_> = client
         .job("job-t")
-        .with_wait_policy(policy)
+        .wait_policy(policy)
         .poller()
         .updates()
         .collect::<Vec<_>>()

@@ -21,6 +21,7 @@ mod export_conflict;
 mod export_request;
 mod fault_matrix;
 mod jobs_progress;
+mod jobs_schedule;
 mod jobs_wait;
 mod lookups_catalogue;
 mod lookups_models;

@@ -2,7 +2,10 @@
 
 use std::{fmt, process::ExitCode};
 
-use userpilot_appex::{Error, models::SecretUrl};
+use userpilot_appex::{
+    Error,
+    models::{JobStatus, SecretUrl},
+};
 
 /// Exit codes (a contract: scripts branch on them).
 pub mod code {
@@ -108,9 +111,10 @@ pub fn lib_exit_code(error: &Error) -> u8 {
         Error::NotFound(_) => code::NOT_FOUND,
         Error::Conflict(_) => code::CONFLICT,
         Error::JobFailed { .. } => code::JOB_FAILED,
-        Error::JobNotCompleted { status, .. } if status.eq_ignore_ascii_case("failed") => {
-            code::JOB_FAILED
-        }
+        Error::JobNotCompleted {
+            status: JobStatus::Failed,
+            ..
+        } => code::JOB_FAILED,
         Error::WaitTimeout { .. } => code::MAX_WAIT,
         _ => code::OTHER,
     }

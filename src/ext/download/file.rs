@@ -328,9 +328,7 @@ async fn fetch_file(ctx: &Context<'_>, index: usize, planned: &Planned) -> Resul
             return Err(give_up(part, failed(attempts, reason)).await);
         }
         retries += 1;
-        let delay = advised
-            .map(|d| d.min(ctx.retry.max_retry_after()))
-            .unwrap_or_else(|| ctx.retry.backoff(retries));
+        let delay = ctx.retry.delay_before_retry(retries, advised);
         tracing::info!(
             file = %planned.filename,
             url = %url,
@@ -519,7 +517,7 @@ async fn attempt(
                 restart_from_zero(part, "range not satisfiable".to_string()).await?,
             ));
         }
-        408 | 429 | 500..=599 => {
+        _ if crate::config::RequestKind::Download.retries_status(status) => {
             return Ok(Some(Outcome::Transient {
                 reason: DownloadFailure::Status(status),
                 retry_after: retry_after(&headers),

@@ -345,7 +345,7 @@ impl Download {
             Some(other) => {
                 return Err(Error::JobNotCompleted {
                     job_id,
-                    status: other.as_str().to_string(),
+                    status: other.clone(),
                 });
             }
         }

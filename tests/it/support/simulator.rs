@@ -161,7 +161,7 @@ pub fn quick_wait(initial: Duration, max_delay: Duration, max_wait: Duration) ->
     WaitPolicy::default()
         .with_initial_delay(initial)
         .with_max_delay(max_delay)
-        .with_jitter(false)
+        .with_jitter(userpilot_appex::config::Jitter::None)
         .with_max_wait(max_wait)
 }
 
