@@ -99,7 +99,7 @@ pub(crate) async fn plan(
         let entry = match slot {
             Some(e) => e,
             None => {
-                let base = filename::local_name(&p.filename, index);
+                let base = filename::local_name(&p.filename);
                 let mut n = 1;
                 let name = loop {
                     let candidate = if n == 1 {
