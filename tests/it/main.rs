@@ -17,6 +17,7 @@ mod client_operations;
 mod download_filename;
 mod download_files;
 mod download_memory;
+mod download_reliability;
 mod export_conflict;
 mod export_request;
 mod fault_matrix;

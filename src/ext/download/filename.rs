@@ -89,7 +89,11 @@ fn clean(raw: &str) -> String {
             c => c,
         })
         .collect();
-    replaced.trim().trim_end_matches(['.', ' ']).trim().to_string()
+    replaced
+        .trim()
+        .trim_end_matches(['.', ' '])
+        .trim()
+        .to_string()
 }
 
 fn is_reserved(name: &str) -> bool {

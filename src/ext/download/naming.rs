@@ -38,11 +38,13 @@ pub(crate) fn part_path(path: &Path) -> PathBuf {
     PathBuf::from(os)
 }
 
-/// Whether something (file, directory, link…) is at `path`; an error other
-/// than "not found" counts as something.
+/// Whether something other than a link (file, directory…) is at `path`;
+/// an error other than "not found" counts as something. A link planted at
+/// a name is not data: it is replaced (never followed) when the file is
+/// written.
 async fn occupied(path: &Path) -> bool {
     match tokio::fs::symlink_metadata(path).await {
-        Ok(_) => true,
+        Ok(meta) => !meta.file_type().is_symlink(),
         Err(e) => e.kind() != std::io::ErrorKind::NotFound,
     }
 }

@@ -55,7 +55,16 @@ pub async fn download_with_progress(
     flags: DownloadFlags,
 ) -> Result<DownloadReport, Error> {
     let source = source.into();
-    let first = download_once(ui, client, source.clone(), dir, concurrency, flags, LockPolicy::FailFast).await;
+    let first = download_once(
+        ui,
+        client,
+        source.clone(),
+        dir,
+        concurrency,
+        flags,
+        LockPolicy::FailFast,
+    )
+    .await;
     match first {
         Err(Error::DirectoryBusy { pid, .. }) if !flags.no_wait_lock => {
             if !ui.quiet {
@@ -65,7 +74,16 @@ pub async fn download_with_progress(
                     dir.display()
                 );
             }
-            download_once(ui, client, source, dir, concurrency, flags, LockPolicy::Wait).await
+            download_once(
+                ui,
+                client,
+                source,
+                dir,
+                concurrency,
+                flags,
+                LockPolicy::Wait,
+            )
+            .await
         }
         other => other,
     }

@@ -87,10 +87,7 @@ pub fn redacted(mut job: ExportJob) -> ExportJob {
 
 /// [`wait_with_progress`], stopped by Ctrl-C with the command that waits
 /// again (the job keeps running on the server).
-pub async fn wait_interruptible(
-    ui: &Ui,
-    handle: &ExportJobHandle,
-) -> Result<ExportJob, CliError> {
+pub async fn wait_interruptible(ui: &Ui, handle: &ExportJobHandle) -> Result<ExportJob, CliError> {
     tokio::select! {
         result = wait_with_progress(ui, handle) => Ok(result?),
         () = interrupt::requested() => Err(interrupted_wait(handle.job_id())),
