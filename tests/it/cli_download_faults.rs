@@ -90,8 +90,18 @@ fn finish(mut child: Child) -> Run {
     };
     let mut stdout = String::new();
     let mut stderr = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     Run {
         code: status.code().expect("exit code (not killed by a signal)"),
         stdout,
@@ -142,11 +152,21 @@ fn ctrl_c_during_a_download_exits_130_and_the_same_command_resumes() {
     let expected = reference(&sim, &job, 0);
     let kept = std::fs::read(part(dir.path(), &name)).expect(".part kept");
     assert!(!kept.is_empty() && kept.len() < expected.len());
-    assert_eq!(&expected[..kept.len()], &kept[..], "exactly the bytes received");
+    assert_eq!(
+        &expected[..kept.len()],
+        &kept[..],
+        "exactly the bytes received"
+    );
     assert!(!dir.path().join(&name).exists());
 
     let again = sim
-        .appex(&["jobs", "download", &job_id, "--out", dir.path().to_str().unwrap()])
+        .appex(&[
+            "jobs",
+            "download",
+            &job_id,
+            "--out",
+            dir.path().to_str().unwrap(),
+        ])
         .ok();
     assert!(again.stdout.contains(&name));
     assert_eq!(std::fs::read(dir.path().join(&name)).unwrap(), expected);
@@ -198,7 +218,10 @@ fn sigterm_stops_a_jobs_wait_with_the_job_id_and_exit_130() {
     assert_eq!(run.code, 130, "stderr: {}", run.stderr);
     let line = run.stderr.trim_end();
     assert!(line.starts_with("interrupted: job "), "{line}");
-    assert!(line.contains(&format!("appex jobs wait {job_id}")), "{line}");
+    assert!(
+        line.contains(&format!("appex jobs wait {job_id}")),
+        "{line}"
+    );
 }
 
 #[test]
@@ -293,7 +316,11 @@ fn no_fsync_downloads_the_same_bytes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_show_prints_server_file_names_escaped_one_line_each() {
     let server = FileServer::start().await;
-    let names = ["a\nforged: line.csv", "esc\u{1b}[2Jwipe.csv", "nul\u{0}byte.csv"];
+    let names = [
+        "a\nforged: line.csv",
+        "esc\u{1b}[2Jwipe.csv",
+        "nul\u{0}byte.csv",
+    ];
     let files: Vec<serde_json::Value> = names
         .iter()
         .map(|n| serde_json::json!({"filename": n, "url": server.url("/f", "sig")}))
@@ -339,7 +366,12 @@ async fn jobs_show_prints_server_file_names_escaped_one_line_each() {
 #[test]
 fn an_http_base_url_to_another_host_is_refused_before_any_connection() {
     let run = appex_cmd()
-        .args(["--base-url", "http://example.invalid", "--api-key", "k-123456789"])
+        .args([
+            "--base-url",
+            "http://example.invalid",
+            "--api-key",
+            "k-123456789",
+        ])
         .args(["jobs", "list"])
         .output()
         .expect("run");
@@ -356,7 +388,12 @@ fn an_http_base_url_to_another_host_is_refused_before_any_connection() {
     // Opting in: a warning, then the request is attempted (and fails: the
     // host does not exist), so the exit code is no longer the usage one.
     let run = appex_cmd()
-        .args(["--base-url", "http://example.invalid", "--api-key", "k-123456789"])
+        .args([
+            "--base-url",
+            "http://example.invalid",
+            "--api-key",
+            "k-123456789",
+        ])
         .args(["--allow-insecure-http", "jobs", "list"])
         .output()
         .expect("run");
@@ -379,7 +416,11 @@ fn the_client_refuses_http_to_another_host_when_built_not_when_used() {
     use userpilot_appex::{Client, Error};
     // `build` is synchronous and runs outside any runtime: no lookup, no
     // connection can have happened when it refuses.
-    for url in ["http://example.invalid", "http://10.0.0.1:8080", "http://[2001:db8::1]"] {
+    for url in [
+        "http://example.invalid",
+        "http://10.0.0.1:8080",
+        "http://[2001:db8::1]",
+    ] {
         let err = Client::builder()
             .api_key("k")
             .base_url(url)

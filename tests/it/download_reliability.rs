@@ -2,18 +2,14 @@
 //! changing objects bring: no planted link followed, no splice of two
 //! versions across runs, one run at a time per directory, a clean stop,
 //! and names that keep their type suffix. Library side (the CLI side is in
-//! `cli_download_faults`).
+//! `cli_download_faults`; object replaced between runs, concurrent runs and
+//! interrupted runs are cells of `fault_matrix`).
 
-use std::{
-    path::{Path, PathBuf},
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{sync::Mutex, time::Duration};
 
-use sha2::{Digest, Sha256};
 use userpilot_appex::{
     Client, Error, RetryPolicy,
-    ext::download::{Durability, LockPolicy, ProgressEvent},
+    ext::download::{LockPolicy, ProgressEvent},
     models::{ExportJob, JobStatus, PresignedUrl, SecretUrl},
     simulator::{Route, Simulator, SimulatorConfig},
 };
@@ -68,14 +64,6 @@ async fn reference(url: &SecretUrl) -> Vec<u8> {
     let response = reqwest::get(url.expose()).await.expect("reference fetch");
     assert_eq!(response.status(), 200);
     response.bytes().await.expect("body").to_vec()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-fn part_of(path: &Path) -> PathBuf {
-    PathBuf::from(format!("{}.part", path.display()))
 }
 
 /// Runs with a guard against hanging (not a timing assertion).
@@ -146,57 +134,6 @@ async fn no_link_planted_at_any_name_the_download_writes_is_followed() {
 }
 
 #[tokio::test]
-async fn an_object_replaced_between_runs_comes_back_whole_never_spliced() {
-    let cut = 100_000;
-    let sim = Simulator::start(config().drop_download_after(cut, 1))
-        .await
-        .expect("simulator");
-    let client = client(&sim, 0);
-    let job = completed_job(&client, 1).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-
-    let err = guarded(client.download(&job, dir.path()).run())
-        .await
-        .expect_err("the drop fails the run (no retries)");
-    let Error::Download { path, .. } = &err else {
-        panic!("{err:?}")
-    };
-    let head_v1 = std::fs::read(part_of(path)).expect(".part kept");
-    assert_eq!(head_v1.len() as u64, cut);
-    let etag_v1 = {
-        let answer = reqwest::Client::new()
-            .head(job.presigned_urls[0].url.expose())
-            .send()
-            .await
-            .expect("head");
-        answer.headers()["etag"].to_str().unwrap().to_string()
-    };
-
-    sim.replace_objects();
-    let report = guarded(client.download(&job, dir.path()).run())
-        .await
-        .expect("second run");
-
-    let v2 = reference(&job.presigned_urls[0].url).await;
-    assert_ne!(
-        &v2[..cut as usize],
-        &head_v1[..],
-        "the object really changed"
-    );
-    assert_eq!(std::fs::read(path).unwrap(), v2, "exactly version 2");
-    assert_eq!(report.files[0].sha256, sha256_hex(&v2));
-    let resumed: Vec<_> = sim
-        .requests()
-        .into_iter()
-        .filter(|r| r.route == Route::Download && r.range.is_some())
-        .collect();
-    assert_eq!(resumed.len(), 1, "one resume attempt");
-    assert_eq!(resumed[0].range.as_deref(), Some("bytes=100000-"));
-    assert_eq!(resumed[0].if_range.as_deref(), Some(etag_v1.as_str()));
-    assert_eq!(resumed[0].status, 200, "the changed object came back whole");
-}
-
-#[tokio::test]
 async fn a_part_without_a_recorded_version_is_fetched_from_zero() {
     let sim = Simulator::start(config().drop_download_after(50_000, 1))
         .await
@@ -238,34 +175,6 @@ async fn a_part_without_a_recorded_version_is_fetched_from_zero() {
         [None, None, None],
         "dropped run, then from zero (no resume of unvouched bytes), then the reference"
     );
-}
-
-#[tokio::test]
-async fn two_runs_into_one_directory_take_turns_and_fetch_each_file_once() {
-    let sim = Simulator::start(config().slow_body(32 * 1024, Duration::from_millis(5)))
-        .await
-        .expect("simulator");
-    let client = client(&sim, 2);
-    let job = completed_job(&client, 2).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-
-    let first = client.download(&job, dir.path()).run();
-    let second = client.download(&job, dir.path()).run();
-    let (first, second) = guarded(async { tokio::join!(first, second) }).await;
-    let (first, second) = (first.expect("first run"), second.expect("second run"));
-
-    let fetched = sim.request_count(Route::Download);
-    assert_eq!(fetched, job.presigned_urls.len(), "each file fetched once");
-    assert!(
-        first.files.iter().all(|f| f.skipped) ^ second.files.iter().all(|f| f.skipped),
-        "one run fetched, the other found the files complete"
-    );
-    for (file, url) in first.files.iter().zip(&job.presigned_urls) {
-        assert_eq!(
-            std::fs::read(&file.path).unwrap(),
-            reference(&url.url).await
-        );
-    }
 }
 
 #[tokio::test]
@@ -319,72 +228,6 @@ async fn fail_fast_says_the_directory_is_busy_and_the_first_run_completes() {
         std::fs::read(&report.files[0].path).unwrap(),
         reference(&job.presigned_urls[0].url).await
     );
-}
-
-#[tokio::test]
-async fn a_stopped_run_keeps_exactly_the_bytes_received_and_the_next_resumes() {
-    let sim = Simulator::start(config().slow_body(8 * 1024, Duration::from_millis(10)))
-        .await
-        .expect("simulator");
-    let client = client(&sim, 2);
-    let job = completed_job(&client, 1).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let stop_tx = Mutex::new(Some(stop_tx));
-    let received = Arc::new(Mutex::new(0u64));
-    let seen = received.clone();
-    let err = guarded(
-        client
-            .download(&job, dir.path())
-            .durability(Durability::None)
-            .on_progress(move |p| {
-                if p.event == ProgressEvent::Data {
-                    *seen.lock().unwrap() = p.file_bytes;
-                    if p.file_bytes >= 40_000
-                        && let Some(tx) = stop_tx.lock().unwrap().take()
-                    {
-                        let _ = tx.send(());
-                    }
-                }
-            })
-            .stop_on(async {
-                let _ = stop_rx.await;
-            })
-            .run(),
-    )
-    .await
-    .expect_err("stopped");
-    assert!(
-        matches!(
-            err,
-            Error::Interrupted {
-                files_complete: 0,
-                files_total: 1
-            }
-        ),
-        "{err:?}"
-    );
-    let name = &job.presigned_urls[0].filename;
-    let part = std::fs::read(dir.path().join(format!("{name}.part"))).expect(".part kept");
-    let expected = reference(&job.presigned_urls[0].url).await;
-    assert_eq!(part.len() as u64, *received.lock().unwrap());
-    assert!(part.len() >= 40_000 && part.len() < expected.len());
-    assert_eq!(&expected[..part.len()], &part[..]);
-
-    let report = guarded(client.download(&job, dir.path()).run())
-        .await
-        .expect("resumed");
-    assert_eq!(std::fs::read(&report.files[0].path).unwrap(), expected);
-    let resume = sim
-        .requests()
-        .into_iter()
-        .filter(|r| r.route == Route::Download && r.range.is_some())
-        .collect::<Vec<_>>();
-    assert_eq!(resume.len(), 1);
-    assert_eq!(resume[0].range, Some(format!("bytes={}-", part.len())));
-    assert!(resume[0].if_range.is_some());
-    assert_eq!(resume[0].status, 206);
 }
 
 #[tokio::test]
