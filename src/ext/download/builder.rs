@@ -164,6 +164,17 @@ impl Client {
     }
 }
 
+/// Builder methods that set a field to the value given, with their docs.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $field:ident: $ty:ty;)*) => {$(
+        $(#[$doc])*
+        pub fn $field(mut self, $field: $ty) -> Self {
+            self.$field = $field;
+            self
+        }
+    )*};
+}
+
 impl Download {
     /// How many files are fetched at once (default 4; at least 1).
     pub fn concurrency(mut self, n: usize) -> Self {
@@ -171,47 +182,30 @@ impl Download {
         self
     }
 
-    /// How transient failures are retried (default: the client's
-    /// [`RetryPolicy`]). Transient: a connection that fails or breaks
-    /// mid-body, a stall, a body shorter than announced, `408`, `429` (its
-    /// `Retry-After` honoured up to the policy's cap) and `5xx`. The count
-    /// of retries starts again whenever a file gets further than before, so
-    /// a long file on a flaky link keeps going while it makes progress.
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// How long to wait for the answer, or for the next bytes of a body,
-    /// before treating the connection as stalled (default 60 s). A stall is
-    /// a transient failure.
-    pub fn stall_timeout(mut self, timeout: Duration) -> Self {
-        self.stall_timeout = timeout;
-        self
-    }
-
-    /// Before skipping a file already complete on disk, read it again and
-    /// check its sha256 against the manifest (default `false`: its length
-    /// is checked). A file that does not match is downloaded again.
-    pub fn verify_existing(mut self, verify: bool) -> Self {
-        self.verify_existing = verify;
-        self
-    }
-
-    /// Whether files are fsynced before they get their final name
-    /// (default [`Durability::Fsync`]). [`Durability::None`] suits staging
-    /// directories whose files are converted and thrown away.
-    pub fn durability(mut self, durability: Durability) -> Self {
-        self.durability = durability;
-        self
-    }
-
-    /// What to do when another download holds the directory (default
-    /// [`LockPolicy::Wait`]; [`LockPolicy::FailFast`] returns
-    /// [`Error::DirectoryBusy`] at once).
-    pub fn lock_policy(mut self, policy: LockPolicy) -> Self {
-        self.lock_policy = policy;
-        self
+    setters! {
+        /// How transient failures are retried (default: the client's
+        /// [`RetryPolicy`]). Transient: a connection that fails or breaks
+        /// mid-body, a stall, a body shorter than announced, `408`, `429` (its
+        /// `Retry-After` honoured up to the policy's cap) and `5xx`. The count
+        /// of retries starts again whenever a file gets further than before, so
+        /// a long file on a flaky link keeps going while it makes progress.
+        retry: RetryPolicy;
+        /// How long to wait for the answer, or for the next bytes of a body,
+        /// before treating the connection as stalled (default 60 s). A stall is
+        /// a transient failure.
+        stall_timeout: Duration;
+        /// Before skipping a file already complete on disk, read it again and
+        /// check its sha256 against the manifest (default `false`: its length
+        /// is checked). A file that does not match is downloaded again.
+        verify_existing: bool;
+        /// Whether files are fsynced before they get their final name
+        /// (default [`Durability::Fsync`]). [`Durability::None`] suits staging
+        /// directories whose files are converted and thrown away.
+        durability: Durability;
+        /// What to do when another download holds the directory (default
+        /// [`LockPolicy::Wait`]; [`LockPolicy::FailFast`] returns
+        /// [`Error::DirectoryBusy`] at once).
+        lock_policy: LockPolicy;
     }
 
     /// Stops the download cleanly when `signal` resolves (a Ctrl-C, a
