@@ -277,7 +277,7 @@ impl Download {
             source,
         };
         tokio::fs::create_dir_all(&dir).await.map_err(io)?;
-        let _lock = DirectoryLock::acquire(&dir, self.lock_policy).await?;
+        let lock = Arc::new(DirectoryLock::acquire(&dir, self.lock_policy).await?);
         let mut manifest = {
             let dir = dir.clone();
             tokio::task::spawn_blocking(move || Manifest::load(&dir))
@@ -319,6 +319,7 @@ impl Download {
             progress: &progress,
             refresher: UrlRefresher::new(self.client.clone(), &job_id, job.presigned_urls),
             manifest: &manifest,
+            lock,
             stop,
         };
         let fetched = to_fetch.len();

@@ -1,7 +1,7 @@
 //! Fetching one file: request, stream to `.part`, retry and resume (never
 //! across two versions of the object), verify, rename.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use super::{
     DownloadedFile, ProgressEvent,
+    lock::DirectoryLock,
     manifest::{Completed, ManifestStore, Validators},
     naming::Planned,
     part::{Durability, PartFile},
@@ -39,6 +40,8 @@ pub(crate) struct Context<'a> {
     pub progress: &'a ProgressTracker,
     pub refresher: UrlRefresher,
     pub manifest: &'a ManifestStore,
+    /// The directory lock, shared with every file's writer thread.
+    pub lock: Arc<DirectoryLock>,
     /// Turns `true` when the download is asked to stop.
     pub stop: watch::Receiver<bool>,
 }
@@ -152,7 +155,8 @@ impl<'c, 'a> FileFetch<'c, 'a> {
             .resume
             .clone()
             .filter(|v| v.if_range().is_some() && v.url_path == path);
-        let part = PartFile::open(planned.part_path(), validators.is_some()).await?;
+        let part =
+            PartFile::open(planned.part_path(), validators.is_some(), ctx.lock.clone()).await?;
         Ok(FileFetch {
             ctx,
             index,

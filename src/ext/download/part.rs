@@ -12,13 +12,13 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
-use super::nofollow;
+use super::{lock::DirectoryLock, nofollow};
 use crate::error::{Error, Result};
 
 /// Bytes received but not yet written, per file, at most.
-pub(crate) const IN_FLIGHT: usize = 4 * 1024 * 1024;
+pub(crate) const IN_FLIGHT: usize = 1024 * 1024;
 /// The most written by one system call.
-const BATCH: usize = 1024 * 1024;
+const BATCH: usize = IN_FLIGHT;
 
 /// Whether a download makes its files durable before calling them complete.
 /// Set with [`Download::durability`](super::Download::durability).
@@ -65,8 +65,10 @@ pub(crate) struct PartFile {
 impl PartFile {
     /// Opens `path`, keeping (and hashing) what an earlier attempt left in
     /// it when `keep`, else emptying it. A link at `path` is removed, never
-    /// followed; anything else that is not a plain file is refused.
-    pub async fn open(path: PathBuf, keep: bool) -> Result<PartFile> {
+    /// followed; anything else that is not a plain file is refused. `lock`
+    /// is held by the writer thread until its last write landed, so a
+    /// download dropped mid-file keeps the directory locked until then.
+    pub async fn open(path: PathBuf, keep: bool, lock: Arc<DirectoryLock>) -> Result<PartFile> {
         let opened = {
             let path = path.clone();
             tokio::task::spawn_blocking(move || open_blocking(&path, keep)).await
@@ -82,7 +84,11 @@ impl PartFile {
             }
         };
         let (commands, queue) = mpsc::unbounded_channel();
-        let writer = tokio::task::spawn_blocking(move || write_loop(file, hasher, queue));
+        let writer = tokio::task::spawn_blocking(move || {
+            let written = write_loop(file, hasher, queue);
+            drop(lock);
+            written
+        });
         Ok(PartFile {
             path,
             have,
