@@ -286,7 +286,8 @@ impl Download {
         };
         let plan = naming::plan(&dir, &job_id, &job, &mut manifest).await;
         manifest.version = 1;
-        let manifest = ManifestStore::new(dir.clone(), manifest);
+        let manifest =
+            ManifestStore::new(dir.clone(), manifest, self.durability == Durability::Fsync);
         manifest.update(|_| {}).await?;
 
         let progress = ProgressTracker::new(self.progress, plan.len());

@@ -127,9 +127,9 @@ impl Manifest {
             .find(|e| e.filename == filename)
     }
 
-    /// Writes the manifest atomically (fresh temporary file, fsync,
-    /// rename).
-    pub fn save(&self, dir: &Path) -> Result<()> {
+    /// Writes the manifest atomically (fresh temporary file, fsync unless
+    /// `sync` is `false`, rename).
+    pub fn save(&self, dir: &Path, sync: bool) -> Result<()> {
         let path = Self::path(dir);
         let mut body = serde_json::to_vec_pretty(self).map_err(|e| Error::Io {
             path: path.clone(),
@@ -142,7 +142,7 @@ impl Manifest {
         })?;
         let written = file
             .write_all(&body)
-            .and_then(|()| file.sync_all())
+            .and_then(|()| if sync { file.sync_all() } else { Ok(()) })
             .and_then(|()| std::fs::rename(&tmp, &path));
         if let Err(source) = written {
             let _ = std::fs::remove_file(&tmp);
@@ -168,14 +168,17 @@ fn remove_stale_temporaries(dir: &Path) {
 /// The manifest shared by a download's files, saved after every change.
 pub(crate) struct ManifestStore {
     dir: PathBuf,
+    /// Whether each save is fsynced before its rename.
+    sync: bool,
     /// Held across a change and its save, so saves land in order.
     manifest: tokio::sync::Mutex<Manifest>,
 }
 
 impl ManifestStore {
-    pub fn new(dir: PathBuf, manifest: Manifest) -> Self {
+    pub fn new(dir: PathBuf, manifest: Manifest, sync: bool) -> Self {
         ManifestStore {
             dir,
+            sync,
             manifest: tokio::sync::Mutex::new(manifest),
         }
     }
@@ -185,8 +188,8 @@ impl ManifestStore {
         let mut manifest = self.manifest.lock().await;
         change(&mut manifest);
         let snapshot = manifest.clone();
-        let dir = self.dir.clone();
-        tokio::task::spawn_blocking(move || snapshot.save(&dir))
+        let (dir, sync) = (self.dir.clone(), self.sync);
+        tokio::task::spawn_blocking(move || snapshot.save(&dir, sync))
             .await
             .map_err(|e| Error::Io {
                 path: self.dir.clone(),

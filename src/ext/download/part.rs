@@ -31,9 +31,10 @@ pub enum Durability {
     /// thread, overlapped with the other transfers.
     #[default]
     Fsync,
-    /// No fsync: files are complete and verified but may be lost (or, after
-    /// a power cut, come back short) until the system writes them out. For
-    /// staging directories whose files are converted and thrown away.
+    /// No fsync (of the files, the directory or the manifest): files are
+    /// complete and verified but may be lost (or, after a power cut, come
+    /// back short) until the system writes them out. For staging
+    /// directories whose files are converted and thrown away.
     None,
 }
 
