@@ -12,7 +12,6 @@ use std::{
 };
 
 use userpilot_appex::{
-    ext::jobs::WaitPolicy,
     models::ExportJob,
     simulator::{Route, SimulatorConfig},
 };
@@ -34,27 +33,39 @@ fn slow(config: SimulatorConfig) -> SimulatorConfig {
         .slow_body(8 * 1024, Duration::from_millis(10))
 }
 
-/// A completed one-file (or `days`-file) job, through the library.
+/// A completed job of `days` one-day files, through the library.
 fn completed_job(sim: &Sim, days: u64) -> ExportJob {
     let client = sim.client();
-    sim.block_on(async {
-        let from = chrono::NaiveDate::from_ymd_opt(2025, 2, 3).expect("date");
-        client
-            .export()
-            .range(from, from + chrono::Days::new(days - 1))
-            .wait_policy(
-                WaitPolicy::default()
-                    .with_initial_delay(Duration::from_millis(10))
-                    .with_max_delay(Duration::from_millis(40))
-                    .with_jitter(false),
-            )
-            .send()
-            .await
-            .expect("trigger")
-            .wait()
-            .await
-            .expect("completed")
-    })
+    sim.block_on(crate::download_reliability::completed_job(&client, days))
+}
+
+/// A slow one-file download running in the background, `.part` holding
+/// at least `bytes` bytes.
+struct InProgress {
+    sim: Sim,
+    job: ExportJob,
+    job_id: String,
+    name: String,
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+fn download_in_progress(bytes: u64) -> InProgress {
+    let sim = slow_sim();
+    let job = completed_job(&sim, 1);
+    let job_id = job.job_id.clone().unwrap();
+    let name = job.presigned_urls[0].filename.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let child = spawn_download(&sim, &job_id, dir.path(), &[]);
+    wait_for_bytes(&part(dir.path(), &name), bytes);
+    InProgress {
+        sim,
+        job,
+        job_id,
+        name,
+        dir,
+        child,
+    }
 }
 
 /// The bytes a file of the job serves, fetched directly.
@@ -132,14 +143,14 @@ fn send_signal(child: &Child, signal: &str) {
 
 #[test]
 fn ctrl_c_during_a_download_exits_130_and_the_same_command_resumes() {
-    let sim = slow_sim();
-    let job = completed_job(&sim, 1);
-    let job_id = job.job_id.clone().unwrap();
-    let name = job.presigned_urls[0].filename.clone();
-    let dir = tempfile::tempdir().unwrap();
-
-    let child = spawn_download(&sim, &job_id, dir.path(), &[]);
-    wait_for_bytes(&part(dir.path(), &name), 64 * 1024);
+    let InProgress {
+        sim,
+        job,
+        job_id,
+        name,
+        dir,
+        child,
+    } = download_in_progress(64 * 1024);
     send_signal(&child, "-INT");
     let run = finish(child);
 
@@ -256,14 +267,14 @@ fn two_runs_into_one_directory_both_succeed_one_after_the_other() {
 
 #[test]
 fn no_wait_lock_fails_at_once_naming_the_busy_directory() {
-    let sim = slow_sim();
-    let job = completed_job(&sim, 1);
-    let job_id = job.job_id.clone().unwrap();
-    let name = job.presigned_urls[0].filename.clone();
-    let dir = tempfile::tempdir().unwrap();
-
-    let first = spawn_download(&sim, &job_id, dir.path(), &[]);
-    wait_for_bytes(&part(dir.path(), &name), 1);
+    let InProgress {
+        sim,
+        job,
+        job_id,
+        name,
+        dir,
+        child: first,
+    } = download_in_progress(1);
     let busy = sim.appex(&[
         "jobs",
         "download",

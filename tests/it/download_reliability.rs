@@ -40,7 +40,7 @@ fn client(sim: &Simulator, max_retries: u32) -> Client {
 }
 
 /// A completed job of `days` one-day files.
-async fn completed_job(client: &Client, days: u64) -> ExportJob {
+pub async fn completed_job(client: &Client, days: u64) -> ExportJob {
     let from = chrono::NaiveDate::from_ymd_opt(2025, 3, 3).expect("date");
     client
         .export()
