@@ -17,7 +17,7 @@ use userpilot_appex::{
 };
 
 use crate::support::{
-    cli::{Run, Sim, appex_cmd, fast, sha256_of},
+    cli::{Run, Sim, appex_cmd, days_ago, fast, sha256_of},
     file_server::FileServer,
 };
 
@@ -458,4 +458,61 @@ fn the_client_refuses_http_to_another_host_when_built_not_when_used() {
         .allow_insecure_http(true)
         .build()
         .expect("opted in");
+}
+
+#[test]
+fn ctrl_c_during_export_out_names_the_command_that_resumes() {
+    let sim = slow_sim();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = appex_cmd();
+    cmd.args(["--base-url", &sim.url(), "--api-key", sim.sim.api_key()])
+        .args([
+            "export",
+            "--from",
+            &days_ago(1),
+            "--to",
+            &days_ago(1),
+            "--out",
+        ])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().expect("spawn");
+    // Until the one file's `.part` holds something.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let part = loop {
+        let found = std::fs::read_dir(dir.path()).ok().and_then(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| p.extension().is_some_and(|e| e == "part"))
+        });
+        if let Some(part) = found.filter(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0)) {
+            break part;
+        }
+        assert!(Instant::now() < deadline, "the download never started");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    send_signal(&child, "-INT");
+    let run = finish(child);
+
+    assert_eq!(run.code, 130, "stderr: {}", run.stderr);
+    let job_id = sim.sim.job_ids().pop().expect("a job");
+    assert_eq!(
+        run.stderr.trim_end(),
+        format!(
+            "interrupted: 0 of 1 files complete; `appex jobs download {job_id} --out {}` resumes",
+            dir.path().display()
+        )
+    );
+    assert!(std::fs::metadata(&part).unwrap().len() > 0, ".part kept");
+    sim.appex(&[
+        "jobs",
+        "download",
+        &job_id,
+        "--out",
+        dir.path().to_str().unwrap(),
+    ])
+    .ok();
+    assert!(!part.exists());
 }
