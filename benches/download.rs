@@ -1,8 +1,10 @@
 //! Download benchmark: an export of 8 files served by the simulator (in
 //! another process, synthetic filler bytes) on loopback, downloaded to
 //! disk by `client.download(..).concurrency(8)` (in a third process, so
-//! its peak RSS is its own) versus 8 `curl -s -o FILE URL` processes
-//! fetching the same presigned URLs at once.
+//! its peak RSS is its own), with the default durability (fsync) and with
+//! `Durability::None`, versus 8 `curl -s -o FILE URL` processes fetching
+//! the same presigned URLs at once (then, for the fsync comparison, an
+//! fsync of each of curl's files, in parallel).
 //!
 //! Run: `cargo bench --bench download --features simulator`
 //! (`APPEX_BENCH_REPS=n` repetitions, default 3; `APPEX_BENCH_DIR` for the
@@ -23,7 +25,7 @@ use std::{
 
 use common::{Server, ServerSpec, list, median, print_machine, reps, status_kib};
 use sha2::{Digest, Sha256};
-use userpilot_appex::{Client, types::ExportFormat};
+use userpilot_appex::{Client, ext::download::Durability, types::ExportFormat};
 
 const CLIENT_ENV: &str = "APPEX_BENCH_DOWNLOAD_CLIENT";
 const FILES: u64 = 8;
@@ -96,42 +98,23 @@ fn run_size(base: &Path, file_size: u64, reps: usize) -> String {
     assert_eq!(job.presigned_urls.len() as u64, FILES);
 
     let mut ours_mibs = Vec::new();
+    let mut none_mibs = Vec::new();
     let mut curl_mibs = Vec::new();
     let mut curl_sync_mibs = Vec::new();
     let mut hwms = Vec::new();
     let mut sampled = Vec::new();
     for rep in 1..=reps {
-        // Ours, in its own process.
-        let dir = base.join(format!("appex-bench-ours-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let started = Instant::now();
-        let out = Command::new(std::env::current_exe().expect("exe"))
-            .env(CLIENT_ENV, "1")
-            .env("APPEX_BENCH_URL", &server.base_url)
-            .env("APPEX_BENCH_KEY", &server.api_key)
-            .env("APPEX_BENCH_JOB", &job_id)
-            .env("APPEX_BENCH_OUT", &dir)
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("client process");
-        let ours_secs = started.elapsed().as_secs_f64();
-        assert!(out.status.success(), "our client failed");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let mut our_sha = Vec::new();
-        let mut inner_secs = f64::NAN;
-        for line in text.lines() {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            match f.as_slice() {
-                ["SHA", name, sha] => our_sha.push((name.to_string(), sha.to_string())),
-                ["HWM", kib] => hwms.push(kib.parse::<f64>().unwrap_or(f64::NAN) / 1024.0),
-                ["SAMPLED", kib] => sampled.push(kib.parse::<f64>().unwrap_or(f64::NAN) / 1024.0),
-                ["SECS", s] => inner_secs = s.parse().unwrap_or(f64::NAN),
-                ["BYTES", b] => assert_eq!(b.parse::<u64>().ok(), Some(total)),
-                _ => {}
-            }
-        }
-        let _ = std::fs::remove_dir_all(&dir);
-        ours_mibs.push(total as f64 / MIB as f64 / ours_secs);
+        // Ours, in its own process: default durability, then none.
+        let ours = run_ours(base, &server, &job_id, total, "fsync");
+        ours_mibs.push(total as f64 / MIB as f64 / ours.secs);
+        hwms.push(ours.hwm_mib);
+        sampled.push(ours.sampled_mib);
+        let none = run_ours(base, &server, &job_id, total, "none");
+        none_mibs.push(total as f64 / MIB as f64 / none.secs);
+        hwms.push(none.hwm_mib);
+        sampled.push(none.sampled_mib);
+        let (our_sha, ours_secs, inner_secs) = (ours.sha, ours.secs, ours.inner_secs);
+        assert_eq!(none.sha, our_sha, "both modes got the same bytes");
 
         // curl: 8 processes at once, one per URL.
         let dir = base.join(format!("appex-bench-curl-{}", std::process::id()));
@@ -186,34 +169,86 @@ fn run_size(base: &Path, file_size: u64, reps: usize) -> String {
         }
         let _ = std::fs::remove_dir_all(&dir);
         println!(
-            "rep {rep}: ours {:.0} MiB/s ({ours_secs:.2} s process, {inner_secs:.2} s in run()), curl {:.0} MiB/s ({curl_secs:.2} s; {curl_sync_secs:.2} s with fsync), peak RSS {:.1} MiB; sha256 of all {FILES} files equal",
+            "rep {rep}: ours {:.0} MiB/s ({ours_secs:.2} s process, {inner_secs:.2} s in run()), ours without fsync {:.0} MiB/s ({:.2} s), curl {:.0} MiB/s ({curl_secs:.2} s; {curl_sync_secs:.2} s with fsync), peak RSS {:.1} MiB; sha256 of all {FILES} files equal",
             ours_mibs[rep - 1],
+            none_mibs[rep - 1],
+            none.secs,
             curl_mibs[rep - 1],
             hwms.last().copied().unwrap_or(f64::NAN),
         );
     }
     let server_hwm = server.stop().map_or(f64::NAN, |k| k as f64 / 1024.0);
-    let (o, c, cs) = (
+    let (o, n, c, cs) = (
         median(&ours_mibs),
+        median(&none_mibs),
         median(&curl_mibs),
         median(&curl_sync_mibs),
     );
     println!(
-        "ours MiB/s: [{}]  curl MiB/s: [{}]  curl+fsync MiB/s: [{}]",
+        "ours MiB/s: [{}]  ours without fsync MiB/s: [{}]  curl MiB/s: [{}]  curl+fsync MiB/s: [{}]",
         list(&ours_mibs),
+        list(&none_mibs),
         list(&curl_mibs),
         list(&curl_sync_mibs)
     );
+    let max_hwm = hwms.iter().copied().fold(f64::NAN, f64::max);
     let line = format!(
-        "{} MiB export: ours {o:.0} MiB/s, curl {c:.0} MiB/s, ratio {:.2}x (goal >= 0.95x); curl+fsync {cs:.0} MiB/s, ratio {:.2}x; client peak RSS {:.1} MiB (VmHWM; sampled VmRSS max {:.1} MiB; goal < 64 MiB); simulator process peak RSS {server_hwm:.1} MiB",
+        "{} MiB export: ours (fsync) {o:.0} MiB/s vs curl+fsync {cs:.0} MiB/s: {:.2}x (goal >= 0.95x); ours (Durability::None) {n:.0} MiB/s vs curl {c:.0} MiB/s: {:.2}x (goal >= 0.95x); client peak RSS median {:.1} MiB, max {max_hwm:.1} MiB (VmHWM; sampled VmRSS max {:.1} MiB; goal <= 32 MiB); simulator process peak RSS {server_hwm:.1} MiB",
         total / MIB,
-        o / c,
         o / cs,
+        n / c,
         median(&hwms),
         median(&sampled),
     );
     println!("{line}");
     line
+}
+
+/// One run of our client in its own process.
+struct Ours {
+    secs: f64,
+    inner_secs: f64,
+    hwm_mib: f64,
+    sampled_mib: f64,
+    sha: Vec<(String, String)>,
+}
+
+fn run_ours(base: &Path, server: &Server, job_id: &str, total: u64, durability: &str) -> Ours {
+    let dir = base.join(format!("appex-bench-ours-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let started = Instant::now();
+    let out = Command::new(std::env::current_exe().expect("exe"))
+        .env(CLIENT_ENV, durability)
+        .env("APPEX_BENCH_URL", &server.base_url)
+        .env("APPEX_BENCH_KEY", &server.api_key)
+        .env("APPEX_BENCH_JOB", job_id)
+        .env("APPEX_BENCH_OUT", &dir)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("client process");
+    let secs = started.elapsed().as_secs_f64();
+    assert!(out.status.success(), "our client failed");
+    let mut ours = Ours {
+        secs,
+        inner_secs: f64::NAN,
+        hwm_mib: f64::NAN,
+        sampled_mib: f64::NAN,
+        sha: Vec::new(),
+    };
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let mib = |kib: &str| kib.parse::<f64>().unwrap_or(f64::NAN) / 1024.0;
+        match f.as_slice() {
+            ["SHA", name, sha] => ours.sha.push((name.to_string(), sha.to_string())),
+            ["HWM", kib] => ours.hwm_mib = mib(kib),
+            ["SAMPLED", kib] => ours.sampled_mib = mib(kib),
+            ["SECS", s] => ours.inner_secs = s.parse().unwrap_or(f64::NAN),
+            ["BYTES", b] => assert_eq!(b.parse::<u64>().ok(), Some(total)),
+            _ => {}
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    ours
 }
 
 fn sha256_file(path: &Path) -> String {
@@ -260,8 +295,18 @@ fn client_mode() {
         .build()
         .expect("runtime");
     let started = Instant::now();
+    let durability = match std::env::var(CLIENT_ENV).as_deref() {
+        Ok("none") => Durability::None,
+        _ => Durability::Fsync,
+    };
     let report = runtime
-        .block_on(client.download(job_id.as_str(), &out).concurrency(8).run())
+        .block_on(
+            client
+                .download(job_id.as_str(), &out)
+                .concurrency(8)
+                .durability(durability)
+                .run(),
+        )
         .expect("download succeeds");
     let secs = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);

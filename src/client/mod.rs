@@ -104,6 +104,30 @@ pub(crate) fn normalize_base_url(raw: &str) -> Result<String> {
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
+/// Refuses an `http://` base URL whose host is not this machine
+/// (`localhost`, `127.0.0.0/8`, `::1`): the API key would cross the network
+/// unencrypted. Decided from the URL alone, before any lookup or connection.
+fn refuse_cleartext_to_remote(base_url: &str) -> Result<()> {
+    let Ok(url) = url::Url::parse(base_url) else {
+        return Ok(());
+    };
+    if url.scheme() != "http" {
+        return Ok(());
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if loopback {
+        return Ok(());
+    }
+    Err(Error::InvalidInput(format!(
+        "base URL {base_url} is http:// to a host other than this machine: the API key would travel unencrypted; use https:// (or allow_insecure_http(true) / --allow-insecure-http to accept the risk)"
+    )))
+}
+
 /// Configures a [`Client`]. Start from [`Client::builder`].
 ///
 /// ```
@@ -126,6 +150,7 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     request_timeout: Duration,
     retry: RetryPolicy,
+    allow_insecure_http: bool,
 }
 
 impl Default for ClientBuilder {
@@ -136,6 +161,7 @@ impl Default for ClientBuilder {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             retry: RetryPolicy::default(),
+            allow_insecure_http: false,
         }
     }
 }
@@ -174,6 +200,31 @@ impl ClientBuilder {
         self
     }
 
+    /// Accepts an `http://` base URL to a host other than this machine
+    /// (default `false`: [`build`](Self::build) refuses it with
+    /// [`Error::InvalidInput`], since the API key would travel unencrypted).
+    /// `http://` to `localhost`, `127.0.0.0/8` or `::1` (a simulator, a
+    /// local proxy) is always accepted.
+    ///
+    /// ```
+    /// use userpilot_appex::Client;
+    ///
+    /// let refused = Client::builder().api_key("k").base_url("http://example.invalid").build();
+    /// assert!(refused.is_err());
+    /// let local = Client::builder().api_key("k").base_url("http://127.0.0.1:8080").build();
+    /// assert!(local.is_ok());
+    /// let opted_in = Client::builder()
+    ///     .api_key("k")
+    ///     .base_url("http://example.invalid")
+    ///     .allow_insecure_http(true)
+    ///     .build();
+    /// assert!(opted_in.is_ok());
+    /// ```
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
     /// Reads `USERPILOT_API_KEY` and, if set, `USERPILOT_APPEX_URL`.
     pub fn from_env(mut self) -> Result<Self> {
         let key = std::env::var(ENV_API_KEY)
@@ -193,6 +244,9 @@ impl ClientBuilder {
             Error::InvalidInput(format!("no API key: set {ENV_API_KEY} or call api_key()"))
         })?;
         let base_url = normalize_base_url(&self.base_url)?;
+        if !self.allow_insecure_http {
+            refuse_cleartext_to_remote(&base_url)?;
+        }
         install_crypto_provider();
 
         let mut headers = HeaderMap::new();

@@ -180,10 +180,11 @@ impl SimulatorConfig {
     /// generating or holding them. Bytes are streamed from one shared
     /// 1 MiB pseudo-random block (from the seed), each file starting at its
     /// own offset in it, so memory stays flat whatever the size. `Range`
-    /// requests, signatures and expiry work as for real files; the body
-    /// faults ([`drop_download_after`](Self::drop_download_after),
-    /// [`truncate_gzip`](Self::truncate_gzip), [`slow_body`](Self::slow_body))
-    /// do not apply. `0` turns it off.
+    /// requests (and `If-Range`), signatures and expiry work as for real
+    /// files, and so do [`drop_download_after`](Self::drop_download_after)
+    /// and [`slow_body`](Self::slow_body) ([`truncate_gzip`](Self::truncate_gzip)
+    /// does not apply). [`Simulator::replace_objects`](super::Simulator::replace_objects)
+    /// gives every synthetic file a new version. `0` turns it off.
     pub fn synthetic_file_size(mut self, bytes: u64) -> Self {
         self.synthetic_file_size = (bytes > 0).then_some(bytes);
         self

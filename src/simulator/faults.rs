@@ -62,18 +62,7 @@ pub(crate) fn body(data: Bytes, drop_after: Option<u64>, slow: Option<(usize, Du
         async move {
             if pos >= limit {
                 if cut && pos != usize::MAX {
-                    // Let hyper flush what was sent (headers included)
-                    // before the connection breaks.
-                    tokio::task::yield_now().await;
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    // Signal an error: hyper aborts the connection mid-body.
-                    return Some((
-                        Err(std::io::Error::new(
-                            std::io::ErrorKind::ConnectionReset,
-                            "simulated connection drop",
-                        )),
-                        usize::MAX,
-                    ));
+                    return Some((Err(connection_drop().await), usize::MAX));
                 }
                 return None;
             }
@@ -87,6 +76,17 @@ pub(crate) fn body(data: Bytes, drop_after: Option<u64>, slow: Option<(usize, Du
     Body::from_stream(stream)
 }
 
+/// The error that makes hyper abort the connection mid-body, once what
+/// was sent (headers included) had a moment to be flushed.
+async fn connection_drop() -> std::io::Error {
+    tokio::task::yield_now().await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    std::io::Error::new(
+        std::io::ErrorKind::ConnectionReset,
+        "simulated connection drop",
+    )
+}
+
 /// The length of the filler block behind synthetic files.
 pub(crate) const SYNTHETIC_BLOCK: usize = 1 << 20;
 /// The largest piece of a synthetic body handed to the server at once.
@@ -95,15 +95,30 @@ const SYNTHETIC_PIECE: usize = 256 * 1024;
 /// Bytes `start..end` of a synthetic file whose byte `p` is
 /// `block[(shift + p) % block.len()]`, streamed as zero-copy slices of
 /// `block`.
-pub(crate) fn synthetic_body(block: Bytes, shift: usize, start: usize, end: usize) -> Body {
-    let stream = futures::stream::unfold(start, move |pos| {
+pub(crate) fn synthetic_body(
+    block: Bytes,
+    shift: usize,
+    range: std::ops::Range<usize>,
+    drop_after: Option<u64>,
+    slow: Option<(usize, Duration)>,
+) -> Body {
+    let (piece, delay) = slow.unwrap_or((SYNTHETIC_PIECE, Duration::ZERO));
+    let end = drop_after.map_or(range.end, |d| range.end.min(range.start + d as usize));
+    let cut = end < range.end;
+    let stream = futures::stream::unfold(range.start, move |pos| {
         let block = block.clone();
         async move {
             if pos >= end || block.is_empty() {
+                if cut && pos != usize::MAX {
+                    return Some((Err(connection_drop().await), usize::MAX));
+                }
                 return None;
             }
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
             let at = (shift % block.len() + pos % block.len()) % block.len();
-            let len = (block.len() - at).min(end - pos).min(SYNTHETIC_PIECE);
+            let len = (block.len() - at).min(end - pos).min(piece);
             Some((
                 Ok::<Bytes, std::io::Error>(block.slice(at..at + len)),
                 pos + len,

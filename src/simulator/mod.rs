@@ -150,6 +150,8 @@ pub struct RecordedRequest {
     pub has_authorization: bool,
     /// The `Range` header, if one was sent (e.g. `bytes=1000-`).
     pub range: Option<String>,
+    /// The `If-Range` header, if one was sent (an `ETag` or a date).
+    pub if_range: Option<String>,
     /// The status the simulator answered.
     pub status: u16,
 }
@@ -280,6 +282,16 @@ impl Simulator {
     /// "Request has expired". `GET /jobs/{id}` then hands out fresh URLs.
     pub fn expire_urls(&self) {
         self.state.expire_urls();
+    }
+
+    /// Replaces every synthetic file
+    /// ([`SimulatorConfig::synthetic_file_size`]) by a new version of the
+    /// same length: other bytes, another `ETag`. A `Range` request whose
+    /// `If-Range` names the old version gets the whole new file (`200`), as
+    /// from an object store; one without `If-Range` gets the new bytes of
+    /// the range.
+    pub fn replace_objects(&self) {
+        self.state.replace_objects();
     }
 
     /// The ids of the jobs currently kept, oldest first.

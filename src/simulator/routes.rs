@@ -107,10 +107,8 @@ async fn gate(AxState(state): AxState<Shared>, request: Request, next: Next) -> 
         }
     });
     let has_auth = request.headers().contains_key(header::AUTHORIZATION);
-    let range = request
-        .headers()
-        .get(header::RANGE)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let range = header_text(request.headers(), header::RANGE);
+    let if_range = header_text(request.headers(), header::IF_RANGE);
 
     let response = if route == Route::Download {
         next.run(request).await
@@ -130,9 +128,17 @@ async fn gate(AxState(state): AxState<Shared>, request: Request, next: Next) -> 
         query,
         has_authorization: has_auth,
         range,
+        if_range,
         status: response.status().as_u16(),
     });
     response
+}
+
+/// A header's value, lossily decoded.
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
 /// Decodes a query string leniently (repeated keys: the last wins).
@@ -574,7 +580,7 @@ async fn download(
     };
     let format = job.format;
     if let Some(size) = state.config.synthetic_file_size {
-        return synthetic_file(&state, &job_id, &filename, format, size, &headers);
+        return synthetic_file(&state, &job_id, &filename, format, size, &headers, &method);
     }
     let generated = {
         let state = state.clone();
@@ -656,6 +662,7 @@ fn synthetic_file(
     format: Format,
     size: u64,
     headers: &HeaderMap,
+    method: &Method,
 ) -> Response {
     let Ok(total) = usize::try_from(size) else {
         return s3_error(
@@ -664,17 +671,47 @@ fn synthetic_file(
             "synthetic file size too large for this platform",
         );
     };
+    let seed = state.config.seed;
+    // Revision 0 keeps the keys of old, so files stay byte-identical.
+    let revision = state.object_revision();
+    let mut keys = vec!["synthetic", job_id, filename];
+    let revision_key = revision.to_string();
+    if revision > 0 {
+        keys.push(&revision_key);
+    }
+    let shift = data::derive_seed(seed, &keys) as usize;
+    let total_key = total.to_string();
+    let mut etag_keys = vec!["synthetic-etag", job_id, filename, &total_key];
+    if revision > 0 {
+        etag_keys.push(&revision_key);
+    }
+    let etag = format!("\"{:016x}\"", data::derive_seed(seed, &etag_keys));
+    // `If-Range` that does not name this version: the whole file.
+    let current = headers
+        .get(header::IF_RANGE)
+        .is_none_or(|v| v.as_bytes() == etag.as_bytes());
     let range = match requested_range(headers, total) {
-        Ok(range) => range,
-        Err(()) => return faults::range_not_satisfiable(total),
+        Ok(range) if current => range,
+        Ok(_) => None,
+        Err(()) if current => return faults::range_not_satisfiable(total),
+        Err(()) => None,
     };
     let (status, start, end) = match range {
         Some((a, b)) => (StatusCode::PARTIAL_CONTENT, a, b + 1),
         None => (StatusCode::OK, 0, total),
     };
-    let seed = state.config.seed;
-    let shift = data::derive_seed(seed, &["synthetic", job_id, filename]) as usize;
-    let body = faults::synthetic_body(state.synthetic_block(), shift, start, end);
+    let faults = &state.config.faults;
+    let (drop_after, slow) = if method == Method::GET {
+        let before = state.next_download(job_id, filename);
+        let drop_after = faults
+            .drop_download
+            .filter(|(_, times)| before < *times)
+            .map(|(bytes, _)| bytes);
+        (drop_after, faults.slow_body)
+    } else {
+        (None, None)
+    };
+    let body = faults::synthetic_body(state.synthetic_block(), shift, start..end, drop_after, slow);
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let h = response.headers_mut();
@@ -684,13 +721,6 @@ fn synthetic_file(
     );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    let etag = format!(
-        "\"{:016x}\"",
-        data::derive_seed(
-            seed,
-            &["synthetic-etag", job_id, filename, &total.to_string()]
-        )
-    );
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }

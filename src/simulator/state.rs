@@ -40,6 +40,8 @@ struct Inner {
     api_requests: u64,
     /// URLs signed in an older generation are expired.
     url_generation: u64,
+    /// Bumped by `Simulator::replace_objects`: synthetic files change.
+    object_revision: u64,
     requests: Vec<RecordedRequest>,
     /// Per file (`job/filename`): downloads started so far.
     downloads: HashMap<String, usize>,
@@ -124,6 +126,14 @@ impl State {
 
     pub fn expire_urls(&self) {
         lock(&self.inner).url_generation += 1;
+    }
+
+    pub fn replace_objects(&self) {
+        lock(&self.inner).object_revision += 1;
+    }
+
+    pub fn object_revision(&self) -> u64 {
+        lock(&self.inner).object_revision
     }
 
     // --- request log and counters ---

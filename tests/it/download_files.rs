@@ -204,8 +204,10 @@ async fn hostile_filenames_land_inside_the_target_dir_with_distinct_names() {
             "passwd",
             "b",
             "x (2)",
-            "file-5",
-            "file-6",
+            // No name left: "file-" and the first 8 hex digits of the
+            // sha256 of the server's name (here ".." and "").
+            "file-5ec1f7e7",
+            "file-e3b0c442",
             "bad_name.csv",
             "dup.csv",
             "dup (2).csv",
@@ -232,6 +234,7 @@ async fn hostile_filenames_land_inside_the_target_dir_with_distinct_names() {
     assert_eq!(listing(root.path()), BTreeSet::from(["out".to_string()]));
     let mut expected: BTreeSet<String> = names(&report).into_iter().collect();
     expected.insert(".appex-download.json".into());
+    expected.insert(".appex-download.lock".into());
     assert_eq!(listing(&dir), expected);
 }
 
@@ -511,7 +514,10 @@ async fn a_url_still_refused_after_the_refresh_fails_without_leaking_the_signatu
     }
     assert_eq!(
         listing(dir.path()),
-        BTreeSet::from([".appex-download.json".to_string()])
+        BTreeSet::from([
+            ".appex-download.json".to_string(),
+            ".appex-download.lock".to_string()
+        ])
     );
 }
 
@@ -582,7 +588,8 @@ async fn no_part_file_survives_a_finished_download() {
         BTreeSet::from([
             "a.gz".into(),
             "b.gz".into(),
-            ".appex-download.json".to_string()
+            ".appex-download.json".to_string(),
+            ".appex-download.lock".to_string()
         ])
     );
 }

@@ -22,11 +22,14 @@ use std::{
 use crate::support::sha256_hex;
 use crate::support::simulator::{self, completed_export, reference_bytes};
 use futures::StreamExt;
+use std::sync::{Arc, Mutex};
+
 use userpilot_appex::{
     Client, Error, RetryPolicy,
     error::DownloadFailure,
+    ext::download::{Durability, ProgressEvent},
     ext::jobs::WaitPolicy,
-    models::JobStatus,
+    models::{ExportJob, JobStatus},
     records::{ReadOptions, RecordReader},
     simulator::{RecordedRequest, Route, Simulator, SimulatorConfig},
     types::ExportFormat,
@@ -376,7 +379,9 @@ async fn run_flow(cell: &Cell, sim: &Simulator, client: &Client, dir: &Path) -> 
             // What is left is the manifest and, at most, `.part` files.
             for name in listing(dir) {
                 assert!(
-                    name == ".appex-download.json" || name.ends_with(".part"),
+                    name == ".appex-download.json"
+                        || name == ".appex-download.lock"
+                        || name.ends_with(".part"),
                     "unexpected {name} after a failed download"
                 );
             }
@@ -618,7 +623,10 @@ async fn cell_drop_before_any_byte_every_time_gives_up() {
     .await;
     assert_eq!(download_requests(&requests).len(), 4, "1 + 3 retries");
     // Nothing arrived: not even a `.part` is left.
-    assert_eq!(listing(dir.path()), [".appex-download.json"]);
+    assert_eq!(
+        listing(dir.path()),
+        [".appex-download.json", ".appex-download.lock"]
+    );
 }
 
 #[tokio::test]
@@ -668,6 +676,183 @@ async fn cell_drop_without_retries_keeps_the_part_and_the_next_run_resumes() {
         [None, Some(format!("bytes={offset}-")), None],
         "drop, resume, reference"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Across runs: an object replaced, two runs at once, a run stopped
+// ---------------------------------------------------------------------------
+
+/// 256 KiB synthetic files (they can be replaced, slowed, dropped).
+fn synthetic() -> SimulatorConfig {
+    base().synthetic_file_size(256 * 1024)
+}
+
+/// A completed job of `days` one-day files.
+async fn completed(client: &Client, days: u64) -> ExportJob {
+    let (from, to) = range(days);
+    client
+        .export()
+        .range(from, to)
+        .wait_policy(quick_wait())
+        .send()
+        .await
+        .expect("trigger")
+        .wait()
+        .await
+        .expect("job completes")
+}
+
+/// Runs with a guard against hanging (not a timing assertion).
+async fn hang_guard<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(60), f)
+        .await
+        .expect("the download hung")
+}
+
+#[tokio::test]
+async fn cell_object_replaced_between_runs_comes_back_whole_never_spliced() {
+    let cut = 100_000;
+    let sim = Simulator::start(synthetic().drop_download_after(cut, 1))
+        .await
+        .expect("simulator");
+    let client = client_for(&sim, 0);
+    let job = completed(&client, 1).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    let err = hang_guard(client.download(&job, dir.path()).run())
+        .await
+        .expect_err("the drop fails the run (no retries)");
+    let Error::Download { path, .. } = &err else {
+        panic!("{err:?}")
+    };
+    let head_v1 =
+        std::fs::read(PathBuf::from(format!("{}.part", path.display()))).expect(".part kept");
+    assert_eq!(head_v1.len() as u64, cut);
+    let etag_v1 = {
+        let answer = reqwest::Client::new()
+            .head(job.presigned_urls[0].url.expose())
+            .send()
+            .await
+            .expect("head");
+        answer.headers()["etag"].to_str().unwrap().to_string()
+    };
+
+    sim.replace_objects();
+    let report = hang_guard(client.download(&job, dir.path()).run())
+        .await
+        .expect("second run");
+
+    let v2 = reference_bytes(job.presigned_urls[0].url.expose()).await;
+    assert_ne!(
+        &v2[..cut as usize],
+        &head_v1[..],
+        "the object really changed"
+    );
+    assert_eq!(std::fs::read(path).unwrap(), v2, "exactly version 2");
+    assert_eq!(report.files[0].sha256, sha256_hex(&v2));
+    let resumed: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.route == Route::Download && r.range.is_some())
+        .collect();
+    assert_eq!(resumed.len(), 1, "one resume attempt");
+    assert_eq!(resumed[0].range.as_deref(), Some("bytes=100000-"));
+    assert_eq!(resumed[0].if_range.as_deref(), Some(etag_v1.as_str()));
+    assert_eq!(resumed[0].status, 200, "the changed object came back whole");
+}
+
+#[tokio::test]
+async fn cell_concurrent_runs_take_turns_and_fetch_each_file_once() {
+    let sim = Simulator::start(synthetic().slow_body(32 * 1024, Duration::from_millis(5)))
+        .await
+        .expect("simulator");
+    let client = client_for(&sim, 2);
+    let job = completed(&client, 2).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    let first = client.download(&job, dir.path()).run();
+    let second = client.download(&job, dir.path()).run();
+    let (first, second) = hang_guard(async { tokio::join!(first, second) }).await;
+    let (first, second) = (first.expect("first run"), second.expect("second run"));
+
+    let fetched = sim.request_count(Route::Download);
+    assert_eq!(fetched, job.presigned_urls.len(), "each file fetched once");
+    assert!(
+        first.files.iter().all(|f| f.skipped) ^ second.files.iter().all(|f| f.skipped),
+        "one run fetched, the other found the files complete"
+    );
+    for (file, url) in first.files.iter().zip(&job.presigned_urls) {
+        assert_eq!(
+            std::fs::read(&file.path).unwrap(),
+            reference_bytes(url.url.expose()).await
+        );
+    }
+}
+
+#[tokio::test]
+async fn cell_interrupted_run_keeps_exactly_the_bytes_received_and_the_next_resumes() {
+    let sim = Simulator::start(synthetic().slow_body(8 * 1024, Duration::from_millis(10)))
+        .await
+        .expect("simulator");
+    let client = client_for(&sim, 2);
+    let job = completed(&client, 1).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop_tx = Mutex::new(Some(stop_tx));
+    let received = Arc::new(Mutex::new(0u64));
+    let seen = received.clone();
+    let err = hang_guard(
+        client
+            .download(&job, dir.path())
+            .durability(Durability::None)
+            .on_progress(move |p| {
+                if p.event == ProgressEvent::Data {
+                    *seen.lock().unwrap() = p.file_bytes;
+                    if p.file_bytes >= 40_000
+                        && let Some(tx) = stop_tx.lock().unwrap().take()
+                    {
+                        let _ = tx.send(());
+                    }
+                }
+            })
+            .stop_on(async {
+                let _ = stop_rx.await;
+            })
+            .run(),
+    )
+    .await
+    .expect_err("stopped");
+    assert!(
+        matches!(
+            err,
+            Error::Interrupted {
+                files_complete: 0,
+                files_total: 1
+            }
+        ),
+        "{err:?}"
+    );
+    let name = &job.presigned_urls[0].filename;
+    let part = std::fs::read(dir.path().join(format!("{name}.part"))).expect(".part kept");
+    let expected = reference_bytes(job.presigned_urls[0].url.expose()).await;
+    assert_eq!(part.len() as u64, *received.lock().unwrap());
+    assert!(part.len() >= 40_000 && part.len() < expected.len());
+    assert_eq!(&expected[..part.len()], &part[..]);
+
+    let report = hang_guard(client.download(&job, dir.path()).run())
+        .await
+        .expect("resumed");
+    assert_eq!(std::fs::read(&report.files[0].path).unwrap(), expected);
+    let resume = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.route == Route::Download && r.range.is_some())
+        .collect::<Vec<_>>();
+    assert_eq!(resume.len(), 1);
+    assert_eq!(resume[0].range, Some(format!("bytes={}-", part.len())));
+    assert!(resume[0].if_range.is_some());
+    assert_eq!(resume[0].status, 206);
 }
 
 // --- truncated gzip ---
@@ -727,7 +912,10 @@ async fn cell_slow_body_past_the_stall_timeout_gives_up() {
         .bounds(40, 3))
     .await;
     assert_eq!(download_requests(&requests).len(), 3, "1 + 2 retries");
-    assert_eq!(listing(dir.path()), [".appex-download.json"]);
+    assert_eq!(
+        listing(dir.path()),
+        [".appex-download.json", ".appex-download.lock"]
+    );
 }
 
 // --- jobs failing midway ---

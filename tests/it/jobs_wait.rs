@@ -15,6 +15,7 @@ use crate::support::{
 use futures::StreamExt;
 use userpilot_appex::{
     Client, Error, RetryPolicy,
+    config::Jitter,
     ext::jobs::{JobOrigin, JobPoller, JobUpdate, PollState, WaitPolicy},
     models::{ExportJob, JobStatus},
 };
@@ -77,8 +78,7 @@ async fn wait_reports_pending_then_processing_progress_in_order_then_completed()
         ],
     )
     .await;
-    let (job, seen) =
-        wait_recorded(client.job("job-1").wait_policy(no_jitter()).poller()).await;
+    let (job, seen) = wait_recorded(client.job("job-1").wait_policy(no_jitter()).poller()).await;
 
     assert_eq!(job.status, Some(JobStatus::Completed));
     assert_eq!(job.presigned_urls.len(), 1);

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod cli_download_faults;
 mod cli_exit_codes;
 mod cli_export;
 mod cli_jobs;
@@ -17,6 +18,7 @@ mod client_operations;
 mod download_filename;
 mod download_files;
 mod download_memory;
+mod download_reliability;
 mod export_conflict;
 mod export_request;
 mod fault_matrix;

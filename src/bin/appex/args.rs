@@ -48,6 +48,20 @@ pub struct GlobalArgs {
     /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG also works.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Accept an http:// base URL to a host other than this machine (the API key then travels unencrypted).
+    #[arg(long, global = true)]
+    pub allow_insecure_http: bool,
+}
+
+/// How files are written, for every command that downloads.
+#[derive(Clone, Copy, Debug, Default, Args)]
+pub struct DownloadFlags {
+    /// Fail at once (exit 1) when another appex download uses the directory, instead of waiting for it.
+    #[arg(long)]
+    pub no_wait_lock: bool,
+    /// Do not fsync the files (faster; for staging directories whose files are converted and thrown away).
+    #[arg(long)]
+    pub no_fsync: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +132,8 @@ pub enum JobsCommand {
         /// Files fetched at once.
         #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
         concurrency: u16,
+        #[command(flatten)]
+        flags: DownloadFlags,
     },
 }
 
@@ -162,6 +178,8 @@ pub struct ExportArgs {
     /// Download the files into this directory once the job completes.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub download: DownloadFlags,
 }
 
 /// Export file formats.

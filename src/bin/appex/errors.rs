@@ -25,6 +25,8 @@ pub mod code {
     pub const JOB_FAILED: u8 = 6;
     /// `--max-wait` ran out before the job ended.
     pub const MAX_WAIT: u8 = 7;
+    /// Stopped by Ctrl-C (SIGINT) or SIGTERM; the same command resumes.
+    pub const INTERRUPTED: u8 = crate::interrupt::EXIT_CODE;
 }
 
 /// Why a command failed.
@@ -38,6 +40,8 @@ pub enum CliError {
     Output(std::io::Error),
     /// Anything else (a simulator that would not start…).
     Other(String),
+    /// Stopped by a signal: what to run to carry on (printed as is).
+    Interrupted(String),
 }
 
 impl From<Error> for CliError {
@@ -65,6 +69,13 @@ impl From<std::io::Error> for CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            CliError::Lib(Error::Interrupted {
+                files_complete,
+                files_total,
+            }) => write!(
+                f,
+                "interrupted: {files_complete} of {files_total} files complete; run the same command again to resume"
+            ),
             CliError::Lib(e) => {
                 // The error, then the causes its text does not already say
                 // ("error sending request" alone helps nobody).
@@ -80,7 +91,7 @@ impl fmt::Display for CliError {
                 }
                 f.write_str(&text)
             }
-            CliError::Usage(m) | CliError::Other(m) => f.write_str(m),
+            CliError::Usage(m) | CliError::Other(m) | CliError::Interrupted(m) => f.write_str(m),
             CliError::Output(e) => write!(f, "cannot write the output: {e}"),
         }
     }
@@ -92,6 +103,7 @@ impl CliError {
         match self {
             CliError::Lib(e) => lib_exit_code(e),
             CliError::Usage(_) => code::USAGE,
+            CliError::Interrupted(_) => code::INTERRUPTED,
             CliError::Output(_) | CliError::Other(_) => code::OTHER,
         }
     }
@@ -116,6 +128,7 @@ pub fn lib_exit_code(error: &Error) -> u8 {
             ..
         } => code::JOB_FAILED,
         Error::WaitTimeout { .. } => code::MAX_WAIT,
+        Error::Interrupted { .. } => code::INTERRUPTED,
         _ => code::OTHER,
     }
 }
@@ -126,14 +139,25 @@ pub fn report(error: &CliError, secret: Option<&str>) -> ExitCode {
     if error.is_broken_pipe() {
         return ExitCode::from(code::OK);
     }
-    eprintln!("error: {}", one_line(&error.to_string(), secret));
+    let line = one_line(&error.to_string(), secret);
+    if error.exit_code() == code::INTERRUPTED {
+        eprintln!("{line}");
+    } else {
+        eprintln!("error: {line}");
+    }
     ExitCode::from(error.exit_code())
 }
 
 /// Folds a message onto one line, removes `secret` from it and the query
-/// string (a presigned signature) from any URL in it.
+/// string (a presigned signature) from any URL in it, and escapes control
+/// characters (a server must not forge lines or send terminal escapes).
+///
+/// A key of 8 characters or more is removed wherever it occurs; a shorter
+/// one only where it stands as a word of its own, so ordinary words that
+/// happen to contain it are left whole.
 pub fn one_line(message: &str, secret: Option<&str>) -> String {
-    let mut line = message
+    let secret = secret.map(str::trim).filter(|s| !s.is_empty());
+    let line = message
         .split_whitespace()
         .map(|word| {
             if (word.starts_with("http://") || word.starts_with("https://")) && word.contains('?') {
@@ -142,12 +166,39 @@ pub fn one_line(message: &str, secret: Option<&str>) -> String {
                 word.to_string()
             }
         })
+        .map(|word| match secret {
+            Some(secret) => redact(&word, secret),
+            None => word,
+        })
         .collect::<Vec<_>>()
         .join(" ");
-    if let Some(secret) = secret.filter(|s| !s.trim().is_empty()) {
-        line = line.replace(secret.trim(), "<redacted>");
+    crate::output::escape(&line)
+}
+
+/// `word` with `secret` replaced by `<redacted>`: everywhere for a long
+/// key, only where it is delimited (not inside a run of letters, digits,
+/// `-` or `_`) for a short one.
+fn redact(word: &str, secret: &str) -> String {
+    const LONG: usize = 8;
+    if secret.chars().count() >= LONG {
+        return word.replace(secret, "<redacted>");
     }
-    line
+    let is_word = |c: char| c.is_alphanumeric() || c == '-' || c == '_';
+    let mut out = String::with_capacity(word.len());
+    let mut rest = word;
+    while let Some(at) = rest.find(secret) {
+        out.push_str(&rest[..at]);
+        let before = out.chars().next_back();
+        rest = &rest[at + secret.len()..];
+        let after = rest.chars().next();
+        if before.is_some_and(is_word) || after.is_some_and(is_word) {
+            out.push_str(secret);
+        } else {
+            out.push_str("<redacted>");
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A clap error as one line (`error: …` without the usage block), and its
@@ -197,6 +248,15 @@ mod tests {
             "bad key <redacted> details"
         );
         assert_eq!(one_line("a\nb", None), "a b");
+        // A short key is not stripped from ordinary words, only as a word.
+        assert_eq!(
+            one_line("key abc refused; abcdef and xabc stay", Some("abc")),
+            "key <redacted> refused; abcdef and xabc stay"
+        );
+        assert_eq!(
+            one_line("server said \u{1b}[31mred\u{0}", None),
+            "server said \\x1b[31mred\\0"
+        );
         assert_eq!(
             one_line("fetching https://h/p?X-Signature=abc failed", None),
             "fetching https://h/p?<redacted> failed"

@@ -2,11 +2,13 @@
 //!
 //! The binary is a thin layer over the library: argument parsing
 //! ([`args`]), output and progress bars ([`output`]), exit codes and error
-//! lines ([`errors`]), one module per command ([`commands`]).
+//! lines ([`errors`]), Ctrl-C ([`interrupt`]), one module per command
+//! ([`commands`]).
 
 mod args;
 mod commands;
 mod errors;
+mod interrupt;
 mod output;
 
 use std::{

@@ -15,6 +15,34 @@ use crate::errors::CliError;
 /// terminal (CI logs, tests). `-q` still hides them.
 pub const ENV_PROGRESS: &str = "APPEX_PROGRESS";
 
+/// `text` with control characters shown as escapes (`\n`, `\r`, `\t`,
+/// `\0`, `\x1b`, `\u{9b}`…), for human output: whatever a server sent
+/// cannot start a new line or drive the terminal. JSON output needs none
+/// of this (its encoder escapes them).
+pub fn escape(text: &str) -> String {
+    use std::fmt::Write as _;
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            c if (c as u32) < 0x80 && c.is_control() => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// One file in the JSON output of `jobs download`, `export` and `demo`.
 /// `path`, `bytes` and `sha256` are `null` for files not downloaded.
 #[derive(Debug, Serialize)]
@@ -56,7 +84,7 @@ impl Ui {
     /// leaves exactly one line there).
     pub fn note(&self, message: impl AsRef<str>) {
         if self.draws() {
-            eprintln!("{}", message.as_ref());
+            eprintln!("{}", escape(message.as_ref()));
         }
     }
 
@@ -70,7 +98,7 @@ impl Ui {
         Ok(())
     }
 
-    /// Prints lines of text on stdout.
+    /// Prints lines of text on stdout, control characters [escaped](escape).
     pub fn print_lines<I, S>(&self, lines: I) -> Result<(), CliError>
     where
         I: IntoIterator<Item = S>,
@@ -78,7 +106,7 @@ impl Ui {
     {
         let mut out = io::stdout().lock();
         for line in lines {
-            writeln!(out, "{}", line.as_ref())?;
+            writeln!(out, "{}", escape(line.as_ref()))?;
         }
         out.flush()?;
         Ok(())
@@ -86,8 +114,12 @@ impl Ui {
 
     /// Prints a table (header row, then rows) with aligned columns on stdout.
     pub fn print_table(&self, headers: &[&str], rows: &[Vec<String>]) -> Result<(), CliError> {
+        let rows: Vec<Vec<String>> = rows
+            .iter()
+            .map(|row| row.iter().map(|cell| escape(cell)).collect())
+            .collect();
         let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-        for row in rows {
+        for row in &rows {
             for (i, cell) in row.iter().enumerate() {
                 if let Some(w) = widths.get_mut(i) {
                     *w = (*w).max(cell.chars().count());
@@ -107,7 +139,7 @@ impl Ui {
             line.trim_end().to_string()
         };
         let mut lines = vec![render(&mut headers.iter().copied())];
-        for row in rows {
+        for row in &rows {
             lines.push(render(&mut row.iter().map(String::as_str)));
         }
         self.print_lines(lines)

@@ -1,5 +1,7 @@
 //! Untrusted file names from the server, made safe to create in a directory.
 
+use sha2::{Digest, Sha256};
+
 use crate::error::{Error, Result};
 
 /// The longest name kept, in bytes (most file systems allow 255).
@@ -53,6 +55,23 @@ pub fn sanitize_filename(raw: &str) -> Result<String> {
     if raw.chars().any(char::is_control) {
         return Err(refuse("it contains a control character"));
     }
+    let name = clean(raw);
+    if name.is_empty() {
+        // `.`, `..`, `...` and blank names all end up here.
+        return Err(refuse("no file name is left once directories are stripped"));
+    }
+    if is_reserved(&name) {
+        return Err(refuse("it is a device name Windows reserves"));
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(refuse("it is longer than 240 bytes"));
+    }
+    Ok(name)
+}
+
+/// The last path component, drive prefix stripped, characters Windows
+/// forbids replaced, surrounding whitespace and trailing dots trimmed.
+fn clean(raw: &str) -> String {
     // Strip directories, whichever separator the server used.
     let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
     // Strip a drive prefix such as `C:` (a drive-relative path on Windows).
@@ -66,36 +85,90 @@ pub fn sanitize_filename(raw: &str) -> Result<String> {
         .chars()
         .map(|c| match c {
             '<' | '>' | ':' | '"' | '|' | '?' | '*' => '_',
+            c if c.is_control() => '_',
             c => c,
         })
         .collect();
-    let name = replaced.trim().trim_end_matches(['.', ' ']).trim();
-    if name.is_empty() {
-        // `.`, `..`, `...` and blank names all end up here.
-        return Err(refuse("no file name is left once directories are stripped"));
-    }
-    let stem = name.split('.').next().unwrap_or_default().trim_end();
-    if RESERVED_STEMS.iter().any(|r| r.eq_ignore_ascii_case(stem)) {
-        return Err(refuse("it is a device name Windows reserves"));
-    }
-    if name.len() > MAX_NAME_BYTES {
-        return Err(refuse("it is longer than 240 bytes"));
-    }
-    Ok(name.to_string())
+    replaced
+        .trim()
+        .trim_end_matches(['.', ' '])
+        .trim()
+        .to_string()
 }
 
+fn is_reserved(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or_default().trim_end();
+    RESERVED_STEMS.iter().any(|r| r.eq_ignore_ascii_case(stem))
+}
+
+/// Type suffixes kept whole when a name has to be shortened or renamed,
+/// longest first, so `appex records out/*.ndjson.gz` still finds the file.
+const KNOWN_SUFFIXES: &[&str] = &[
+    ".ndjson.gz",
+    ".jsonl.gz",
+    ".json.gz",
+    ".csv.gz",
+    ".tsv.gz",
+    ".parquet",
+    ".ndjson",
+    ".jsonl",
+    ".json",
+    ".avro",
+    ".csv",
+    ".tsv",
+    ".zip",
+    ".gz",
+];
+
 /// The name the downloader uses for a server name: [`sanitize_filename`]'s
-/// answer, or, for a refused name, the same with control characters
-/// replaced by `_`, or finally `file-<n>` (1-based position in the job).
-pub(crate) fn local_name(raw: &str, index: usize) -> String {
+/// answer; for a name with control characters, the same with them replaced
+/// by `_`; for a name too long or reserved, a readable prefix of it, a
+/// short hash of the whole server name (so different names stay apart and
+/// the same name gets the same local name on every run) and its type
+/// suffix: `<prefix>-<8 hex digits><suffix>`.
+pub(crate) fn local_name(raw: &str) -> String {
     if let Ok(name) = sanitize_filename(raw) {
         return name;
     }
-    let repaired: String = raw
-        .chars()
-        .map(|c| if c.is_control() { '_' } else { c })
-        .collect();
-    sanitize_filename(&repaired).unwrap_or_else(|_| format!("file-{}", index + 1))
+    let cleaned = clean(raw);
+    if !cleaned.is_empty() && !is_reserved(&cleaned) && cleaned.len() <= MAX_NAME_BYTES {
+        return cleaned;
+    }
+    let suffix = type_suffix(&cleaned);
+    let stem = &cleaned[..cleaned.len() - suffix.len()];
+    let digest = hex::encode(Sha256::digest(raw.as_bytes()));
+    let hash = &digest[..8];
+    // Room for the stem: the limit less `-`, the hash and the suffix.
+    let room = MAX_NAME_BYTES - 1 - hash.len() - suffix.len();
+    let mut end = stem.len().min(room);
+    while !stem.is_char_boundary(end) {
+        end -= 1;
+    }
+    let prefix = stem[..end].trim_end_matches(['.', ' ']);
+    let prefix = if prefix.is_empty() { "file" } else { prefix };
+    format!("{prefix}-{hash}{suffix}")
+}
+
+/// The known type suffix `name` ends with (case kept), else its last
+/// extension if short and plain, else nothing.
+fn type_suffix(name: &str) -> &str {
+    let lower = name.to_ascii_lowercase();
+    if let Some(known) = KNOWN_SUFFIXES
+        .iter()
+        .find(|s| lower.ends_with(*s) && lower.len() > s.len())
+    {
+        return &name[name.len() - known.len()..];
+    }
+    match name.rfind('.') {
+        Some(i)
+            if i > 0
+                && name.len() - i <= 10
+                && name[i + 1..].chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            &name[i..]
+        }
+        _ => "",
+    }
 }
 
 /// `name (n).ext` for the n-th copy of a name (the extension being what
@@ -116,6 +189,21 @@ pub(crate) fn numbered(name: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renamed_names_keep_their_type_suffix_and_a_stable_stem() {
+        let long = format!("{}.ndjson.gz", "e".repeat(300));
+        let a = local_name(&long);
+        assert!(a.len() <= MAX_NAME_BYTES, "{a}");
+        assert!(a.ends_with(".ndjson.gz") && a.starts_with("eeee"), "{a}");
+        assert_eq!(local_name(&long), a, "stable between runs");
+        let other = format!("{}x.ndjson.gz", "e".repeat(300));
+        assert_ne!(local_name(&other), a, "different names stay apart");
+        let con = local_name("CON.csv");
+        assert!(con.starts_with("CON-") && con.ends_with(".csv"), "{con}");
+        assert_eq!(local_name("a\nb.csv.gz"), "a_b.csv.gz");
+        assert!(local_name("..").starts_with("file-"));
+    }
 
     #[test]
     fn numbered_keeps_compound_extensions() {

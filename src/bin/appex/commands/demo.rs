@@ -53,7 +53,8 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<(), CliError> {
         job.presigned_urls.len(),
         dir.display()
     ));
-    let report = download::download_with_progress(ui, &client, job, &dir, 4).await?;
+    let report =
+        download::download_with_progress(ui, &client, job, &dir, 4, Default::default()).await?;
 
     ui.note("4/4 reading the files back");
     let paths: Vec<PathBuf> = report.files.iter().map(|f| f.path.clone()).collect();

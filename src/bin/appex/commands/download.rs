@@ -11,11 +11,13 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 use userpilot_appex::{
     Client, Error,
-    ext::download::{DownloadReport, DownloadSource, ProgressEvent},
+    ext::download::{DownloadReport, DownloadSource, Durability, LockPolicy, ProgressEvent},
 };
 
 use crate::{
+    args::DownloadFlags,
     errors::CliError,
+    interrupt,
     output::{FileOut, Ui, bytes_style},
 };
 
@@ -40,20 +42,76 @@ pub fn files_of(report: &DownloadReport) -> Vec<FileOut> {
         .collect()
 }
 
-/// Downloads with one byte bar per file (rate and ETA) on stderr.
+/// Downloads with one byte bar per file (rate and ETA) on stderr. When
+/// another download holds the directory: waits for it with a note on
+/// stderr, or fails at once under `--no-wait-lock`. Ctrl-C stops it
+/// cleanly ([`Error::Interrupted`]).
 pub async fn download_with_progress(
     ui: &Ui,
     client: &Client,
     source: impl Into<DownloadSource>,
     dir: &Path,
     concurrency: usize,
+    flags: DownloadFlags,
+) -> Result<DownloadReport, Error> {
+    let source = source.into();
+    let first = download_once(
+        ui,
+        client,
+        source.clone(),
+        dir,
+        concurrency,
+        flags,
+        LockPolicy::FailFast,
+    )
+    .await;
+    match first {
+        Err(Error::DirectoryBusy { pid, .. }) if !flags.no_wait_lock => {
+            if !ui.quiet {
+                let holder = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+                eprintln!(
+                    "waiting: {} is in use by another appex download{holder}",
+                    dir.display()
+                );
+            }
+            download_once(
+                ui,
+                client,
+                source,
+                dir,
+                concurrency,
+                flags,
+                LockPolicy::Wait,
+            )
+            .await
+        }
+        other => other,
+    }
+}
+
+async fn download_once(
+    ui: &Ui,
+    client: &Client,
+    source: DownloadSource,
+    dir: &Path,
+    concurrency: usize,
+    flags: DownloadFlags,
+    lock: LockPolicy,
 ) -> Result<DownloadReport, Error> {
     let multi = ui.multi();
     let bars: Arc<Mutex<HashMap<usize, ProgressBar>>> = Arc::default();
     let callback_bars = bars.clone();
+    let durability = if flags.no_fsync {
+        Durability::None
+    } else {
+        Durability::Fsync
+    };
     let result = client
         .download(source, dir)
         .concurrency(concurrency)
+        .durability(durability)
+        .lock_policy(lock)
+        .stop_on(interrupt::requested())
         .on_progress(move |p| {
             let Ok(mut bars) = callback_bars.lock() else {
                 return;

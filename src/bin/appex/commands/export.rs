@@ -8,7 +8,11 @@ use userpilot_appex::{
 };
 
 use super::{Ctx, jobs};
-use crate::{args::ExportArgs, errors::CliError, output::FileOut};
+use crate::{
+    args::{DownloadFlags, ExportArgs},
+    errors::CliError,
+    output::FileOut,
+};
 
 /// `export --json`.
 #[derive(Debug, Serialize)]
@@ -20,6 +24,7 @@ pub struct ExportOut {
 
 pub async fn run(ctx: &Ctx, args: ExportArgs) -> Result<(), CliError> {
     let client = ctx.client()?;
+    crate::interrupt::install();
     let mut request = client
         .export()
         .from(args.from)
@@ -66,7 +71,7 @@ pub async fn run(ctx: &Ctx, args: ExportArgs) -> Result<(), CliError> {
         };
     }
 
-    let job = jobs::wait_with_progress(&ctx.ui, &handle).await?;
+    let job = jobs::wait_interruptible(&ctx.ui, &handle).await?;
     let status = job.status().as_str().to_string();
     let Some(dir) = args.out else {
         let files = listed_files(&job);
@@ -82,7 +87,7 @@ pub async fn run(ctx: &Ctx, args: ExportArgs) -> Result<(), CliError> {
             ctx.ui.print_lines(lines)
         };
     };
-    download_and_print(ctx, &client, job, job_id, status, &dir).await
+    download_and_print(ctx, &client, job, job_id, status, &dir, args.download).await
 }
 
 /// The job's files, not downloaded.
@@ -105,8 +110,24 @@ async fn download_and_print(
     job_id: String,
     status: String,
     dir: &std::path::Path,
+    flags: DownloadFlags,
 ) -> Result<(), CliError> {
-    let report = super::download::download_with_progress(&ctx.ui, client, job, dir, 4).await?;
+    let report = match super::download::download_with_progress(&ctx.ui, client, job, dir, 4, flags)
+        .await
+    {
+        Ok(report) => report,
+        // Running `export` again would start another export: say what resumes this one.
+        Err(Error::Interrupted {
+            files_complete,
+            files_total,
+        }) => {
+            return Err(CliError::Interrupted(format!(
+                "interrupted: {files_complete} of {files_total} files complete; `appex jobs download {job_id} --out {}` resumes",
+                dir.display()
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if ctx.ui.json {
         ctx.ui.print_json(&ExportOut {
             job_id,

@@ -13,6 +13,7 @@ use super::Ctx;
 use crate::{
     args::JobsCommand,
     errors::CliError,
+    interrupt,
     output::{Ui, job_style},
 };
 
@@ -36,8 +37,9 @@ pub async fn run(ctx: &Ctx, command: JobsCommand) -> Result<(), CliError> {
             }
         }
         JobsCommand::Wait { job_id, max_wait } => {
+            interrupt::install();
             let handle = client.job(job_id).wait_policy(wait_policy(max_wait));
-            let job = redacted(wait_with_progress(&ctx.ui, &handle).await?);
+            let job = redacted(wait_interruptible(&ctx.ui, &handle).await?);
             if ctx.ui.json {
                 ctx.ui.print_json(&job)
             } else {
@@ -48,13 +50,16 @@ pub async fn run(ctx: &Ctx, command: JobsCommand) -> Result<(), CliError> {
             job_id,
             out,
             concurrency,
+            flags,
         } => {
+            interrupt::install();
             let report = super::download::download_with_progress(
                 &ctx.ui,
                 &client,
                 job_id.as_str(),
                 &out,
                 usize::from(concurrency),
+                flags,
             )
             .await?;
             super::download::print_report(&ctx.ui, &report)
@@ -78,6 +83,22 @@ pub fn redacted(mut job: ExportJob) -> ExportJob {
         file.url = SecretUrl::new(file.url.redacted());
     }
     job
+}
+
+/// [`wait_with_progress`], stopped by Ctrl-C with the command that waits
+/// again (the job keeps running on the server).
+pub async fn wait_interruptible(ui: &Ui, handle: &ExportJobHandle) -> Result<ExportJob, CliError> {
+    tokio::select! {
+        result = wait_with_progress(ui, handle) => Ok(result?),
+        () = interrupt::requested() => Err(interrupted_wait(handle.job_id())),
+    }
+}
+
+/// The line a stopped wait prints: the job id, and how to wait again.
+pub fn interrupted_wait(job_id: &str) -> CliError {
+    CliError::Interrupted(format!(
+        "interrupted: job {job_id} is still running on the server; `appex jobs wait {job_id}` waits for it again"
+    ))
 }
 
 /// Waits for a job with a bar over its chunks on stderr.

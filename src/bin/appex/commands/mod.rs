@@ -33,10 +33,18 @@ impl Ctx {
             .ok_or_else(|| {
                 CliError::Usage(format!("no API key: pass --api-key or set {ENV_API_KEY}"))
             })?;
-        Ok(Client::builder()
+        let client = Client::builder()
             .base_url(self.global.base_url.clone())
             .api_key(key)
-            .build()?)
+            .allow_insecure_http(self.global.allow_insecure_http)
+            .build()?;
+        if self.global.allow_insecure_http && client.base_url().starts_with("http://") {
+            eprintln!(
+                "warning: --allow-insecure-http: the API key is sent unencrypted to {}",
+                client.base_url()
+            );
+        }
+        Ok(client)
     }
 }
 
