@@ -5,6 +5,7 @@ pub mod alloc;
 pub mod cli;
 pub mod file_server;
 pub mod jobs;
+pub mod records;
 pub mod scripted;
 #[cfg(feature = "simulator")]
 pub mod simulator;
