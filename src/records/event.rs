@@ -106,7 +106,7 @@ macro_rules! export_fields {
         /// as JSON strings (a [`FieldKind::Json`] cell as JSON text), without
         /// building that object first.
         pub(crate) fn from_text_fields(
-            fields: [Option<String>; EXPORT_FIELDS.len()],
+            fields: [Option<&str>; EXPORT_FIELDS.len()],
             extra: Map<String, Value>,
         ) -> Result<ExportedEvent, String> {
             let [$($name),+] = fields.map(|f| f.filter(|s| !s.is_empty()));
@@ -259,7 +259,7 @@ pub(crate) fn field_index(name: &str) -> Option<usize> {
 /// string.
 pub(crate) fn text_cell(name: &str, cell: String) -> Value {
     match field_index(name).map(|i| EXPORT_FIELD_KINDS[i]) {
-        Some(FieldKind::Json) => json_text(cell),
+        Some(FieldKind::Json) => json_text(&cell),
         _ => Value::String(cell),
     }
 }

@@ -58,7 +58,7 @@ pub(crate) trait FieldValue: Sized {
     fn from_json(key: &str, value: Option<Value>) -> Result<Self, String>;
 
     /// Decodes a text cell (CSV), already known to be non-empty.
-    fn from_text(key: &str, cell: Option<String>) -> Result<Self, String>;
+    fn from_text(key: &str, cell: Option<&str>) -> Result<Self, String>;
 
     /// The value as a [`Cell`].
     fn cell(&self) -> Cell<'_>;
@@ -101,8 +101,8 @@ impl FieldValue for Option<String> {
     fn from_json(key: &str, value: Option<Value>) -> Result<Self, String> {
         text(key, value)
     }
-    fn from_text(_: &str, cell: Option<String>) -> Result<Self, String> {
-        Ok(cell)
+    fn from_text(_: &str, cell: Option<&str>) -> Result<Self, String> {
+        Ok(cell.map(str::to_string))
     }
     fn cell(&self) -> Cell<'_> {
         self.as_deref().map_or(Cell::Null, Cell::Text)
@@ -117,8 +117,8 @@ macro_rules! label {
             fn from_json(key: &str, value: Option<Value>) -> Result<Self, String> {
                 Ok(text(key, value)?.map(|s| <$ty>::from(s.as_str())))
             }
-            fn from_text(_: &str, cell: Option<String>) -> Result<Self, String> {
-                Ok(cell.map(|s| <$ty>::from(s.as_str())))
+            fn from_text(_: &str, cell: Option<&str>) -> Result<Self, String> {
+                Ok(cell.map(<$ty>::from))
             }
             fn cell(&self) -> Cell<'_> {
                 self.as_ref().map_or(Cell::Null, |v| Cell::Text(v.as_str()))
@@ -132,12 +132,11 @@ label!(EventSource);
 impl FieldValue for Option<DateTime<Utc>> {
     const KIND: FieldKind = FieldKind::Timestamp;
     fn from_json(key: &str, value: Option<Value>) -> Result<Self, String> {
-        Self::from_text(key, text(key, value)?)
+        Self::from_text(key, text(key, value)?.as_deref())
     }
-    fn from_text(key: &str, cell: Option<String>) -> Result<Self, String> {
+    fn from_text(key: &str, cell: Option<&str>) -> Result<Self, String> {
         cell.map(|s| {
-            parse_inserted_at(&s)
-                .ok_or_else(|| format!("{key} {:?} is not a date-time", excerpt(&s)))
+            parse_inserted_at(s).ok_or_else(|| format!("{key} {:?} is not a date-time", excerpt(s)))
         })
         .transpose()
     }
@@ -151,8 +150,11 @@ impl FieldValue for Option<i64> {
     fn from_json(key: &str, value: Option<Value>) -> Result<Self, String> {
         integer(key, value)
     }
-    fn from_text(key: &str, cell: Option<String>) -> Result<Self, String> {
-        integer(key, cell.map(Value::String))
+    fn from_text(key: &str, cell: Option<&str>) -> Result<Self, String> {
+        match cell {
+            None => Ok(None),
+            Some(s) => integer_text(key, s),
+        }
     }
     fn cell(&self) -> Cell<'_> {
         self.map_or(Cell::Null, Cell::Integer)
@@ -164,7 +166,7 @@ impl FieldValue for Value {
     fn from_json(_: &str, value: Option<Value>) -> Result<Self, String> {
         Ok(value.unwrap_or(Value::Null))
     }
-    fn from_text(_: &str, cell: Option<String>) -> Result<Self, String> {
+    fn from_text(_: &str, cell: Option<&str>) -> Result<Self, String> {
         Ok(cell.map_or(Value::Null, json_text))
     }
     fn cell(&self) -> Cell<'_> {
@@ -177,10 +179,10 @@ impl FieldValue for Value {
 }
 
 /// JSON text as its value; text that is not JSON as a JSON string.
-pub(crate) fn json_text(cell: String) -> Value {
-    match serde_json::from_str::<Value>(&cell) {
+pub(crate) fn json_text(cell: &str) -> Value {
+    match serde_json::from_str::<Value>(cell) {
         Ok(v) => v,
-        Err(_) => Value::String(cell),
+        Err(_) => Value::String(cell.to_string()),
     }
 }
 
@@ -192,7 +194,6 @@ fn integer(key: &str, v: Option<Value>) -> Result<Option<i64>, String> {
             excerpt(&v.to_string())
         )
     };
-    let integral = |f: f64| (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64);
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n
@@ -200,17 +201,32 @@ fn integer(key: &str, v: Option<Value>) -> Result<Option<i64>, String> {
             .or_else(|| n.as_f64().and_then(integral))
             .map(Some)
             .ok_or_else(|| bad(&n)),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => {
-            let t = s.trim();
-            t.parse::<i64>()
-                .ok()
-                .or_else(|| t.parse::<f64>().ok().and_then(integral))
-                .map(Some)
-                .ok_or_else(|| bad(&format!("{s:?}")))
-        }
+        Some(Value::String(s)) => integer_text(key, &s),
         Some(other) => Err(bad(&other)),
     }
+}
+
+/// An integer field's text: an integer, or an integral float; blank is absent.
+fn integer_text(key: &str, s: &str) -> Result<Option<i64>, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    t.parse::<i64>()
+        .ok()
+        .or_else(|| t.parse::<f64>().ok().and_then(integral))
+        .map(Some)
+        .ok_or_else(|| {
+            format!(
+                "{key} should be an integer, found {}",
+                excerpt(&format!("{s:?}"))
+            )
+        })
+}
+
+/// A float that holds an integer exactly, as that integer.
+fn integral(f: f64) -> Option<i64> {
+    (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
 }
 
 /// The first 80 characters of a value, for error messages.
