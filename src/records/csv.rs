@@ -3,11 +3,11 @@
 use std::io::Read;
 
 use csv::{ByteRecord, ErrorKind, ReaderBuilder};
-use serde_json::Map;
+use serde_json::{Map, Value};
 
 use super::{
     Fault,
-    event::{EXPORT_FIELDS, ExportedEvent, from_text_fields, text_cell},
+    event::{EXPORT_FIELDS, ExportedEvent, from_text_fields},
 };
 use crate::error::RecordLocation;
 
@@ -25,6 +25,7 @@ impl<R: Read> CsvRows<R> {
     pub(super) fn new(reader: R) -> Self {
         CsvRows {
             reader: ReaderBuilder::new()
+                .buffer_capacity(64 * 1024)
                 .has_headers(true)
                 .flexible(false)
                 .from_reader(reader),
@@ -94,21 +95,23 @@ impl<R: Read> CsvRows<R> {
     fn convert(&self, location: RecordLocation) -> Result<ExportedEvent, Fault> {
         // Known columns go straight to their field (a repeated column: the
         // last one wins), others to `extra`.
-        let mut fields: [Option<String>; EXPORT_FIELDS.len()] = Default::default();
+        // Cells are borrowed from the record: only the fields that keep
+        // text allocate it.
+        let mut fields: [Option<&str>; EXPORT_FIELDS.len()] = Default::default();
         let mut extra = Map::new();
         let columns = self.headers.iter().zip(&self.slots);
         for ((name, slot), cell) in columns.zip(self.record.iter()) {
             if cell.is_empty() {
                 continue;
             }
-            let cell = String::from_utf8(cell.to_vec()).map_err(|_| Fault::Row {
+            let cell = std::str::from_utf8(cell).map_err(|_| Fault::Row {
                 location,
                 message: format!("cell {name} is not UTF-8"),
             })?;
             match slot {
                 Some(i) => fields[*i] = Some(cell),
                 None => {
-                    extra.insert(name.clone(), text_cell(name, cell));
+                    extra.insert(name.clone(), Value::String(cell.to_string()));
                 }
             }
         }

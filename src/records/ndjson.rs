@@ -47,6 +47,24 @@ impl<R: BufRead> NdjsonRows<R> {
 
     pub(super) fn next_row(&mut self) -> Option<Result<ExportedEvent, Fault>> {
         loop {
+            // A line wholly inside the reader's buffer is parsed where it
+            // lies; one that crosses the buffer's end is copied first.
+            let available = match self.reader.fill_buf() {
+                Ok(b) => b,
+                Err(e) => return Some(Err(Fault::Io(e))),
+            };
+            if available.is_empty() {
+                return None;
+            }
+            if let Some(end) = memchr::memchr(b'\n', available) {
+                self.line += 1;
+                let row = parse_line(&available[..end], self.line);
+                self.reader.consume(end + 1);
+                match row {
+                    Some(row) => return Some(row),
+                    None => continue,
+                }
+            }
             let n = match self.read_line() {
                 Ok(n) => n,
                 Err(e) => return Some(Err(Fault::Io(e))),
@@ -55,7 +73,6 @@ impl<R: BufRead> NdjsonRows<R> {
                 return None;
             }
             self.line += 1;
-            let location = RecordLocation::Line(self.line);
             if self.buf.len() > MAX_LINE && self.buf.last() != Some(&b'\n') {
                 // Drop the rest of the over-long line, a bounded piece at a time.
                 loop {
@@ -67,31 +84,38 @@ impl<R: BufRead> NdjsonRows<R> {
                     }
                 }
                 return Some(Err(Fault::Row {
-                    location,
+                    location: RecordLocation::Line(self.line),
                     message: format!("line is longer than {MAX_LINE} bytes"),
                 }));
             }
-            let mut line = self.buf.trim_ascii();
-            if self.line == 1 {
-                line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+            if let Some(row) = parse_line(&self.buf, self.line) {
+                return Some(row);
             }
-            if line.is_empty() {
-                continue;
-            }
-            let (fields, extra) = match Fields::parse(line) {
-                Ok(parsed) => parsed,
-                Err(e) => {
-                    return Some(Err(Fault::Row {
-                        location,
-                        message: format!("not a JSON object: {e}"),
-                    }));
-                }
-            };
-            return Some(
-                from_json_fields(fields, extra).map_err(|message| Fault::Row { location, message }),
-            );
         }
     }
+}
+
+/// The event of line number `number` (without or with its `\n`); `None`
+/// for a blank line.
+fn parse_line(line: &[u8], number: u64) -> Option<Result<ExportedEvent, Fault>> {
+    let location = RecordLocation::Line(number);
+    let mut line = line.trim_ascii();
+    if number == 1 {
+        line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+    }
+    if line.is_empty() {
+        return None;
+    }
+    let row = match Fields::parse(line) {
+        Ok((fields, extra)) => {
+            from_json_fields(fields, extra).map_err(|message| Fault::Row { location, message })
+        }
+        Err(e) => Err(Fault::Row {
+            location,
+            message: format!("not a JSON object: {e}"),
+        }),
+    };
+    Some(row)
 }
 
 /// A line's object split as it is read: the values of the known fields
@@ -121,9 +145,15 @@ impl<'de> Visitor<'de> for Fields {
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Split, A::Error> {
         let mut fields: [Option<Value>; EXPORT_FIELDS.len()] = Default::default();
         let mut extra = Map::new();
-        while let Some(key) = access.next_key_seed(KeySeed)? {
+        // Exports list the fields in table order: the key after field `i`
+        // is most likely field `i + 1`, tried before a search.
+        let mut hint = 0;
+        while let Some(key) = access.next_key_seed(KeySeed { hint })? {
             match key {
-                Key::Known(i) => fields[i] = Some(access.next_value()?),
+                Key::Known(i) => {
+                    hint = i + 1;
+                    fields[i] = Some(access.next_value()?);
+                }
                 Key::Other(name) => {
                     let value = access.next_value()?;
                     extra.insert(name, value);
@@ -140,18 +170,32 @@ enum Key {
     Other(String),
 }
 
-/// Reads a [`Key`].
-struct KeySeed;
+/// Reads a [`Key`], trying the known field `hint` first.
+struct KeySeed {
+    hint: usize,
+}
 
 impl<'de> DeserializeSeed<'de> for KeySeed {
     type Value = Key;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
-        d.deserialize_str(KeyVisitor)
+        d.deserialize_str(KeyVisitor { hint: self.hint })
     }
 }
 
-struct KeyVisitor;
+struct KeyVisitor {
+    hint: usize,
+}
+
+impl KeyVisitor {
+    fn index(&self, name: &str) -> Option<usize> {
+        if EXPORT_FIELDS.get(self.hint) == Some(&name) {
+            Some(self.hint)
+        } else {
+            field_index(name)
+        }
+    }
+}
 
 impl<'de> Visitor<'de> for KeyVisitor {
     type Value = Key;
@@ -161,14 +205,14 @@ impl<'de> Visitor<'de> for KeyVisitor {
     }
 
     fn visit_str<E: de::Error>(self, name: &str) -> Result<Key, E> {
-        Ok(match field_index(name) {
+        Ok(match self.index(name) {
             Some(i) => Key::Known(i),
             None => Key::Other(name.to_string()),
         })
     }
 
     fn visit_string<E: de::Error>(self, name: String) -> Result<Key, E> {
-        Ok(match field_index(&name) {
+        Ok(match self.index(&name) {
             Some(i) => Key::Known(i),
             None => Key::Other(name),
         })

@@ -16,8 +16,9 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchR
 use serde_json::{Map, Number, Value};
 
 use super::{
-    EXPORT_FIELDS, Fault,
-    event::{ExportedEvent, field_index, format_micros, from_json_fields, text_cell},
+    EXPORT_FIELD_KINDS, EXPORT_FIELDS, Fault, FieldKind, arrow,
+    event::{ExportedEvent, field_index, from_json_fields, text_cell},
+    field::format_micros,
 };
 use crate::{Error, Result, error::RecordLocation};
 
@@ -25,8 +26,9 @@ use crate::{Error, Result, error::RecordLocation};
 pub const BATCH_SIZE: usize = 1024;
 
 /// The arrow schema of the export file contract: one nullable column per
-/// field, UTF-8 strings except `screen_width`/`screen_height` (Int64);
-/// `metadata` holds JSON text.
+/// field, `Int64` for the [`FieldKind::Integer`] fields (`screen_width`,
+/// `screen_height`), UTF-8 strings for the others; `metadata` holds JSON
+/// text. (What this crate itself writes is [`arrow::schema`].)
 ///
 /// The reader does not require it: other integer, float, boolean,
 /// timestamp and dictionary-encoded string columns are converted too.
@@ -39,11 +41,11 @@ pub fn schema() -> Schema {
     Schema::new(
         EXPORT_FIELDS
             .iter()
-            .map(|&name| {
-                let ty = if name == "screen_width" || name == "screen_height" {
-                    DataType::Int64
-                } else {
-                    DataType::Utf8
+            .zip(EXPORT_FIELD_KINDS)
+            .map(|(&name, kind)| {
+                let ty = match kind {
+                    FieldKind::Integer => DataType::Int64,
+                    _ => DataType::Utf8,
                 };
                 Field::new(name, ty, true)
             })
@@ -60,6 +62,22 @@ pub(crate) struct ParquetRows {
     rows: u64,
     /// The cumulative row count at the end of each row group.
     group_ends: Vec<u64>,
+    /// The file is in this crate's [`arrow::schema`]: its [`arrow::EXTRA`]
+    /// column is folded back into `extra` and its derived columns ignored.
+    ours: bool,
+}
+
+/// What a column of a parquet file holds for the event model.
+#[derive(Clone, Copy)]
+enum Role {
+    /// The export field of this index in [`EXPORT_FIELDS`].
+    Field(usize),
+    /// A field this crate does not know: goes to `extra` by its name.
+    Other,
+    /// [`arrow::EXTRA`]: a JSON object of unknown fields.
+    Extra,
+    /// A column [`arrow::schema`] derives from the others.
+    Derived,
 }
 
 impl ParquetRows {
@@ -74,6 +92,17 @@ impl ParquetRows {
             message: format!("not a readable parquet file: {e}"),
         };
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(corrupt)?;
+        // Ours if either the Arrow schema stored in the file (ArrowWriter's
+        // `ARROW:schema`) or the file's own key-value metadata says so.
+        let ours = builder
+            .schema()
+            .metadata()
+            .contains_key(arrow::SCHEMA_VERSION_KEY)
+            || builder
+                .metadata()
+                .file_metadata()
+                .key_value_metadata()
+                .is_some_and(|kv| kv.iter().any(|e| e.key == arrow::SCHEMA_VERSION_KEY));
         let mut end = 0u64;
         let group_ends = builder
             .metadata()
@@ -93,6 +122,7 @@ impl ParquetRows {
             pending: VecDeque::new(),
             rows: 0,
             group_ends,
+            ours,
         })
     }
 
@@ -112,6 +142,15 @@ impl ParquetRows {
         }
     }
 
+    fn role(&self, name: &str) -> Role {
+        match field_index(name) {
+            Some(i) => Role::Field(i),
+            None if self.ours && name == arrow::EXTRA => Role::Extra,
+            None if self.ours && arrow::DERIVED_COLUMNS.contains(&name) => Role::Derived,
+            None => Role::Other,
+        }
+    }
+
     fn location(&self, row: u64) -> RecordLocation {
         // `row` is 1-based; a row group ends at (and includes) its cumulative count.
         let row_group = self.group_ends.partition_point(|&end| end < row);
@@ -126,9 +165,13 @@ impl ParquetRows {
             .fields()
             .iter()
             .zip(batch.columns())
-            .map(|(field, array)| {
+            .filter_map(|(field, array)| {
                 let name = field.name().as_str();
-                Ok((name, field_index(name), column(name, array.as_ref())?))
+                let role = self.role(name);
+                if matches!(role, Role::Derived) {
+                    return None;
+                }
+                Some(column(name, array.as_ref()).map(|cells| (name, role, cells)))
             })
             .collect::<std::result::Result<Vec<_>, Fault>>()?;
         for i in 0..batch.num_rows() {
@@ -140,14 +183,22 @@ impl ParquetRows {
             let mut fields: [Option<Value>; EXPORT_FIELDS.len()] = Default::default();
             let mut extra = Map::new();
             let mut failure = None;
-            for (name, slot, cells) in &mut columns {
+            for (name, role, cells) in &mut columns {
                 match std::mem::replace(&mut cells[i], Ok(None)) {
                     Ok(None) => {}
-                    Ok(Some(v)) => match slot {
-                        Some(k) => fields[*k] = Some(v),
-                        None => {
+                    Ok(Some(v)) => match role {
+                        Role::Field(k) => fields[*k] = Some(v),
+                        Role::Other => {
                             extra.insert((*name).to_string(), v);
                         }
+                        Role::Extra => match fold_extra(v, &mut extra) {
+                            Ok(()) => {}
+                            Err(message) => {
+                                failure = Some(message);
+                                break;
+                            }
+                        },
+                        Role::Derived => {}
                     },
                     Err(message) => {
                         failure = Some(message);
@@ -164,6 +215,19 @@ impl ParquetRows {
         }
         Ok(())
     }
+}
+
+/// Adds the members of an [`arrow::EXTRA`] cell (JSON text of an object)
+/// to `extra`.
+fn fold_extra(cell: Value, extra: &mut Map<String, Value>) -> std::result::Result<(), String> {
+    let object = match cell {
+        Value::String(text) => serde_json::from_str::<Map<String, Value>>(&text).ok(),
+        _ => None,
+    };
+    let object =
+        object.ok_or_else(|| format!("{}: not the JSON text of an object", arrow::EXTRA))?;
+    extra.extend(object);
+    Ok(())
 }
 
 type Cells = Vec<std::result::Result<Option<Value>, String>>;

@@ -2,8 +2,6 @@
 //! with flat memory.
 
 use std::{
-    fs::File,
-    io::{BufWriter, Write},
     path::{Path, PathBuf},
     pin::Pin,
     task::{Context, Poll, Waker},
@@ -11,54 +9,19 @@ use std::{
 
 use crate::support::{
     alloc,
-    records::{csv_text, record_error},
+    records::{event_json, record_error, write_csv, write_ndjson},
 };
-use flate2::{Compression, write::GzEncoder};
 use futures::{Stream, StreamExt};
-use serde_json::{Value, json};
 use userpilot_appex::{
     Error,
     records::{ReadOptions, RecordLocation, RecordReader, records_stream, records_stream_with},
 };
-
-fn event_json(i: usize) -> Value {
-    json!({
-        "app_token": "NX-123",
-        "event_type": if i.is_multiple_of(3) { "track" } else { "page_view" },
-        "event_name": if i.is_multiple_of(3) { "Clicked" } else { "" },
-        "user_id": format!("user-{}", i % 97),
-        "source": "web-client",
-        "inserted_at": format!("2025-01-10T12:00:00.{:06}Z", i % 1_000_000),
-        "internal_event_id": format!("evt-{i}"),
-        "pathname": "/billing",
-        "screen_width": 1920,
-        "metadata": {"n": i},
-    })
-}
 
 /// Writes events `range` as `dir/name` (see [`write_ndjson`]); returns its path.
 fn ndjson_file(dir: &Path, name: &str, range: std::ops::Range<usize>, gz: bool) -> PathBuf {
     let path = dir.join(name);
     write_ndjson(&path, range, gz);
     path
-}
-
-fn write_ndjson(path: &Path, range: std::ops::Range<usize>, gz: bool) {
-    let file = BufWriter::new(File::create(path).unwrap());
-    let mut out: Box<dyn Write> = if gz {
-        Box::new(GzEncoder::new(file, Compression::fast()))
-    } else {
-        Box::new(file)
-    };
-    for i in range {
-        writeln!(out, "{}", event_json(i)).unwrap();
-    }
-    out.flush().unwrap();
-}
-
-fn write_csv(path: &Path, range: std::ops::Range<usize>) {
-    let events: Vec<Value> = range.map(event_json).collect();
-    std::fs::write(path, csv_text(&events)).unwrap();
 }
 
 fn id_of(item: &userpilot_appex::Result<userpilot_appex::records::ExportedEvent>) -> String {
