@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! # async fn run() -> userpilot_appex::Result<()> {
-//! use userpilot_appex::{Client, ext::export::EventType, types::ExportFormat};
+//! use userpilot_appex::{Client, models::EventType, types::ExportFormat};
 //!
 //! let client = Client::from_env()?;
 //! let handle = client
@@ -43,7 +43,7 @@ use crate::{
 // Event types
 // ---------------------------------------------------------------------------
 
-pub use crate::models::EventType;
+use crate::models::EventType;
 
 // ---------------------------------------------------------------------------
 // Time bounds
@@ -162,7 +162,7 @@ impl ConflictPolicy {
 ///
 /// ```
 /// use chrono::NaiveDate;
-/// use userpilot_appex::{ext::export::{EventType, ExportRequestBuilder}, types::ExportFormat};
+/// use userpilot_appex::{ext::export::ExportRequestBuilder, models::EventType, types::ExportFormat};
 ///
 /// let request = ExportRequestBuilder::new()
 ///     .from(NaiveDate::from_ymd_opt(2025, 1, 1).unwrap())
@@ -375,10 +375,10 @@ impl<C> ExportRequestBuilder<C> {
             .event_types
             .iter()
             .map(|event_type| match event_type {
-                EventType::Other(s) if s.trim().is_empty() => {
+                EventType::Unknown(s) if s.trim().is_empty() => {
                     Err(invalid("event type `Other` is empty"))
                 }
-                EventType::Other(s) if s.trim() != s => Err(invalid(format!(
+                EventType::Unknown(s) if s.trim() != s => Err(invalid(format!(
                     "event type {s:?} has surrounding whitespace"
                 ))),
                 known => Ok(known.as_str().to_string()),

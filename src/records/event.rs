@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _};
 use serde_json::{Map, Value};
@@ -38,7 +38,7 @@ pub const EXPORT_FIELDS: [&str; 20] = [
     "metadata",
 ];
 
-pub use crate::models::{EventSource, EventType};
+use crate::models::{EventSource, EventType};
 
 /// One exported event, as read from any export file format.
 ///
@@ -48,7 +48,7 @@ pub use crate::models::{EventSource, EventType};
 /// absent fields are left out.
 ///
 /// ```
-/// use userpilot_appex::records::{EventType, ExportedEvent};
+/// use userpilot_appex::{models::EventType, records::ExportedEvent};
 ///
 /// let line = r#"{"event_type":"interaction","event_name":"checklist:2:SEEN",
 ///   "inserted_at":"2025-01-10 12:34:56.123456","screen_width":"1920","metadata":{"a":1}}"#;
@@ -169,21 +169,7 @@ pub fn format_micros(t: &DateTime<Utc>) -> String {
 /// assert!(parse_inserted_at("yesterday").is_none());
 /// ```
 pub fn parse_inserted_at(s: &str) -> Option<DateTime<Utc>> {
-    let s = s.trim();
-    let t = if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        t.with_timezone(&Utc)
-    } else {
-        [
-            "%Y-%m-%d %H:%M:%S%.f",
-            "%Y-%m-%dT%H:%M:%S%.f",
-            "%Y-%m-%d %H:%M:%S%.f UTC",
-            "%Y-%m-%d %H:%M:%S%.fZ",
-        ]
-        .iter()
-        .find_map(|fmt| NaiveDateTime::parse_from_str(s, fmt).ok())?
-        .and_utc()
-    };
-    Some(t.trunc_subsecs(6))
+    crate::models::parse_timestamp(s).map(|t| t.trunc_subsecs(6))
 }
 
 /// An interaction's `event_name` split into its parts
@@ -228,7 +214,7 @@ impl ExportedEvent {
     /// id and status; `None` for other kinds or a name of another shape.
     ///
     /// ```
-    /// use userpilot_appex::records::{EventType, ExportedEvent};
+    /// use userpilot_appex::{models::EventType, records::ExportedEvent};
     /// let event = ExportedEvent {
     ///     event_type: Some(EventType::Interaction),
     ///     event_name: Some("checklist:2:SEEN".into()),

@@ -67,12 +67,12 @@ use flate2::bufread::MultiGzDecoder;
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 
-pub use crate::error::RecordLocation;
-use crate::{Error, Result};
-pub use event::{
-    EXPORT_FIELDS, EventSource, EventType, ExportedEvent, Interaction, format_micros,
-    parse_inserted_at,
+use crate::{
+    Error, Result,
+    error::RecordLocation,
+    models::{EventSource, EventType},
 };
+pub use event::{EXPORT_FIELDS, ExportedEvent, Interaction, format_micros, parse_inserted_at};
 
 /// Buffer size for file and decompressed reads.
 const BUF_SIZE: usize = 64 * 1024;
@@ -756,7 +756,7 @@ fn read_files(
 /// time span, and how many malformed rows were skipped.
 ///
 /// ```
-/// use userpilot_appex::records::{ExportedEvent, EventType, Summary};
+/// use userpilot_appex::{models::EventType, records::{ExportedEvent, Summary}};
 /// let mut summary = Summary::default();
 /// summary.add(&ExportedEvent { event_type: Some(EventType::Track), ..Default::default() });
 /// assert_eq!(summary.total, 1);

@@ -9,9 +9,10 @@ use serde_json::json;
 use userpilot_appex::{
     Error, RetryPolicy,
     ext::{
-        export::{ConflictPolicy, EventType},
+        export::ConflictPolicy,
         jobs::{JobOrigin, WaitPolicy},
     },
+    models::EventType,
 };
 
 fn conflict() -> Reply {

@@ -7,9 +7,10 @@ use serde_json::json;
 use userpilot_appex::{
     Client, Error, RetryPolicy,
     ext::{
-        export::{EventType, ExportRequestBuilder, ExportTime},
+        export::{ExportRequestBuilder, ExportTime},
         jobs::JobOrigin,
     },
+    models::EventType,
     types::ExportFormat,
 };
 
@@ -162,13 +163,15 @@ async fn invalid_requests_fail_before_any_request_is_sent() {
         ("not an address", client.export().email("o ps@example.com")),
         (
             "`Other` is empty",
-            client.export().event_type(EventType::Other(String::new())),
+            client
+                .export()
+                .event_type(EventType::Unknown(String::new())),
         ),
         (
             "whitespace",
             client
                 .export()
-                .event_type(EventType::Other(" custom".into())),
+                .event_type(EventType::Unknown(" custom".into())),
         ),
         ("exclusions is empty", client.export().exclusions("")),
         ("last_days", client.export().last_days(0)),
@@ -246,7 +249,7 @@ fn event_types_round_trip_as_wire_strings() {
     let all: Vec<EventType> = EventType::KNOWN
         .iter()
         .cloned()
-        .chain([EventType::Other("survey_answer".into())])
+        .chain([EventType::Unknown("survey_answer".into())])
         .collect();
     let wire = serde_json::to_value(&all).unwrap();
     assert_eq!(

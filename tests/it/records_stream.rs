@@ -15,10 +15,8 @@ use futures::{Stream, StreamExt};
 use serde_json::{Value, json};
 use userpilot_appex::{
     Error,
-    records::{
-        EXPORT_FIELDS, ReadOptions, RecordLocation, RecordReader, records_stream,
-        records_stream_with,
-    },
+    error::RecordLocation,
+    records::{EXPORT_FIELDS, ReadOptions, RecordReader, records_stream, records_stream_with},
 };
 
 fn event_json(i: usize) -> Value {

@@ -13,10 +13,8 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use userpilot_appex::{
     Client, Error, RetryPolicy,
-    ext::{
-        export::{ConflictPolicy, EventType},
-        jobs::WaitPolicy,
-    },
+    ext::{export::ConflictPolicy, jobs::WaitPolicy},
+    models::EventType,
     models::JobStatus,
     simulator::{Route, Simulator, SimulatorConfig},
     types::ExportFormat,

@@ -59,7 +59,6 @@ use futures::StreamExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use crate::error::DownloadFailure;
 pub use filename::sanitize_filename;
 
 use crate::{

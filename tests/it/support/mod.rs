@@ -8,3 +8,4 @@ pub mod jobs;
 pub mod scripted;
 #[cfg(feature = "simulator")]
 pub mod simulator;
+pub mod spec;

@@ -5,25 +5,28 @@ use std::{io::Read, time::Duration};
 
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use serde_json::Value;
-use userpilot_appex::simulator::{Simulator, SimulatorConfig};
+use userpilot_appex::{
+    models::LookupKind,
+    simulator::{Simulator, SimulatorConfig},
+};
 
 pub const EXPORTS: &str = "/api/v1/analytics/exports";
 pub const JOBS: &str = "/api/v1/analytics/exports/jobs/";
 pub const LOOKUPS: &str = "/api/v1/analytics/exports/lookups/";
 
-/// The ten plain lookups.
-pub const PLAIN_LOOKUPS: [&str; 10] = [
-    "user_properties",
-    "company_properties",
-    "features_events",
-    "flows",
-    "banners",
-    "embeds",
-    "spotlights",
-    "surveys",
-    "resource_center_modules",
-    "checklists",
-];
+/// The path segments of the plain (not paginated) lookups, from the lookup
+/// table.
+pub fn plain_lookups() -> impl Iterator<Item = &'static str> {
+    LookupKind::ALL
+        .iter()
+        .filter(|k| !k.is_paginated())
+        .map(|k| k.name())
+}
+
+/// The path segments of every lookup, from the lookup table.
+pub fn all_lookups() -> impl Iterator<Item = &'static str> {
+    LookupKind::ALL.iter().map(|k| k.name())
+}
 
 /// A config whose jobs only move when the test advances the clock: 1 h
 /// pending, 1 h per chunk.
