@@ -40,7 +40,9 @@ pub struct ErrorDetail {
     pub extra: Map<String, Value>,
 }
 
-lenient_model!(ErrorResponse { errors: "errors" });
+lenient_model!(ErrorResponse {
+    errors: "errors" as list,
+});
 
 lenient_model!(ErrorDetail {
     details: "details",

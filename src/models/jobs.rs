@@ -132,11 +132,16 @@ impl Coerce for SecretUrl {
     }
 }
 
-/// A URL that is never absent (empty: `""`).
+/// A URL that is never absent (empty: `""`); a value that does not fit is
+/// read as its compact JSON, like any text.
 impl Slot for SecretUrl {
     type Item = SecretUrl;
     fn put(&mut self, item: SecretUrl) {
         *self = item;
+    }
+    fn keep(&mut self, sent: Value) -> Option<Value> {
+        *self = SecretUrl::new(sent.to_string());
+        None
     }
 }
 
@@ -221,7 +226,7 @@ lenient_model!(ExportJob {
     start_time: "start_time",
     end_time: "end_time",
     job_type: "type",
-    presigned_urls: "presigned_urls",
+    presigned_urls: "presigned_urls" as list,
 });
 
 impl ExportJob {

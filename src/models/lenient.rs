@@ -256,6 +256,12 @@ pub(crate) trait Slot: Default {
     type Item: Coerce;
     /// Stores a value that fits.
     fn put(&mut self, item: Self::Item);
+    /// Takes a value that does not fit: by default the field stays empty and
+    /// the value is handed back, to be kept in `extra` as sent.
+    fn keep(&mut self, sent: Value) -> Option<Value> {
+        *self = Self::default();
+        Some(sent)
+    }
 }
 
 impl<T: Coerce> Slot for Option<T> {
@@ -272,11 +278,17 @@ impl<T: Coerce> Slot for Vec<T> {
     }
 }
 
-/// Text that is never absent (empty: `""`).
+/// Text that is never absent (empty: `""`); a value that does not fit is
+/// read as its compact JSON (so the field, always written, never clashes
+/// with a kept value).
 impl Slot for String {
     type Item = String;
     fn put(&mut self, item: String) {
         *self = item;
+    }
+    fn keep(&mut self, sent: Value) -> Option<Value> {
+        *self = sent.to_string();
+        None
     }
 }
 
@@ -322,11 +334,29 @@ pub(crate) fn read_field<'de, A: MapAccess<'de>, S: Slot>(
             slot.put(item);
             extra.remove(key.as_ref());
         }
-        Fit::Kept(value) => {
-            *slot = S::default();
-            extra.insert(key.into_owned(), value);
-        }
+        Fit::Kept(value) => match slot.keep(value) {
+            Some(value) => {
+                extra.insert(key.into_owned(), value);
+            }
+            None => {
+                extra.remove(key.as_ref());
+            }
+        },
     }
+    Ok(())
+}
+
+/// Reads a list that must be a list (`null`: empty): anything else fails
+/// the whole model, for a field whose loss would change its meaning (a
+/// completed job's files, an error answer's errors).
+pub(crate) fn read_list<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
+    map: &mut A,
+    key: Cow<'de, str>,
+    slot: &mut Vec<T>,
+    extra: &mut Map<String, Value>,
+) -> Result<(), A::Error> {
+    *slot = map.next_value::<Option<Vec<T>>>()?.unwrap_or_default();
+    extra.remove(key.as_ref());
     Ok(())
 }
 
@@ -343,9 +373,10 @@ pub(crate) fn keep<'de, A: MapAccess<'de>>(
 
 /// Implements `Deserialize` (and [`Coerce`], so it can nest) for a model
 /// with an `extra: Map<String, Value>` field, by the rules of this module:
-/// `lenient_model!(Model { field: "wire_key", ... })`.
+/// `lenient_model!(Model { field: "wire_key", list: "key" as list, ... })`
+/// (`as list`: a list that must be a list, see [`read_list`]).
 macro_rules! lenient_model {
-    ($ty:ident { $($field:ident: $wire:literal),* $(,)? }) => {
+    ($ty:ident { $($field:ident: $wire:literal $(as $mode:ident)?),* $(,)? }) => {
         impl<'de> ::serde::Deserialize<'de> for $ty {
             fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
                 struct ModelVisitor;
@@ -358,11 +389,13 @@ macro_rules! lenient_model {
                         self,
                         mut map: A,
                     ) -> ::std::result::Result<$ty, A::Error> {
-                        use $crate::models::lenient::{Key, keep, read_field};
+                        use $crate::models::lenient::{Key, keep};
                         let mut out = <$ty>::default();
                         while let Some(Key(key)) = map.next_key()? {
                             match key.as_ref() {
-                                $( $wire => read_field(&mut map, key, &mut out.$field, &mut out.extra)?, )*
+                                $( $wire => $crate::models::lenient::lenient_field!(
+                                    $($mode)? (&mut map, key, &mut out.$field, &mut out.extra)
+                                )?, )*
                                 _ => keep(&mut map, key, &mut out.extra)?,
                             }
                         }
@@ -387,6 +420,19 @@ macro_rules! lenient_model {
 }
 
 pub(crate) use lenient_model;
+
+/// The reader of one field of `lenient_model!`: by the coercion rules, or
+/// `list` for [`read_list`].
+macro_rules! lenient_field {
+    (($($args:expr),*)) => {
+        $crate::models::lenient::read_field($($args),*)
+    };
+    (list ($($args:expr),*)) => {
+        $crate::models::lenient::read_list($($args),*)
+    };
+}
+
+pub(crate) use lenient_field;
 
 /// Reads text by the same rules, for a type's own `Deserialize` (open
 /// enums, secret URLs): `null` as `""`, an object or array as its compact
