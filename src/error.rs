@@ -191,7 +191,7 @@ pub enum Error {
     RepeatedCursor {
         /// The paginated operation (`segments` or `events_properties`).
         operation: &'static str,
-        /// The start of the repeated cursor (at most 32 characters).
+        /// The repeated cursor, cut to at most 32 characters (`…` included).
         cursor_excerpt: String,
         /// How many pages were received, the one that repeated the cursor included.
         pages: usize,

@@ -7,8 +7,9 @@
 //! The layers, lowest first (lower layers never use upper ones):
 //! - [`models`] and [`config`]: hand-written lenient models and settings the
 //!   generated code is built against;
-//! - [`generated`]: the client progenitor generates from the vendored spec
-//!   in `openapi/` at build time (never edited by hand);
+//! - `generated` (hidden: an escape hatch, not the API): the client
+//!   progenitor generates from the vendored spec in `openapi/` at build
+//!   time (never edited by hand);
 //! - [`Client`]: configuration, the secret API key, retries and tracing in
 //!   one request hook, and one typed method per operation;
 //! - [`records`]: an offline reader of export files (never touches the
@@ -32,6 +33,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod ext;
+#[doc(hidden)]
 pub mod generated;
 pub mod models;
 pub mod records;

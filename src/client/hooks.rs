@@ -14,7 +14,7 @@ use crate::{
 };
 
 tokio::task_local! {
-    /// The status of the last answer seen inside [`super::call`]; progenitor
+    /// The status of the last answer seen inside [`super::operation_gate`]; progenitor
     /// drops it when a body fails to decode.
     pub(crate) static LAST_STATUS: Cell<Option<StatusCode>>;
 }

@@ -17,6 +17,8 @@ use crate::{
 };
 
 pub(crate) use hooks::{describe as describe_transport_error, retry_after};
+#[doc(hidden)]
+pub use ops::JOB_OPERATIONS;
 
 /// The public Userpilot host.
 pub const DEFAULT_BASE_URL: &str = "https://appex.userpilot.io";
@@ -300,8 +302,7 @@ struct Inner {
 
 /// The Userpilot Analytics Export API client. Cheap to clone.
 ///
-/// Typed operations live here and in the extension modules; the generated
-/// client stays reachable through [`Client::raw`] for raw calls.
+/// Typed operations live here and in the extension modules.
 ///
 /// ```no_run
 /// # async fn run() -> userpilot_appex::Result<()> {
@@ -344,7 +345,9 @@ impl Client {
         Self::builder().from_env()?.build()
     }
 
-    /// The generated client, for raw calls (errors are progenitor's).
+    /// The generated client, for raw calls (errors are progenitor's). An
+    /// escape hatch, not the API: hidden from the docs.
+    #[doc(hidden)]
     pub fn raw(&self) -> &generated::Client {
         &self.inner.raw
     }
@@ -366,8 +369,12 @@ impl Client {
     }
 }
 
-/// Runs one generated operation and maps its outcome to this crate's types.
-pub(crate) async fn call<T, F>(operation: &'static str, request: F) -> Result<T>
+/// The gate every typed operation passes through: runs one generated
+/// request inside the scope where the request hook records the answer's
+/// status (which progenitor drops when a body fails to decode), and maps the
+/// outcome to this crate's types. A generated request sent any other way
+/// loses that status and progenitor's raw errors reach the caller.
+pub(crate) async fn operation_gate<T, F>(operation: &'static str, request: F) -> Result<T>
 where
     F: Future<
         Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<ErrorResponse>>,

@@ -1,7 +1,7 @@
 //! One typed method per API operation: the generated call, with errors
 //! mapped to [`Error`](crate::Error) and values to the models.
 
-use super::{Client, call};
+use super::{Client, operation_gate};
 use crate::{
     error::{Error, Result},
     generated::types,
@@ -16,7 +16,7 @@ impl Client {
     /// [`Client::export`](crate::Client::export) for a validated builder and
     /// conflict policies.
     pub async fn trigger_export(&self, request: &types::ExportRequest) -> Result<ExportCreated> {
-        call(
+        operation_gate(
             "trigger_export",
             self.raw().trigger_export().body(request.clone()).send(),
         )
@@ -25,7 +25,7 @@ impl Client {
 
     /// `GET /api/v1/analytics/exports/jobs/`: every job the environment still keeps (3 days).
     pub async fn list_jobs(&self) -> Result<Vec<ExportJobSummary>> {
-        call("list_jobs", self.raw().list_jobs().send()).await
+        operation_gate("list_jobs", self.raw().list_jobs().send()).await
     }
 
     /// `GET /api/v1/analytics/exports/jobs/{job_id}`: one job's state and files.
@@ -33,76 +33,54 @@ impl Client {
         if job_id.trim().is_empty() {
             return Err(Error::InvalidInput("job id is empty".into()));
         }
-        call("get_job", self.raw().get_job().job_id(job_id).send()).await
+        operation_gate("get_job", self.raw().get_job().job_id(job_id).send()).await
     }
 }
 
-macro_rules! lookup {
-    ($(#[$doc:meta])* $name:ident, $path:literal, $ty:ty) => {
+/// The operations typed above, by operation name; the lookups' typed
+/// methods come from the lookup table ([`LookupKind`](crate::models::LookupKind)).
+/// The drift guard checks the spec's operations against both.
+#[doc(hidden)]
+pub const JOB_OPERATIONS: [&str; 3] = ["trigger_export", "list_jobs", "get_job"];
+
+/// One typed method per lookup row: `Vec<Model>` for a plain lookup, one
+/// [`Page`](models::Page) for a paginated one.
+macro_rules! typed_lookups {
+    ($(
+        $(#[$doc:meta])*
+        $variant:ident $op:ident : $model:ident [$($paging:tt)*] [$($names:tt)*];
+    )*) => {
+        $( typed_lookup!($(#[$doc])* $op $model [$($paging)*]); )*
+    };
+}
+
+macro_rules! typed_lookup {
+    ($(#[$doc:meta])* $op:ident $model:ident [plain]) => {
         impl Client {
             $(#[$doc])*
-            #[doc = concat!("\n\n`GET /api/v1/analytics/exports/lookups/", $path, "`.")]
-            pub async fn $name(&self) -> Result<Vec<$ty>> {
-                call(stringify!($name), self.raw().$name().send()).await
+            #[doc = concat!("\n\n`GET /api/v1/analytics/exports/lookups/", stringify!($op), "`.")]
+            pub async fn $op(&self) -> Result<Vec<models::$model>> {
+                operation_gate(stringify!($op), self.raw().$op().send()).await
+            }
+        }
+    };
+    ($(#[$doc:meta])* $op:ident $model:ident [paged $page:ident $paginator:ident $stream:ident]) => {
+        impl Client {
+            $(#[$doc])*
+            #[doc = concat!(
+                "\n\nOne page, starting after `after_cursor` (the first page if `None`): `GET /api/v1/analytics/exports/lookups/",
+                stringify!($op),
+                "`. To walk every page, see [`Client::", stringify!($paginator), "`]."
+            )]
+            pub async fn $page(&self, after_cursor: Option<&str>) -> Result<models::Page<models::$model>> {
+                let mut request = self.raw().$op();
+                if let Some(cursor) = after_cursor {
+                    request = request.after_cursor(cursor);
+                }
+                operation_gate(stringify!($op), request.send()).await
             }
         }
     };
 }
 
-lookup!(
-    /// User properties available for export.
-    user_properties, "user_properties", models::UserProperty);
-lookup!(
-    /// Company properties available for export.
-    company_properties, "company_properties", models::CompanyProperty);
-lookup!(
-    /// Features and events available for export.
-    features_events, "features_events", models::FeatureEvent);
-lookup!(
-    /// Flows (experiences).
-    flows, "flows", models::Flow);
-lookup!(
-    /// Banners.
-    banners, "banners", models::Banner);
-lookup!(
-    /// Embeds (banners and cards).
-    embeds, "embeds", models::Embed);
-lookup!(
-    /// Spotlights.
-    spotlights, "spotlights", models::Spotlight);
-lookup!(
-    /// Surveys with their modules.
-    surveys, "surveys", models::Survey);
-lookup!(
-    /// Resource center modules.
-    resource_center_modules, "resource_center_modules", models::ResourceCenterModule);
-lookup!(
-    /// Checklists with their tasks.
-    checklists, "checklists", models::Checklist);
-
-impl Client {
-    /// One page of segments, starting after `after_cursor` (first page if `None`).
-    ///
-    /// `GET /api/v1/analytics/exports/lookups/segments`.
-    pub async fn segments_page(&self, after_cursor: Option<&str>) -> Result<models::SegmentPage> {
-        let mut request = self.raw().segments();
-        if let Some(cursor) = after_cursor {
-            request = request.after_cursor(cursor);
-        }
-        call("segments", request.send()).await
-    }
-
-    /// One page of event properties, starting after `after_cursor` (first page if `None`).
-    ///
-    /// `GET /api/v1/analytics/exports/lookups/events_properties`.
-    pub async fn events_properties_page(
-        &self,
-        after_cursor: Option<&str>,
-    ) -> Result<models::EventPropertyPage> {
-        let mut request = self.raw().events_properties();
-        if let Some(cursor) = after_cursor {
-            request = request.after_cursor(cursor);
-        }
-        call("events_properties", request.send()).await
-    }
-}
+models::lookup_table!(typed_lookups);

@@ -13,140 +13,180 @@
 //! # Ok(()) }
 //! ```
 
-use futures::{
-    StreamExt, TryStreamExt,
-    future::BoxFuture,
-    stream::{self},
-};
+use futures::{StreamExt, TryStreamExt, stream};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::{
     Client,
     error::Result,
-    models::{
-        Banner, Checklist, CompanyProperty, Embed, EventProperty, FeatureEvent, Flow,
-        ResourceCenterModule, Segment, Spotlight, Survey, UserProperty,
-    },
+    models::{self, LookupKind, lookup_table},
 };
 
 /// How many lookups [`Client::catalogue`] fetches at a time.
 pub const DEFAULT_CATALOGUE_CONCURRENCY: usize = 4;
 
-/// Every lookup of an environment, fetched by [`Client::catalogue`]; the two
-/// paginated ones (`segments`, `events_properties`) walked to the end.
-///
-/// It serializes to JSON (and reads back) for caching between runs.
-///
-/// The `*_title` helpers map an id to a name by a linear search: fine for
-/// the tens to hundreds of items an environment has. Build a `HashMap` from
-/// the lists when labelling many events against a large catalogue.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct Catalogue {
-    /// `lookups/user_properties`.
-    pub user_properties: Vec<UserProperty>,
-    /// `lookups/company_properties`.
-    pub company_properties: Vec<CompanyProperty>,
-    /// `lookups/segments`, every page.
-    pub segments: Vec<Segment>,
-    /// `lookups/features_events`.
-    pub features_events: Vec<FeatureEvent>,
-    /// `lookups/events_properties`, every page.
-    pub events_properties: Vec<EventProperty>,
-    /// `lookups/flows`.
-    pub flows: Vec<Flow>,
-    /// `lookups/banners`.
-    pub banners: Vec<Banner>,
-    /// `lookups/embeds`.
-    pub embeds: Vec<Embed>,
-    /// `lookups/spotlights`.
-    pub spotlights: Vec<Spotlight>,
-    /// `lookups/surveys`, with their modules.
-    pub surveys: Vec<Survey>,
-    /// `lookups/resource_center_modules`.
-    pub resource_center_modules: Vec<ResourceCenterModule>,
-    /// `lookups/checklists`, with their tasks.
-    pub checklists: Vec<Checklist>,
+/// An item of a lookup that events refer to by id: its id and the name to
+/// show for it.
+pub trait Named {
+    /// The item's id, when sent.
+    fn id(&self) -> Option<i64>;
+    /// The name to show, when sent.
+    fn name(&self) -> Option<&str>;
 }
 
-impl Catalogue {
-    /// The title of the flow with this id.
-    pub fn flow_title(&self, id: i64) -> Option<&str> {
-        title_of(&self.flows, id, |f| f.id, |f| f.title.as_deref())
-    }
+macro_rules! named {
+    ($($ty:ty => |$item:ident| $name:expr;)*) => {
+        $(
+            impl Named for $ty {
+                fn id(&self) -> Option<i64> {
+                    self.id
+                }
+                fn name(&self) -> Option<&str> {
+                    let $item = self;
+                    $name
+                }
+            }
+        )*
+    };
+}
 
-    /// The title of the banner with this id.
-    pub fn banner_title(&self, id: i64) -> Option<&str> {
-        title_of(&self.banners, id, |b| b.id, |b| b.title.as_deref())
-    }
+named! {
+    models::Property => |p| p.display_name.as_deref().or(p.key.as_deref());
+    models::Segment => |s| s.title.as_deref();
+    models::KeyedItem => |k| k.display_name.as_deref().or(k.key.as_deref());
+    models::EventProperty => |p| p.display_name.as_deref().or(p.key.as_deref());
+    models::Experience => |e| e.title.as_deref();
+    models::Embed => |e| e.title.as_deref();
+    models::Survey => |s| s.title.as_deref();
+    models::Checklist => |c| c.name();
+}
 
-    /// The title of the spotlight with this id.
-    pub fn spotlight_title(&self, id: i64) -> Option<&str> {
-        title_of(&self.spotlights, id, |s| s.id, |s| s.title.as_deref())
-    }
+/// The name of the item with this id: a linear search.
+fn name_of<T: Named>(items: &[T], id: i64) -> Option<&str> {
+    items
+        .iter()
+        .find(|item| item.id() == Some(id))
+        .and_then(Named::name)
+}
 
-    /// The title of the embed (banner or card) with this id.
-    pub fn embed_title(&self, id: i64) -> Option<&str> {
-        title_of(&self.embeds, id, |e| e.id, |e| e.title.as_deref())
-    }
-
-    /// The title of the survey with this id.
-    pub fn survey_title(&self, id: i64) -> Option<&str> {
-        title_of(&self.surveys, id, |s| s.id, |s| s.title.as_deref())
-    }
-
-    /// The title of the segment with this id.
-    pub fn segment_title(&self, id: i64) -> Option<&str> {
-        title_of(&self.segments, id, |s| s.id, |s| s.title.as_deref())
-    }
-
-    /// The name of the checklist with this id ([`Checklist::name`]).
-    pub fn checklist_name(&self, id: i64) -> Option<&str> {
-        title_of(&self.checklists, id, |c| c.id, Checklist::name)
-    }
-
-    /// The display name of the feature with this id (a `track_feature`
-    /// event's `event_name`).
-    pub fn feature_name(&self, id: i64) -> Option<&str> {
-        title_of(
-            &self.features_events,
-            id,
-            |f| f.id,
-            |f| f.display_name.as_deref().or(f.key.as_deref()),
-        )
-    }
-
-    /// The display name of the resource center module with this id.
-    pub fn resource_center_module_name(&self, id: i64) -> Option<&str> {
-        title_of(
-            &self.resource_center_modules,
-            id,
-            |m| m.id,
-            |m| m.display_name.as_deref().or(m.key.as_deref()),
-        )
-    }
-
-    /// The title of an entity named by an interaction event's entity type
-    /// (`flow`, `banner`, `spotlight`, `embed`/`card`, `survey`,
-    /// `checklist`, `segment`, `resource_center_module`; case-insensitive,
-    /// plural accepted) and id. `None` for an unknown type or id.
-    pub fn title_for(&self, entity_type: &str, id: i64) -> Option<&str> {
-        let kind = entity_type.trim().to_ascii_lowercase();
-        let kind = kind.strip_suffix('s').unwrap_or(&kind);
-        match kind {
-            "flow" | "experience" => self.flow_title(id),
-            "banner" => self.banner_title(id),
-            "spotlight" => self.spotlight_title(id),
-            "embed" | "card" => self.embed_title(id),
-            "survey" => self.survey_title(id),
-            "checklist" => self.checklist_name(id),
-            "segment" => self.segment_title(id),
-            "resource_center_module" => self.resource_center_module_name(id),
-            _ => None,
+/// Declares [`Catalogue`], [`LookupItems`] and [`Client::lookup`] from the
+/// lookup table's rows.
+macro_rules! catalogue {
+    ($(
+        $(#[$doc:meta])*
+        $variant:ident $op:ident : $model:ident [$($paging:tt)*] [$($helper:ident $($entity:literal)*)?];
+    )*) => {
+        /// Every lookup of an environment, fetched by [`Client::catalogue`];
+        /// the paginated ones walked to the end.
+        ///
+        /// It serializes to JSON (and reads back) for caching between runs.
+        ///
+        /// The id-to-name helpers search linearly: fine for the tens to
+        /// hundreds of items an environment has. Build a `HashMap` from the
+        /// lists when labelling many events against a large catalogue.
+        #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(default)]
+        #[non_exhaustive]
+        pub struct Catalogue {
+            $(
+                #[doc = concat!("`lookups/", stringify!($op), "`, every item.")]
+                pub $op: Vec<models::$model>,
+            )*
         }
-    }
 
+        /// Every item of one lookup, typed: what [`Client::lookup`] returns.
+        #[derive(Clone, Debug, PartialEq)]
+        #[non_exhaustive]
+        pub enum LookupItems {
+            $(
+                #[doc = concat!("`lookups/", stringify!($op), "`.")]
+                $variant(Vec<models::$model>),
+            )*
+        }
+
+        impl LookupItems {
+            /// The lookup these items came from.
+            pub fn kind(&self) -> LookupKind {
+                match self {
+                    $( LookupItems::$variant(_) => LookupKind::$variant, )*
+                }
+            }
+
+            /// How many items there are.
+            pub fn len(&self) -> usize {
+                match self {
+                    $( LookupItems::$variant(items) => items.len(), )*
+                }
+            }
+
+            /// `true` when the lookup has no items.
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            /// The items as JSON values (unknown fields kept), e.g. to print.
+            pub fn to_json(&self) -> serde_json::Result<Vec<Value>> {
+                match self {
+                    $( LookupItems::$variant(items) => items.iter().map(serde_json::to_value).collect(), )*
+                }
+            }
+        }
+
+        impl Catalogue {
+            /// Stores one lookup's items in their field.
+            pub fn set(&mut self, items: LookupItems) {
+                match items {
+                    $( LookupItems::$variant(items) => self.$op = items, )*
+                }
+            }
+
+            $($(
+                #[doc = concat!("The name of the item of `lookups/", stringify!($op), "` with this id.")]
+                pub fn $helper(&self, id: i64) -> Option<&str> {
+                    name_of(&self.$op, id)
+                }
+            )?)*
+
+            /// The name of an entity named by an interaction event's entity
+            /// type (`flow`/`experience`, `banner`, `spotlight`,
+            /// `embed`/`card`, `survey`, `checklist`, `segment`,
+            /// `resource_center_module`; case-insensitive, plural accepted)
+            /// and id. `None` for an unknown type or id.
+            pub fn title_for(&self, entity_type: &str, id: i64) -> Option<&str> {
+                let kind = entity_type.trim().to_ascii_lowercase();
+                let kind = kind.strip_suffix('s').unwrap_or(&kind);
+                match kind {
+                    $($( $( $entity => self.$helper(id), )* )?)*
+                    _ => None,
+                }
+            }
+        }
+
+        impl Client {
+            /// Every item of one lookup (every page of a paginated one).
+            pub async fn lookup(&self, kind: LookupKind) -> Result<LookupItems> {
+                match kind {
+                    $( LookupKind::$variant => fetch_all!(self, $op [$($paging)*]).map(LookupItems::$variant), )*
+                }
+            }
+        }
+    };
+}
+
+/// Every item of one lookup row: one request, or a walk of every page.
+macro_rules! fetch_all {
+    ($client:ident, $op:ident [plain]) => {
+        $client.$op().await
+    };
+    ($client:ident, $op:ident [paged $page:ident $paginator:ident $stream:ident]) => {
+        $client.$paginator().items().try_collect().await
+    };
+}
+
+lookup_table!(catalogue);
+
+impl Catalogue {
     /// The title of the entity an interaction event's `event_name`
     /// (`{entity_type}:{entity_id}:{status}`, e.g. `checklist:2:SEEN`) refers
     /// to. `None` if the name has another shape or the entity is unknown.
@@ -158,38 +198,9 @@ impl Catalogue {
     }
 }
 
-fn title_of<'a, T>(
-    items: &'a [T],
-    id: i64,
-    id_of: impl Fn(&T) -> Option<i64>,
-    title: impl Fn(&'a T) -> Option<&'a str>,
-) -> Option<&'a str> {
-    items
-        .iter()
-        .find(|item| id_of(item) == Some(id))
-        .and_then(title)
-}
-
-/// One fetched lookup, on its way into the [`Catalogue`].
-enum Part {
-    UserProperties(Vec<UserProperty>),
-    CompanyProperties(Vec<CompanyProperty>),
-    Segments(Vec<Segment>),
-    FeaturesEvents(Vec<FeatureEvent>),
-    EventsProperties(Vec<EventProperty>),
-    Flows(Vec<Flow>),
-    Banners(Vec<Banner>),
-    Embeds(Vec<Embed>),
-    Spotlights(Vec<Spotlight>),
-    Surveys(Vec<Survey>),
-    ResourceCenterModules(Vec<ResourceCenterModule>),
-    Checklists(Vec<Checklist>),
-}
-
 impl Client {
-    /// Fetches every lookup (12 lists), at most
-    /// [`DEFAULT_CATALOGUE_CONCURRENCY`] requests at a time, walking the
-    /// paginated ones to their end.
+    /// Fetches every lookup, at most [`DEFAULT_CATALOGUE_CONCURRENCY`]
+    /// requests at a time, walking the paginated ones to their end.
     ///
     /// Fails with the first error any lookup returns (the others are then
     /// cancelled); a partial catalogue is never returned.
@@ -201,60 +212,14 @@ impl Client {
     /// Like [`Client::catalogue`], with at most `concurrency` requests in
     /// flight (`0` reads as `1`).
     pub async fn catalogue_with_concurrency(&self, concurrency: usize) -> Result<Catalogue> {
-        macro_rules! plain {
-            ($method:ident, $part:ident) => {{
-                let client = self.clone();
-                Box::pin(async move { client.$method().await.map(Part::$part) })
-                    as BoxFuture<'static, Result<Part>>
-            }};
-        }
-        macro_rules! paged {
-            ($paginator:ident, $part:ident) => {{
-                let client = self.clone();
-                Box::pin(async move {
-                    client
-                        .$paginator()
-                        .items()
-                        .try_collect()
-                        .await
-                        .map(Part::$part)
-                }) as BoxFuture<'static, Result<Part>>
-            }};
-        }
-        let jobs = vec![
-            plain!(user_properties, UserProperties),
-            plain!(company_properties, CompanyProperties),
-            paged!(segments_paginator, Segments),
-            plain!(features_events, FeaturesEvents),
-            paged!(events_properties_paginator, EventsProperties),
-            plain!(flows, Flows),
-            plain!(banners, Banners),
-            plain!(embeds, Embeds),
-            plain!(spotlights, Spotlights),
-            plain!(surveys, Surveys),
-            plain!(resource_center_modules, ResourceCenterModules),
-            plain!(checklists, Checklists),
-        ];
-        let parts: Vec<Part> = stream::iter(jobs)
+        let fetched: Vec<LookupItems> = stream::iter(LookupKind::ALL.iter().copied())
+            .map(|kind| self.lookup(kind))
             .buffer_unordered(concurrency.max(1))
             .try_collect()
             .await?;
         let mut catalogue = Catalogue::default();
-        for part in parts {
-            match part {
-                Part::UserProperties(v) => catalogue.user_properties = v,
-                Part::CompanyProperties(v) => catalogue.company_properties = v,
-                Part::Segments(v) => catalogue.segments = v,
-                Part::FeaturesEvents(v) => catalogue.features_events = v,
-                Part::EventsProperties(v) => catalogue.events_properties = v,
-                Part::Flows(v) => catalogue.flows = v,
-                Part::Banners(v) => catalogue.banners = v,
-                Part::Embeds(v) => catalogue.embeds = v,
-                Part::Spotlights(v) => catalogue.spotlights = v,
-                Part::Surveys(v) => catalogue.surveys = v,
-                Part::ResourceCenterModules(v) => catalogue.resource_center_modules = v,
-                Part::Checklists(v) => catalogue.checklists = v,
-            }
+        for items in fetched {
+            catalogue.set(items);
         }
         Ok(catalogue)
     }

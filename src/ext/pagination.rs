@@ -1,5 +1,6 @@
-//! Cursor pagination for the two paginated lookups, `segments` and
-//! `events_properties`, as [`futures::Stream`]s.
+//! Cursor pagination for the paginated lookups (`segments` and
+//! `events_properties`: the `[paged]` rows of the lookup table), as
+//! [`futures::Stream`]s.
 //!
 //! A walk sends the first request without a cursor (or with the cursor given
 //! to [`Paginator::start_after`]), then follows each page's
@@ -72,10 +73,11 @@ use futures::{
 use crate::{
     Client,
     error::{Error, Result},
-    models::{EventProperty, EventPropertyPage, Page, Segment, SegmentPage},
+    models::{self, Page},
 };
 
-/// How many characters of a repeated cursor [`Error::RepeatedCursor`] shows.
+/// How many characters of a repeated cursor [`Error::RepeatedCursor`] shows
+/// (the excerpt then ends with `…`).
 const CURSOR_EXCERPT_CHARS: usize = 32;
 
 /// Fetches one page after a cursor (`None`: the first page).
@@ -189,11 +191,11 @@ impl<T: Send + 'static> Paginator<T> {
         let items = self
             .pages()
             .flat_map(|page| {
-                let items: Vec<Result<T>> = match page {
-                    Ok(page) => page.data.into_iter().map(Ok).collect(),
-                    Err(e) => vec![Err(e)],
+                let (items, error) = match page {
+                    Ok(page) => (page.data, None),
+                    Err(e) => (Vec::new(), Some(Err(e))),
                 };
-                stream::iter(items)
+                stream::iter(items.into_iter().map(Ok).chain(error))
             })
             .boxed();
         match cap {
@@ -265,69 +267,60 @@ impl<T: Send + 'static> Walk<T> {
     }
 }
 
-/// The first [`CURSOR_EXCERPT_CHARS`] characters of a cursor, `…` if cut.
+/// A cursor as [`Error::RepeatedCursor`] shows it: whole when it has at
+/// most [`CURSOR_EXCERPT_CHARS`] characters, else its start and `…`, that
+/// many characters in all.
 fn cursor_excerpt(cursor: &str) -> String {
-    crate::error::shorten(cursor, CURSOR_EXCERPT_CHARS)
-}
-
-fn fetch_segments(
-    client: Client,
-    after: Option<String>,
-) -> BoxFuture<'static, Result<SegmentPage>> {
-    Box::pin(async move { client.segments_page(after.as_deref()).await })
-}
-
-fn fetch_events_properties(
-    client: Client,
-    after: Option<String>,
-) -> BoxFuture<'static, Result<EventPropertyPage>> {
-    Box::pin(async move { client.events_properties_page(after.as_deref()).await })
-}
-
-impl Client {
-    /// A [`Paginator`] over `lookups/segments`.
-    ///
-    /// ```no_run
-    /// # async fn run() -> userpilot_appex::Result<()> {
-    /// use futures::TryStreamExt;
-    ///
-    /// let client = userpilot_appex::Client::from_env()?;
-    /// let first_100: Vec<_> = client.segments_paginator().max_items(100).items().try_collect().await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn segments_paginator(&self) -> Paginator<Segment> {
-        Paginator::new(self, "segments", fetch_segments)
-    }
-
-    /// A [`Paginator`] over `lookups/events_properties`.
-    pub fn events_properties_paginator(&self) -> Paginator<EventProperty> {
-        Paginator::new(self, "events_properties", fetch_events_properties)
-    }
-
-    /// Every segment, page after page, as a stream of items; shorthand for
-    /// `self.segments_paginator().items()`.
-    pub fn segments_stream(&self) -> BoxStream<'static, Result<Segment>> {
-        self.segments_paginator().items()
-    }
-
-    /// Every event property, page after page, as a stream of items;
-    /// shorthand for `self.events_properties_paginator().items()`.
-    ///
-    /// ```no_run
-    /// # async fn run() -> userpilot_appex::Result<()> {
-    /// use futures::StreamExt;
-    ///
-    /// let client = userpilot_appex::Client::from_env()?;
-    /// let mut properties = client.events_properties_stream();
-    /// while let Some(property) = properties.next().await {
-    ///     println!("{:?}", property?.display_name);
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub fn events_properties_stream(&self) -> BoxStream<'static, Result<EventProperty>> {
-        self.events_properties_paginator().items()
+    if cursor.chars().count() <= CURSOR_EXCERPT_CHARS {
+        cursor.to_string()
+    } else {
+        crate::error::shorten(cursor, CURSOR_EXCERPT_CHARS - 1)
     }
 }
+
+/// The paginator and stream methods of each paginated lookup row.
+macro_rules! pagination_shims {
+    ($(
+        $(#[$doc:meta])*
+        $variant:ident $op:ident : $model:ident [$($paging:tt)*] [$($names:tt)*];
+    )*) => {
+        $( pagination_shim!($op $model [$($paging)*]); )*
+    };
+}
+
+macro_rules! pagination_shim {
+    ($op:ident $model:ident [plain]) => {};
+    ($op:ident $model:ident [paged $page:ident $paginator:ident $stream:ident]) => {
+        impl Client {
+            #[doc = concat!("A [`Paginator`] over `lookups/", stringify!($op), "`.")]
+            ///
+            /// ```no_run
+            /// # async fn run() -> userpilot_appex::Result<()> {
+            /// use futures::TryStreamExt;
+            ///
+            /// let client = userpilot_appex::Client::from_env()?;
+            #[doc = concat!("let first_100: Vec<_> = client.", stringify!($paginator), "().max_items(100).items().try_collect().await?;")]
+            /// # Ok(()) }
+            /// ```
+            pub fn $paginator(&self) -> Paginator<models::$model> {
+                Paginator::new(self, stringify!($op), |client, after| {
+                    Box::pin(async move { client.$page(after.as_deref()).await })
+                })
+            }
+
+            #[doc = concat!(
+                "Every item of `lookups/", stringify!($op),
+                "`, page after page, as a stream; shorthand for `self.",
+                stringify!($paginator), "().items()`."
+            )]
+            pub fn $stream(&self) -> BoxStream<'static, Result<models::$model>> {
+                self.$paginator().items()
+            }
+        }
+    };
+}
+
+models::lookup_table!(pagination_shims);
 
 #[cfg(test)]
 mod tests {
@@ -336,7 +329,15 @@ mod tests {
     #[test]
     fn cursor_excerpt_keeps_short_cursors_and_cuts_long_ones() {
         assert_eq!(cursor_excerpt("abc"), "abc");
+        let exact = "y".repeat(32);
+        assert_eq!(cursor_excerpt(&exact), exact);
         let long = "x".repeat(40);
-        assert_eq!(cursor_excerpt(&long), format!("{}…", "x".repeat(32)));
+        let excerpt = cursor_excerpt(&long);
+        assert_eq!(excerpt, format!("{}…", "x".repeat(31)));
+        assert_eq!(
+            excerpt.chars().count(),
+            32,
+            "as documented: at most 32 characters"
+        );
     }
 }

@@ -6,16 +6,16 @@ use super::open_enum::open_enum;
 open_enum! {
     /// The type of an exported event (`event_type`), as sent in an export
     /// request's filter and read back from export files. Open: a value this
-    /// crate does not know is kept in [`EventType::Other`].
+    /// crate does not know is kept in [`EventType::Unknown`].
     ///
     /// ```
     /// use userpilot_appex::models::EventType;
     ///
     /// assert_eq!(EventType::from("page_view"), EventType::PageView);
-    /// assert_eq!(EventType::from("survey_answer"), EventType::Other("survey_answer".into()));
+    /// assert_eq!(EventType::from("survey_answer"), EventType::Unknown("survey_answer".into()));
     /// assert_eq!(EventType::TrackFeature.as_str(), "track_feature");
     /// ```
-    EventType (Other) {
+    EventType {
         /// `identify_user`: a user's properties were set.
         IdentifyUser = "identify_user",
         /// `identify_company`: a company's properties were set.

@@ -2,115 +2,50 @@
 
 use std::{borrow::Cow, fmt};
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::lenient;
+use super::{
+    lenient::{self, Coerce, Slot, lenient_model},
+    open_enum::open_enum,
+    timestamp::parse_timestamp,
+};
 
-/// The state of an export job. Open: a value this crate does not know is
-/// kept in [`JobStatus::Unknown`] rather than failing the response.
-///
-/// `Completed` and `Failed` are terminal; everything else means "keep waiting".
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum JobStatus {
-    /// Accepted, not started.
-    Pending,
-    /// Running through its chunks.
-    Processing,
-    /// Done; the presigned URLs are ready.
-    Completed,
-    /// Ended without producing files.
-    Failed,
-    /// A value Userpilot sent that this crate does not know (kept as sent).
-    Unknown(String),
+open_enum! {
+    /// The state of an export job. Open: a value this crate does not know is
+    /// kept in [`JobStatus::Unknown`] rather than failing the response.
+    ///
+    /// `Completed` and `Failed` are terminal; everything else means "keep
+    /// waiting". Read case-insensitively; `queued` reads as `Pending`,
+    /// `running`/`in_progress` as `Processing`, `done`/`success` as
+    /// `Completed`, `error` as `Failed`.
+    ///
+    /// ```
+    /// use userpilot_appex::models::JobStatus;
+    ///
+    /// assert_eq!(JobStatus::from("Running"), JobStatus::Processing);
+    /// assert!(JobStatus::from("done").is_terminal());
+    /// assert_eq!(JobStatus::from("paused"), JobStatus::Unknown("paused".into()));
+    /// ```
+    JobStatus {
+        /// Accepted, not started.
+        Pending = "pending" | "queued",
+        /// Running through its chunks.
+        Processing = "processing" | "running" | "in_progress",
+        /// Done; the presigned URLs are ready.
+        Completed = "completed" | "complete" | "done" | "success" | "succeeded",
+        /// Ended without producing files.
+        Failed = "failed" | "error" | "errored",
+    }
 }
 
 impl JobStatus {
-    /// The wire value.
-    pub fn as_str(&self) -> &str {
-        match self {
-            JobStatus::Pending => "pending",
-            JobStatus::Processing => "processing",
-            JobStatus::Completed => "completed",
-            JobStatus::Failed => "failed",
-            JobStatus::Unknown(s) => s,
-        }
-    }
-
     /// `true` for `Completed` and `Failed`: the job will not change again.
     pub fn is_terminal(&self) -> bool {
         matches!(self, JobStatus::Completed | JobStatus::Failed)
     }
-}
-
-impl From<&str> for JobStatus {
-    /// Case-insensitive; `running`/`in_progress` read as `Processing`,
-    /// `done`/`success` as `Completed`, `error` as `Failed`.
-    fn from(s: &str) -> Self {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "pending" | "queued" => JobStatus::Pending,
-            "processing" | "running" | "in_progress" => JobStatus::Processing,
-            "completed" | "complete" | "done" | "success" | "succeeded" => JobStatus::Completed,
-            "failed" | "error" | "errored" => JobStatus::Failed,
-            _ => JobStatus::Unknown(s.to_string()),
-        }
-    }
-}
-
-impl fmt::Display for JobStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for JobStatus {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for JobStatus {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(JobStatus::from(lenient::string(d)?.as_str()))
-    }
-}
-
-impl JsonSchema for JobStatus {
-    fn schema_name() -> Cow<'static, str> {
-        "JobStatus".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "type": "string",
-            "description": "Export job status; known values are pending, processing, completed and failed, others may appear.",
-            "examples": ["pending", "processing", "completed", "failed"]
-        })
-    }
-}
-
-fn lenient_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<JobStatus>, D::Error> {
-    Ok(lenient::opt_string(d)?.map(|s| JobStatus::from(s.as_str())))
-}
-
-/// Parses a timestamp the way Userpilot writes them: RFC 3339, or a naive
-/// `YYYY-MM-DD HH:MM:SS[.ffffff]` / `YYYY-MM-DDTHH:MM:SS[.ffffff]` read as UTC.
-pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    let s = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
-    }
-    for fmt in [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f UTC",
-    ] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
-            return Some(t.and_utc());
-        }
-    }
-    None
 }
 
 /// A URL that carries its own credentials (a presigned object-store URL).
@@ -191,6 +126,25 @@ impl<'de> Deserialize<'de> for SecretUrl {
     }
 }
 
+impl Coerce for SecretUrl {
+    fn from_str(s: &str) -> Option<Self> {
+        Some(SecretUrl::new(s))
+    }
+}
+
+/// A URL that is never absent (empty: `""`); a value that does not fit is
+/// read as its compact JSON, like any text.
+impl Slot for SecretUrl {
+    type Item = SecretUrl;
+    fn put(&mut self, item: SecretUrl) {
+        *self = item;
+    }
+    fn keep(&mut self, sent: Value) -> Option<Value> {
+        *self = SecretUrl::new(sent.to_string());
+        None
+    }
+}
+
 impl JsonSchema for SecretUrl {
     fn schema_name() -> Cow<'static, str> {
         "SecretUrl".into()
@@ -201,107 +155,79 @@ impl JsonSchema for SecretUrl {
 }
 
 /// One downloadable file of a completed export.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
 pub struct PresignedUrl {
     /// The file name the server suggests (untrusted: sanitise before use).
-    #[serde(default, deserialize_with = "lenient::string")]
     pub filename: String,
     /// The presigned URL; a secret until it expires (2 days).
-    #[serde(default)]
     pub url: SecretUrl,
     /// Fields this crate does not know yet, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+lenient_model!(PresignedUrl {
+    filename: "filename",
+    url: "url",
+});
+
 /// An export job, as `GET /jobs/{job_id}` returns it.
 ///
 /// Every field is optional and decoded leniently; unknown fields are kept in
 /// [`extra`](Self::extra).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
 pub struct ExportJob {
     /// The job's id.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
     /// The environment's app token.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_token: Option<String>,
     /// The job's state; `None` if the server sent none.
-    #[serde(
-        default,
-        deserialize_with = "lenient_status",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<JobStatus>,
     /// Progress as the server wrote it (form undocumented: `"45%"`, `"0.45"`, `"3/7"`…).
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub progress: Option<String>,
     /// The chunk being processed now.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub current_chunk: Option<String>,
     /// Every chunk the job is split into (`null` reads as empty).
-    #[serde(
-        default,
-        deserialize_with = "lenient::string_vec",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub all_chunks: Vec<String>,
     /// The chunks finished so far (`null` reads as empty).
-    #[serde(
-        default,
-        deserialize_with = "lenient::string_vec",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub completed_chunks: Vec<String>,
     /// When the job started, as sent; see [`ExportJob::started_at`].
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
     /// When the job ended, as sent; see [`ExportJob::ended_at`].
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub end_time: Option<String>,
     /// The job type.
-    #[serde(
-        rename = "type",
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub job_type: Option<String>,
     /// The files of a completed export (`null` reads as empty).
-    #[serde(
-        default,
-        deserialize_with = "lenient::vec",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub presigned_urls: Vec<PresignedUrl>,
     /// Fields this crate does not know yet, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+lenient_model!(ExportJob {
+    job_id: "job_id",
+    app_token: "app_token",
+    status: "status",
+    progress: "progress",
+    current_chunk: "current_chunk",
+    all_chunks: "all_chunks",
+    completed_chunks: "completed_chunks",
+    start_time: "start_time",
+    end_time: "end_time",
+    job_type: "type",
+    presigned_urls: "presigned_urls" as list,
+});
 
 impl ExportJob {
     /// The status, or `Unknown("")` when the server sent none.
@@ -318,72 +244,54 @@ impl ExportJob {
 
     /// [`start_time`](Self::start_time) as a date-time, where it parses.
     pub fn started_at(&self) -> Option<DateTime<Utc>> {
-        self.start_time.as_deref().and_then(parse_time)
+        self.start_time.as_deref().and_then(parse_timestamp)
     }
 
     /// [`end_time`](Self::end_time) as a date-time, where it parses.
     pub fn ended_at(&self) -> Option<DateTime<Utc>> {
-        self.end_time.as_deref().and_then(parse_time)
+        self.end_time.as_deref().and_then(parse_timestamp)
     }
 }
 
 /// A job as listed by `GET /jobs/`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
 pub struct ExportJobSummary {
     /// The job's id.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
     /// The job's state; `None` if the server sent none.
-    #[serde(
-        default,
-        deserialize_with = "lenient_status",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<JobStatus>,
     /// Progress as the server wrote it.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub progress: Option<String>,
     /// When the job started, as sent.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
     /// When the job ended, as sent.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub end_time: Option<String>,
     /// Elapsed time in the server's own words (e.g. `"00:01:12"`).
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub elapsed_time: Option<String>,
     /// Elapsed seconds; a number on the wire is accepted and kept as text.
     /// See [`ExportJobSummary::elapsed_seconds`].
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub elapsed_time_seconds: Option<String>,
     /// Fields this crate does not know yet, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+lenient_model!(ExportJobSummary {
+    job_id: "job_id",
+    status: "status",
+    progress: "progress",
+    start_time: "start_time",
+    end_time: "end_time",
+    elapsed_time: "elapsed_time",
+    elapsed_time_seconds: "elapsed_time_seconds",
+});
 
 impl ExportJobSummary {
     /// `true` once the job is completed or failed.
@@ -400,45 +308,37 @@ impl ExportJobSummary {
 
     /// [`start_time`](Self::start_time) as a date-time, where it parses.
     pub fn started_at(&self) -> Option<DateTime<Utc>> {
-        self.start_time.as_deref().and_then(parse_time)
+        self.start_time.as_deref().and_then(parse_timestamp)
     }
 }
 
 /// The answer to a successful trigger (`201 Created`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
 pub struct ExportCreated {
     /// The environment's app token.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub environment_app_token: Option<String>,
     /// The environment's name (e.g. `production`).
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub environment_name: Option<String>,
     /// The new job's id.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
     /// Links to the job; the spec says string, content undocumented, so any JSON is kept.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub links: Option<Value>,
     /// When the job started, as sent.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
     /// Fields this crate does not know yet, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+lenient_model!(ExportCreated {
+    environment_app_token: "environment_app_token",
+    environment_name: "environment_name",
+    job_id: "job_id",
+    links: "links",
+    start_time: "start_time",
+});

@@ -1,6 +1,6 @@
 //! Lookup models: the resources exported events refer to (properties,
-//! segments, features, flows, surveys…), and the page of the two
-//! cursor-paginated lookups.
+//! segments, features, flows, surveys…). The page of the two paginated
+//! lookups is in [`super::page`].
 //!
 //! # Decoding rules
 //!
@@ -23,58 +23,16 @@
 //!   its `Unknown(String)` arm;
 //! - fields this crate does not know are kept in `extra` and serialized back.
 //!
-//! Models deserialize from a JSON object (the hand-written `Deserialize`
-//! takes each typed field out of the object when it fits and keeps the
-//! rest); `Serialize` and [`JsonSchema`] are derived from the fields.
-
-use std::{fmt, marker::PhantomData};
+//! Models deserialize from a JSON object straight from the input, by the
+//! rules of [`super::lenient`]; `Serialize` and [`JsonSchema`] are derived
+//! from the fields.
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
-use serde::{
-    Deserialize, Deserializer, Serialize, Serializer,
-    de::{self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor},
-};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::lenient::{as_bool, as_datetime, as_i64, as_object, as_string, take, take_vec};
-use super::open_enum::open_enum;
-
-/// Reads a JSON object (the only shape a lookup item may have).
-fn object<'de, D: Deserializer<'de>>(d: D, what: &str) -> Result<Map<String, Value>, D::Error> {
-    match Value::deserialize(d)? {
-        Value::Object(map) => Ok(map),
-        other => Err(serde::de::Error::custom(format_args!(
-            "expected a JSON object for {what}, found {}",
-            kind_of(&other)
-        ))),
-    }
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a bool",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// Implements `Deserialize` for a model by taking its typed fields out of the
-/// JSON object; what is left becomes `extra`.
-macro_rules! from_object {
-    ($ty:ident, |$map:ident| $body:expr) => {
-        impl<'de> Deserialize<'de> for $ty {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                #[allow(unused_mut)]
-                let mut $map = object(d, stringify!($ty))?;
-                Ok($body)
-            }
-        }
-    };
-}
+use super::{lenient::lenient_model, open_enum::open_enum};
 
 open_enum! {
     /// What a property belongs to (the `type` of a user or company property).
@@ -150,10 +108,6 @@ open_enum! {
     }
 }
 
-// ---------------------------------------------------------------------------
-// Properties
-// ---------------------------------------------------------------------------
-
 /// A user or company property available for export
 /// (`lookups/user_properties`, `lookups/company_properties`).
 ///
@@ -194,24 +148,19 @@ pub struct Property {
     pub extra: Map<String, Value>,
 }
 
-from_object!(Property, |m| Property {
-    id: take(&mut m, "id", as_i64),
-    kind: take(&mut m, "type", as_string).map(PropertyKind::from),
-    key: take(&mut m, "key", as_string),
-    display_name: take(&mut m, "display_name", as_string),
-    data_type: take(&mut m, "data_type", as_string).map(DataType::from),
-    is_auto_property: take(&mut m, "is_auto_property", as_bool),
-    extra: m,
+lenient_model!(Property {
+    id: "id",
+    kind: "type",
+    key: "key",
+    display_name: "display_name",
+    data_type: "data_type",
+    is_auto_property: "is_auto_property",
 });
 
 /// A user property (`lookups/user_properties`).
 pub type UserProperty = Property;
 /// A company property (`lookups/company_properties`).
 pub type CompanyProperty = Property;
-
-// ---------------------------------------------------------------------------
-// Segments
-// ---------------------------------------------------------------------------
 
 /// A segment (`lookups/segments`, paginated).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
@@ -243,25 +192,23 @@ pub struct Segment {
     pub extra: Map<String, Value>,
 }
 
-from_object!(Segment, |m| Segment {
-    id: take(&mut m, "id", as_i64),
-    title: take(&mut m, "title", as_string),
-    usage: take(&mut m, "usage", as_string),
-    category: take(&mut m, "category", as_string).map(SegmentCategory::from),
-    is_hidden: take(&mut m, "is_hidden", as_bool),
-    is_protected: take(&mut m, "is_protected", as_bool),
-    status: take(&mut m, "status", as_string).map(SegmentStatus::from),
-    extra: m,
+lenient_model!(Segment {
+    id: "id",
+    title: "title",
+    usage: "usage",
+    category: "category",
+    is_hidden: "is_hidden",
+    is_protected: "is_protected",
+    status: "status",
 });
 
-// ---------------------------------------------------------------------------
-// Features & events, event properties
-// ---------------------------------------------------------------------------
-
-/// A feature or tracked event (`lookups/features_events`).
+/// An item identified by its key, with a display name and a data type: a
+/// feature or tracked event (`lookups/features_events`) or a resource center
+/// module (`lookups/resource_center_modules`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
-pub struct FeatureEvent {
-    /// The feature's id (a `track_feature` event's `event_name`), when sent.
+pub struct KeyedItem {
+    /// The item's id, when sent (for a feature: a `track_feature` event's
+    /// `event_name`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     /// The key.
@@ -279,13 +226,17 @@ pub struct FeatureEvent {
     pub extra: Map<String, Value>,
 }
 
-from_object!(FeatureEvent, |m| FeatureEvent {
-    id: take(&mut m, "id", as_i64),
-    key: take(&mut m, "key", as_string),
-    display_name: take(&mut m, "display_name", as_string),
-    data_type: take(&mut m, "data_type", as_string).map(DataType::from),
-    extra: m,
+lenient_model!(KeyedItem {
+    id: "id",
+    key: "key",
+    display_name: "display_name",
+    data_type: "data_type",
 });
+
+/// A feature or tracked event (`lookups/features_events`).
+pub type FeatureEvent = KeyedItem;
+/// A resource center module (`lookups/resource_center_modules`).
+pub type ResourceCenterModule = KeyedItem;
 
 /// The event an [`EventProperty`] belongs to.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
@@ -302,10 +253,9 @@ pub struct EventRef {
     pub extra: Map<String, Value>,
 }
 
-from_object!(EventRef, |m| EventRef {
-    id: take(&mut m, "id", as_i64),
-    display_name: take(&mut m, "display_name", as_string),
-    extra: m,
+lenient_model!(EventRef {
+    id: "id",
+    display_name: "display_name",
 });
 
 /// A property or attribute of a trackable event (`lookups/events_properties`,
@@ -369,25 +319,20 @@ pub struct EventProperty {
     pub extra: Map<String, Value>,
 }
 
-from_object!(EventProperty, |m| EventProperty {
-    id: take(&mut m, "id", as_i64),
-    key: take(&mut m, "key", as_string),
-    display_name: take(&mut m, "display_name", as_string),
-    is_auto_property: take(&mut m, "is_auto_property", as_bool),
-    is_mobile_auto_property: take(&mut m, "is_mobile_auto_property", as_bool),
-    data_type: take(&mut m, "data_type", as_string).map(DataType::from),
-    category: take(&mut m, "category", as_string),
-    description: take(&mut m, "description", as_string),
-    is_archived: take(&mut m, "is_archived", as_bool),
-    event: take(&mut m, "event", as_object::<EventRef>),
-    inserted_at: take(&mut m, "inserted_at", as_datetime),
-    last_seen: take(&mut m, "last_seen", as_datetime),
-    extra: m,
+lenient_model!(EventProperty {
+    id: "id",
+    key: "key",
+    display_name: "display_name",
+    is_auto_property: "is_auto_property",
+    is_mobile_auto_property: "is_mobile_auto_property",
+    data_type: "data_type",
+    category: "category",
+    description: "description",
+    is_archived: "is_archived",
+    event: "event",
+    inserted_at: "inserted_at",
+    last_seen: "last_seen",
 });
-
-// ---------------------------------------------------------------------------
-// Experiences: flows, banners, spotlights, embeds
-// ---------------------------------------------------------------------------
 
 /// An experience identified by id and title: a flow (`lookups/flows`), a
 /// banner (`lookups/banners`) or a spotlight (`lookups/spotlights`).
@@ -405,10 +350,9 @@ pub struct Experience {
     pub extra: Map<String, Value>,
 }
 
-from_object!(Experience, |m| Experience {
-    id: take(&mut m, "id", as_i64),
-    title: take(&mut m, "title", as_string),
-    extra: m,
+lenient_model!(Experience {
+    id: "id",
+    title: "title",
 });
 
 /// A flow (`lookups/flows`).
@@ -436,16 +380,11 @@ pub struct Embed {
     pub extra: Map<String, Value>,
 }
 
-from_object!(Embed, |m| Embed {
-    id: take(&mut m, "id", as_i64),
-    title: take(&mut m, "title", as_string),
-    kind: take(&mut m, "type", as_string).map(EmbedKind::from),
-    extra: m,
+lenient_model!(Embed {
+    id: "id",
+    title: "title",
+    kind: "type",
 });
-
-// ---------------------------------------------------------------------------
-// Surveys
-// ---------------------------------------------------------------------------
 
 /// A survey with its questions (`lookups/surveys`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
@@ -468,12 +407,11 @@ pub struct Survey {
     pub extra: Map<String, Value>,
 }
 
-from_object!(Survey, |m| Survey {
-    id: take(&mut m, "id", as_i64),
-    title: take(&mut m, "title", as_string),
-    platform: take(&mut m, "platform", as_string).map(Platform::from),
-    modules: take_vec(&mut m, "modules"),
-    extra: m,
+lenient_model!(Survey {
+    id: "id",
+    title: "title",
+    platform: "platform",
+    modules: "modules",
 });
 
 impl Survey {
@@ -504,45 +442,11 @@ pub struct SurveyModule {
     pub extra: Map<String, Value>,
 }
 
-from_object!(SurveyModule, |m| SurveyModule {
-    id: take(&mut m, "id", as_i64),
-    order: take(&mut m, "order", as_i64),
-    kind: take(&mut m, "type", as_string).map(SurveyModuleKind::from),
-    question: take(&mut m, "question", as_string),
-    extra: m,
-});
-
-// ---------------------------------------------------------------------------
-// Resource center modules, checklists
-// ---------------------------------------------------------------------------
-
-/// A resource center module (`lookups/resource_center_modules`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
-pub struct ResourceCenterModule {
-    /// The module's id, when sent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    /// The key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    /// The name shown in Userpilot.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-    /// The data type.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_type: Option<DataType>,
-    /// Fields this crate does not know, and values that did not fit their
-    /// typed field, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-from_object!(ResourceCenterModule, |m| ResourceCenterModule {
-    id: take(&mut m, "id", as_i64),
-    key: take(&mut m, "key", as_string),
-    display_name: take(&mut m, "display_name", as_string),
-    data_type: take(&mut m, "data_type", as_string).map(DataType::from),
-    extra: m,
+lenient_model!(SurveyModule {
+    id: "id",
+    order: "order",
+    kind: "type",
+    question: "question",
 });
 
 /// A checklist with its tasks (`lookups/checklists`).
@@ -575,14 +479,13 @@ pub struct Checklist {
     pub extra: Map<String, Value>,
 }
 
-from_object!(Checklist, |m| Checklist {
-    id: take(&mut m, "id", as_i64),
-    title: take(&mut m, "title", as_string),
-    key: take(&mut m, "key", as_string),
-    display_name: take(&mut m, "display_name", as_string),
-    data_type: take(&mut m, "data_type", as_string).map(DataType::from),
-    tasks: take_vec(&mut m, "tasks"),
-    extra: m,
+lenient_model!(Checklist {
+    id: "id",
+    title: "title",
+    key: "key",
+    display_name: "display_name",
+    data_type: "data_type",
+    tasks: "tasks",
 });
 
 impl Checklist {
@@ -613,273 +516,8 @@ pub struct ChecklistTask {
     pub extra: Map<String, Value>,
 }
 
-from_object!(ChecklistTask, |m| ChecklistTask {
-    id: take(&mut m, "id", as_i64),
-    title: take(&mut m, "title", as_string),
-    order: take(&mut m, "order", as_i64),
-    extra: m,
+lenient_model!(ChecklistTask {
+    id: "id",
+    title: "title",
+    order: "order",
 });
-
-// ---------------------------------------------------------------------------
-// Pages
-// ---------------------------------------------------------------------------
-
-/// The cursors of a page (`metadata.cursor`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
-pub struct PageCursor {
-    /// The cursor of the next page; `null` (or empty) on the last page.
-    pub after: Option<String>,
-    /// The cursor of the previous page.
-    pub before: Option<String>,
-    /// Fields this crate does not know, and values that did not fit their
-    /// typed field, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-impl Serialize for PageCursor {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut out = ObjectWriter::new(s, &self.extra)?;
-        out.field("after", &self.after, self.after.is_none())?;
-        out.field("before", &self.before, self.before.is_none())?;
-        out.end()
-    }
-}
-
-from_object!(PageCursor, |m| PageCursor {
-    after: take(&mut m, "after", as_string),
-    before: take(&mut m, "before", as_string),
-    extra: m,
-});
-
-/// A page's `metadata`: its cursors, page size and the total count.
-#[derive(Clone, Debug, Default, PartialEq, JsonSchema)]
-pub struct PageMetadata {
-    /// The cursors (`null` or missing reads as no cursor).
-    pub cursor: PageCursor,
-    /// The page size the server used.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub limit: Option<i64>,
-    /// How many items exist in total.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub total_count: Option<i64>,
-    /// Fields this crate does not know, and values that did not fit their
-    /// typed field, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-impl Serialize for PageMetadata {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut out = ObjectWriter::new(s, &self.extra)?;
-        out.field("cursor", &self.cursor, self.cursor == PageCursor::default())?;
-        if let Some(limit) = &self.limit {
-            out.field("limit", limit, false)?;
-        }
-        if let Some(total) = &self.total_count {
-            out.field("total_count", total, false)?;
-        }
-        out.end()
-    }
-}
-
-from_object!(PageMetadata, |m| PageMetadata {
-    cursor: take(&mut m, "cursor", as_object::<PageCursor>).unwrap_or_default(),
-    limit: take(&mut m, "limit", as_i64),
-    total_count: take(&mut m, "total_count", as_i64),
-    extra: m,
-});
-
-/// One page of a cursor-paginated lookup: `{data: [...], metadata: {...}}`.
-///
-/// `data: null` reads as an empty page; missing or `null` metadata as no
-/// cursor (the last page). To walk every page, see
-/// [`Paginator`](crate::ext::pagination::Paginator).
-#[derive(Clone, Debug, Default, PartialEq, JsonSchema)]
-pub struct Page<T> {
-    /// The items of this page, in server order.
-    pub data: Vec<T>,
-    /// The cursors, page size and total count.
-    pub metadata: PageMetadata,
-    /// Fields this crate does not know, and values that did not fit their
-    /// typed field, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-impl<'de, T: DeserializeOwned> Deserialize<'de> for Page<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // Walks the page's object itself so `data`'s items decode straight
-        // from the input (not from an intermediate `Value` of the whole
-        // page, which cost a second pass over every item).
-        d.deserialize_map(PageVisitor(PhantomData))
-    }
-}
-
-struct PageVisitor<T>(PhantomData<T>);
-
-impl<'de, T: DeserializeOwned> Visitor<'de> for PageVisitor<T> {
-    type Value = Page<T>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object for Page")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Page<T>, A::Error> {
-        let mut data = Vec::new();
-        let mut m = Map::new();
-        while let Some(key) = access.next_key::<String>()? {
-            if key == "data" {
-                // A repeated key: the last one wins, as in a JSON object.
-                data = access.next_value_seed(PageData(PhantomData))?;
-            } else {
-                let value: Value = access.next_value()?;
-                m.insert(key, value);
-            }
-        }
-        Ok(Page {
-            data,
-            metadata: take(&mut m, "metadata", as_object::<PageMetadata>).unwrap_or_default(),
-            extra: m,
-        })
-    }
-}
-
-/// A page's `data`: `null` (no items) or a list whose items are decoded one
-/// by one, so one odd item names itself (`data[i]`) in the error instead of
-/// failing silently into `extra`.
-struct PageData<T>(PhantomData<T>);
-
-impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for PageData<T> {
-    type Value = Vec<T>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<T>, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de, T: DeserializeOwned> Visitor<'de> for PageData<T> {
-    type Value = Vec<T>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("`data` to be a list")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Vec<T>, E> {
-        Ok(Vec::new())
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Vec<T>, E> {
-        Ok(Vec::new())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
-        loop {
-            let i = items.len();
-            match seq.next_element::<T>() {
-                Ok(Some(item)) => items.push(item),
-                Ok(None) => return Ok(items),
-                Err(e) => return Err(de::Error::custom(format_args!("data[{i}]: {e}"))),
-            }
-        }
-    }
-}
-
-impl<T: Serialize> Serialize for Page<T> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut out = ObjectWriter::new(s, &self.extra)?;
-        out.field("data", &self.data, self.data.is_empty())?;
-        out.field(
-            "metadata",
-            &self.metadata,
-            self.metadata == PageMetadata::default(),
-        )?;
-        out.end()
-    }
-}
-
-/// Writes a model whose typed fields are always written (so `null` cursors
-/// show) next to its `extra` map, never naming a key twice: a value that did
-/// not fit its typed field is kept in `extra` under the field's own name, and
-/// then it is written as sent in place of the empty typed field.
-struct ObjectWriter<'a, M> {
-    map: M,
-    extra: &'a Map<String, Value>,
-    written: Vec<&'static str>,
-}
-
-impl<'a, M: serde::ser::SerializeMap> ObjectWriter<'a, M> {
-    fn new<S: Serializer<SerializeMap = M>>(
-        s: S,
-        extra: &'a Map<String, Value>,
-    ) -> Result<Self, S::Error> {
-        Ok(ObjectWriter {
-            map: s.serialize_map(None)?,
-            extra,
-            written: Vec::new(),
-        })
-    }
-
-    /// Writes a typed field, unless it is `empty` and `extra` holds a value
-    /// under its name.
-    fn field<V: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &V,
-        empty: bool,
-    ) -> Result<(), M::Error> {
-        if empty && self.extra.contains_key(key) {
-            return Ok(());
-        }
-        self.written.push(key);
-        self.map.serialize_entry(key, value)
-    }
-
-    /// Writes `extra` (minus the keys written already) and ends the object.
-    fn end(mut self) -> Result<M::Ok, M::Error> {
-        for (k, v) in self.extra {
-            if !self.written.contains(&k.as_str()) {
-                self.map.serialize_entry(k, v)?;
-            }
-        }
-        self.map.end()
-    }
-}
-
-impl<T> Page<T> {
-    /// The cursor of the next page, or `None` on the last page (a `null`,
-    /// missing or empty `metadata.cursor.after`).
-    pub fn after_cursor(&self) -> Option<&str> {
-        self.metadata
-            .cursor
-            .after
-            .as_deref()
-            .filter(|c| !c.trim().is_empty())
-    }
-
-    /// How many items exist in total, as the server counts them.
-    pub fn total_count(&self) -> Option<i64> {
-        self.metadata.total_count
-    }
-
-    /// The page size the server used.
-    pub fn limit(&self) -> Option<i64> {
-        self.metadata.limit
-    }
-
-    /// `true` when the page holds no items.
-    pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
-    }
-
-    /// The number of items on this page.
-    pub fn len(&self) -> usize {
-        self.data.len()
-    }
-}
-
-/// A page of segments (`lookups/segments`).
-pub type SegmentPage = Page<Segment>;
-/// A page of event properties (`lookups/events_properties`).
-pub type EventPropertyPage = Page<EventProperty>;

@@ -1,32 +1,20 @@
 //! `open_enum!`: the one way this crate declares an enum of values the
 //! server sends. Known wire values become variants; anything else is kept as
-//! sent in a fallback arm (`Unknown(String)`, or a name of the caller's
-//! choosing), so a new value from Userpilot never breaks a response.
+//! sent in its `Unknown(String)` arm, so a new value from Userpilot never
+//! breaks a response.
 
 /// Declares an open string enum with its wire form, parsing, `Display`,
 /// serde (lenient: numbers read as text) and a JSON Schema.
 ///
-/// Parsing is exact first, then ASCII case-insensitive (`"PAGE_VIEW"` reads
-/// as `page_view`); anything else goes to the fallback arm unchanged, so an
-/// unknown value serializes back exactly as it was received.
+/// Parsing is exact first, then ASCII case-insensitive on the wire value and
+/// its aliases (`Completed = "completed" | "done"`; `"PAGE_VIEW"` reads as
+/// `page_view`); anything else goes to `Unknown` unchanged, so an unknown
+/// value serializes back exactly as it was received.
 macro_rules! open_enum {
     (
         $(#[$meta:meta])*
         $name:ident {
-            $( $(#[$vmeta:meta])* $variant:ident = $wire:literal, )+
-        }
-    ) => {
-        open_enum! {
-            $(#[$meta])*
-            $name (Unknown) {
-                $( $(#[$vmeta])* $variant = $wire, )+
-            }
-        }
-    };
-    (
-        $(#[$meta:meta])*
-        $name:ident ($fallback:ident) {
-            $( $(#[$vmeta:meta])* $variant:ident = $wire:literal, )+
+            $( $(#[$vmeta:meta])* $variant:ident = $wire:literal $(| $alias:literal)*, )+
         }
     ) => {
         $(#[$meta])*
@@ -34,7 +22,7 @@ macro_rules! open_enum {
         pub enum $name {
             $( $(#[$vmeta])* $variant, )+
             /// A value this crate does not know, kept as sent.
-            $fallback(String),
+            Unknown(String),
         }
 
         impl $name {
@@ -45,13 +33,13 @@ macro_rules! open_enum {
             pub fn as_str(&self) -> &str {
                 match self {
                     $( $name::$variant => $wire, )+
-                    $name::$fallback(s) => s,
+                    $name::Unknown(s) => s,
                 }
             }
 
             /// `true` for a value this crate does not know.
             pub fn is_unknown(&self) -> bool {
-                matches!(self, $name::$fallback(_))
+                matches!(self, $name::Unknown(_))
             }
         }
 
@@ -62,15 +50,21 @@ macro_rules! open_enum {
                     _ => {}
                 }
                 let trimmed = s.trim();
-                $( if trimmed.eq_ignore_ascii_case($wire) { return $name::$variant; } )+
-                $name::$fallback(s.to_string())
+                $(
+                    if trimmed.eq_ignore_ascii_case($wire)
+                        $( || trimmed.eq_ignore_ascii_case($alias) )*
+                    {
+                        return $name::$variant;
+                    }
+                )+
+                $name::Unknown(s.to_string())
             }
         }
 
         impl From<String> for $name {
             fn from(s: String) -> Self {
                 match $name::from(s.as_str()) {
-                    $name::$fallback(_) => $name::$fallback(s),
+                    $name::Unknown(_) => $name::Unknown(s),
                     known => known,
                 }
             }
@@ -91,6 +85,24 @@ macro_rules! open_enum {
         impl<'de> ::serde::Deserialize<'de> for $name {
             fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
                 Ok($name::from($crate::models::lenient::string(d)?))
+            }
+        }
+
+        impl $crate::models::lenient::Coerce for $name {
+            fn from_bool(b: bool) -> Option<Self> {
+                <String as $crate::models::lenient::Coerce>::from_bool(b).map($name::from)
+            }
+            fn from_i64(i: i64) -> Option<Self> {
+                <String as $crate::models::lenient::Coerce>::from_i64(i).map($name::from)
+            }
+            fn from_u64(u: u64) -> Option<Self> {
+                <String as $crate::models::lenient::Coerce>::from_u64(u).map($name::from)
+            }
+            fn from_f64(f: f64) -> Option<Self> {
+                <String as $crate::models::lenient::Coerce>::from_f64(f).map($name::from)
+            }
+            fn from_str(s: &str) -> Option<Self> {
+                Some($name::from(s))
             }
         }
 

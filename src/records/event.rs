@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize, de::Error as _};
 use serde_json::{Map, Value};
 
 use super::field::{Cell, FieldKind, FieldValue, json_text};
-pub use crate::models::{EventSource, EventType};
+use crate::models::{EventSource, EventType};
 
 /// Declares the export fields once: from the table come [`ExportedEvent`]'s
 /// fields, [`EXPORT_FIELDS`], [`EXPORT_FIELD_KINDS`], [`ExportedEvent::cells`]
@@ -25,7 +25,7 @@ macro_rules! export_fields {
         /// `2025-01-10T12:34:56.123456Z`, absent fields are left out.
         ///
         /// ```
-        /// use userpilot_appex::records::{EventType, ExportedEvent};
+        /// use userpilot_appex::{models::EventType, records::ExportedEvent};
         ///
         /// let line = r#"{"event_type":"interaction","event_name":"checklist:2:SEEN",
         ///   "inserted_at":"2025-01-10 12:34:56.123456","screen_width":"1920","metadata":{"a":1}}"#;
@@ -211,7 +211,7 @@ impl ExportedEvent {
     /// id and status; `None` for other kinds or a name of another shape.
     ///
     /// ```
-    /// use userpilot_appex::records::{EventType, ExportedEvent};
+    /// use userpilot_appex::{models::EventType, records::ExportedEvent};
     /// let event = ExportedEvent {
     ///     event_type: Some(EventType::Interaction),
     ///     event_name: Some("checklist:2:SEEN".into()),

@@ -4,11 +4,11 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serializer;
 use serde_json::Value;
 
-use super::event::{EventSource, EventType};
+use crate::models::{EventSource, EventType};
 
 /// What an export field holds, which decides how every format maps it.
 ///
@@ -260,19 +260,5 @@ pub fn format_micros(t: &DateTime<Utc>) -> String {
 /// assert!(parse_inserted_at("yesterday").is_none());
 /// ```
 pub fn parse_inserted_at(s: &str) -> Option<DateTime<Utc>> {
-    let s = s.trim();
-    let t = if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        t.with_timezone(&Utc)
-    } else {
-        [
-            "%Y-%m-%d %H:%M:%S%.f",
-            "%Y-%m-%dT%H:%M:%S%.f",
-            "%Y-%m-%d %H:%M:%S%.f UTC",
-            "%Y-%m-%d %H:%M:%S%.fZ",
-        ]
-        .iter()
-        .find_map(|fmt| NaiveDateTime::parse_from_str(s, fmt).ok())?
-        .and_utc()
-    };
-    Some(t.trunc_subsecs(6))
+    crate::models::parse_timestamp(s).map(|t| t.trunc_subsecs(6))
 }

@@ -61,9 +61,7 @@ mod summary;
 
 #[cfg(feature = "arrow")]
 pub use arrow::{BatchOptions, BatchStream, batches};
-pub use event::{
-    EXPORT_FIELD_KINDS, EXPORT_FIELDS, EventSource, EventType, ExportedEvent, Interaction,
-};
+pub use event::{EXPORT_FIELD_KINDS, EXPORT_FIELDS, ExportedEvent, Interaction};
 pub use field::{Cell, FieldKind, format_micros, parse_inserted_at};
 pub use format::RecordFormat;
 pub use key::DedupeKey;
@@ -71,5 +69,3 @@ pub(crate) use reader::Fault;
 pub use reader::{ReadOptions, RecordReader};
 pub use stream::{RecordStream, records_stream, records_stream_with};
 pub use summary::{Summary, summarize};
-
-pub use crate::error::RecordLocation;

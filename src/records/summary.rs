@@ -5,8 +5,10 @@ use std::{collections::BTreeMap, path::Path};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::models::{EventSource, EventType};
+
 use super::{
-    event::{EventSource, EventType, ExportedEvent},
+    event::ExportedEvent,
     field::format_micros,
     reader::{ReadOptions, RecordReader},
 };
@@ -16,7 +18,7 @@ use crate::Result;
 /// time span, and how many malformed rows were skipped.
 ///
 /// ```
-/// use userpilot_appex::records::{ExportedEvent, EventType, Summary};
+/// use userpilot_appex::{models::EventType, records::{ExportedEvent, Summary}};
 /// let mut summary = Summary::default();
 /// summary.add(&ExportedEvent { event_type: Some(EventType::Track), ..Default::default() });
 /// assert_eq!(summary.total, 1);

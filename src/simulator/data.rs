@@ -5,6 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::models::LookupKind;
+
 /// The export file fields, in file order (the record readers' contract).
 pub(crate) use crate::records::EXPORT_FIELDS as FIELDS;
 
@@ -367,10 +369,10 @@ fn as_map(v: Value) -> Map<String, Value> {
 
 // --- lookups ---
 
-/// The ten plain lookups, by path segment.
-pub(crate) fn plain_lookup(name: &str) -> Option<Value> {
-    let v = match name {
-        "user_properties" => json!([
+/// The items of a plain lookup; a lookup with no sample data has none.
+pub(crate) fn plain_lookup(kind: LookupKind) -> Value {
+    match kind {
+        LookupKind::UserProperties => json!([
             {"id": 1, "type": "user_property", "key": "email", "display_name": "Email", "data_type": "string", "is_auto_property": false},
             {"id": 2, "type": "user_property", "key": "name", "display_name": "Name", "data_type": "string", "is_auto_property": false},
             {"id": 3, "type": "user_property", "key": "created_at", "display_name": "Signed up", "data_type": "date", "is_auto_property": false},
@@ -378,13 +380,13 @@ pub(crate) fn plain_lookup(name: &str) -> Option<Value> {
             {"id": 5, "type": "user_property", "key": "browser", "display_name": "Browser", "data_type": "string", "is_auto_property": true},
             {"id": 6, "type": "user_property", "key": "country_code", "display_name": "Country", "data_type": "string", "is_auto_property": true}
         ]),
-        "company_properties" => json!([
+        LookupKind::CompanyProperties => json!([
             {"id": 10, "type": "company_property", "key": "company_name", "display_name": "Company Name", "data_type": "string", "is_auto_property": false},
             {"id": 11, "type": "company_property", "key": "plan", "display_name": "Plan", "data_type": "string", "is_auto_property": false},
             {"id": 12, "type": "company_property", "key": "employees", "display_name": "Employees", "data_type": "numeric", "is_auto_property": false},
             {"id": 13, "type": "company_property", "key": "created_at", "display_name": "Created", "data_type": "date", "is_auto_property": true}
         ]),
-        "features_events" => {
+        LookupKind::FeaturesEvents => {
             let mut items: Vec<Value> = (1..=12)
                 .map(|n| json!({"display_name": format!("Feature {n}"), "key": format!("feature_{n}"), "data_type": "string"}))
                 .collect();
@@ -393,26 +395,26 @@ pub(crate) fn plain_lookup(name: &str) -> Option<Value> {
             }));
             Value::Array(items)
         }
-        "flows" => json!([
+        LookupKind::Flows => json!([
             {"id": 123, "title": "Onboarding Flow"},
             {"id": 124, "title": "Upgrade Flow"},
             {"id": 125, "title": "What's New"}
         ]),
-        "banners" => json!([
+        LookupKind::Banners => json!([
             {"id": 77, "title": "Promo Banner"},
             {"id": 78, "title": "Maintenance Notice"}
         ]),
-        "embeds" => json!([
+        LookupKind::Embeds => json!([
             {"id": 77, "title": "Promo Banner", "type": "banner"},
             {"id": 78, "title": "Maintenance Notice", "type": "banner"},
             {"id": 92, "title": "Feature Card", "type": "card"},
             {"id": 93, "title": "Tips Card", "type": "card"}
         ]),
-        "spotlights" => json!([
+        LookupKind::Spotlights => json!([
             {"id": 88, "title": "New Feature Spotlight"},
             {"id": 89, "title": "Keyboard Shortcuts"}
         ]),
-        "surveys" => json!([
+        LookupKind::Surveys => json!([
             {"id": 45, "title": "CSAT Survey", "platform": "web", "modules": [
                 {"id": 1, "order": 1, "type": "open_text", "question": "How was it?"},
                 {"id": 2, "order": 2, "type": "rating", "question": "How likely are you to recommend us?"}
@@ -421,12 +423,12 @@ pub(crate) fn plain_lookup(name: &str) -> Option<Value> {
                 {"id": 3, "order": 1, "type": "nps", "question": "How likely are you to recommend us to a friend?"}
             ]}
         ]),
-        "resource_center_modules" => json!([
+        LookupKind::ResourceCenterModules => json!([
             {"display_name": "Knowledge Base", "key": "knowledge_base", "data_type": "string"},
             {"display_name": "Contact Support", "key": "contact_support", "data_type": "string"},
             {"display_name": "Product Tours", "key": "product_tours", "data_type": "string"}
         ]),
-        "checklists" => json!([
+        LookupKind::Checklists => json!([
             {"id": 2, "display_name": "Getting Started", "key": "checklist_2", "data_type": "string", "tasks": [
                 {"id": 1, "order": 1, "title": "Create a project"},
                 {"id": 2, "order": 2, "title": "Invite a teammate"}
@@ -435,9 +437,8 @@ pub(crate) fn plain_lookup(name: &str) -> Option<Value> {
                 {"id": 3, "order": 1, "title": "Connect billing"}
             ]}
         ]),
-        _ => return None,
-    };
-    Some(v)
+        _ => json!([]),
+    }
 }
 
 const SEGMENT_NAMES: [&str; 8] = [

@@ -91,47 +91,47 @@ use std::{fmt, net::SocketAddr, sync::Arc, time::Duration};
 
 use tokio::{sync::oneshot, task::JoinHandle};
 
+use crate::models::LookupKind;
+
 pub use config::SimulatorConfig;
 
-/// An operation of the API (or a file download), for counting requests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Route {
-    /// `POST /api/v1/analytics/exports`.
-    TriggerExport,
-    /// `GET /api/v1/analytics/exports/jobs/`.
-    ListJobs,
-    /// `GET /api/v1/analytics/exports/jobs/{job_id}`.
-    GetJob,
-    /// `GET .../lookups/user_properties`.
-    UserProperties,
-    /// `GET .../lookups/company_properties`.
-    CompanyProperties,
-    /// `GET .../lookups/segments`.
-    Segments,
-    /// `GET .../lookups/features_events`.
-    FeaturesEvents,
-    /// `GET .../lookups/events_properties`.
-    EventsProperties,
-    /// `GET .../lookups/flows`.
-    Flows,
-    /// `GET .../lookups/banners`.
-    Banners,
-    /// `GET .../lookups/embeds`.
-    Embeds,
-    /// `GET .../lookups/spotlights`.
-    Spotlights,
-    /// `GET .../lookups/surveys`.
-    Surveys,
-    /// `GET .../lookups/resource_center_modules`.
-    ResourceCenterModules,
-    /// `GET .../lookups/checklists`.
-    Checklists,
-    /// A presigned file download (`/_files/{job_id}/{filename}`).
-    Download,
-    /// Anything else (answered 404 or 405).
-    Other,
+/// Declares [`Route`] with one variant per row of the lookup table.
+macro_rules! declare_route {
+    ($(
+        $(#[$doc:meta])*
+        $variant:ident $op:ident : $model:ident [$($paging:tt)*] [$($names:tt)*];
+    )*) => {
+        /// An operation of the API (or a file download), for counting requests.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Route {
+            /// `POST /api/v1/analytics/exports`.
+            TriggerExport,
+            /// `GET /api/v1/analytics/exports/jobs/`.
+            ListJobs,
+            /// `GET /api/v1/analytics/exports/jobs/{job_id}`.
+            GetJob,
+            $(
+                #[doc = concat!("`GET .../lookups/", stringify!($op), "`.")]
+                $variant,
+            )*
+            /// A presigned file download (`/_files/{job_id}/{filename}`).
+            Download,
+            /// Anything else (answered 404 or 405).
+            Other,
+        }
+
+        impl From<LookupKind> for Route {
+            fn from(kind: LookupKind) -> Route {
+                match kind {
+                    $( LookupKind::$variant => Route::$variant, )*
+                }
+            }
+        }
+    };
 }
+
+crate::models::lookup_table!(declare_route);
 
 /// One request the simulator received. The `Authorization` value is never
 /// stored, only whether the header was there.

@@ -12,9 +12,11 @@ use axum::{
     routing::{get, post},
 };
 use bytes::Bytes;
-use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
+
+use crate::models::LookupKind;
 
 use super::{
     RecordedRequest, Route,
@@ -77,21 +79,9 @@ pub(crate) fn classify(method: &Method, path: &str) -> Route {
             Route::GetJob
         };
     }
-    match rest.strip_prefix("/lookups/") {
-        Some("user_properties") => Route::UserProperties,
-        Some("company_properties") => Route::CompanyProperties,
-        Some("segments") => Route::Segments,
-        Some("features_events") => Route::FeaturesEvents,
-        Some("events_properties") => Route::EventsProperties,
-        Some("flows") => Route::Flows,
-        Some("banners") => Route::Banners,
-        Some("embeds") => Route::Embeds,
-        Some("spotlights") => Route::Spotlights,
-        Some("surveys") => Route::Surveys,
-        Some("resource_center_modules") => Route::ResourceCenterModules,
-        Some("checklists") => Route::Checklists,
-        _ => Route::Other,
-    }
+    rest.strip_prefix("/lookups/")
+        .and_then(|name| LookupKind::ALL.iter().copied().find(|k| k.name() == name))
+        .map_or(Route::Other, Route::from)
 }
 
 /// Records every request; checks auth and injects API faults on API routes.
@@ -260,13 +250,7 @@ fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
     }
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
-    }
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .map(|t| t.and_utc())
+    crate::models::parse_timestamp(s)
 }
 
 /// The days of the range, `to`'s day included. Default: the last 7 days.
@@ -389,30 +373,29 @@ async fn lookup(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let query = parse_query(raw.as_deref());
-    match name.as_str() {
-        "segments" => page(
-            &state,
-            "seg",
-            state.config.segment_count,
-            &query,
-            data::segment,
-        ),
-        "events_properties" => page(
+    let Some(kind) = LookupKind::ALL.iter().copied().find(|k| k.name() == name) else {
+        return error_response(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Not found",
+            &format!("No lookup named {name:?}"),
+        );
+    };
+    if !kind.is_paginated() {
+        return Json(data::plain_lookup(kind)).into_response();
+    }
+    let config = &state.config;
+    match kind {
+        LookupKind::Segments => page(&state, "seg", config.segment_count, &query, data::segment),
+        LookupKind::EventsProperties => page(
             &state,
             "evp",
-            state.config.event_property_count,
+            config.event_property_count,
             &query,
             data::event_property,
         ),
-        other => match data::plain_lookup(other) {
-            Some(v) => Json(v).into_response(),
-            None => error_response(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "Not found",
-                &format!("No lookup named {other:?}"),
-            ),
-        },
+        // A paginated lookup the simulator has no sample data for: no items.
+        other => page(&state, other.name(), 0, &query, |_| Value::Null),
     }
 }
 

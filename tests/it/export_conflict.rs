@@ -11,9 +11,10 @@ use userpilot_appex::config::Jitter;
 use userpilot_appex::{
     Client, Error, RetryPolicy,
     ext::{
-        export::{ConflictPolicy, EventType},
+        export::ConflictPolicy,
         jobs::{ExportJobHandle, JobOrigin, WaitPolicy},
     },
+    models::EventType,
 };
 
 fn conflict() -> Reply {

@@ -11,9 +11,10 @@ use serde_json::json;
 use userpilot_appex::{
     Client, Error,
     ext::{
-        export::{EventType, ExportRequestBuilder, ExportTime},
+        export::{ExportRequestBuilder, ExportTime},
         jobs::JobOrigin,
     },
+    models::EventType,
     types::ExportFormat,
 };
 
@@ -134,13 +135,15 @@ async fn invalid_requests_fail_before_any_request_is_sent() {
         ("not an address", client.export().email("o ps@example.com")),
         (
             "`Other` is empty",
-            client.export().event_type(EventType::Other(String::new())),
+            client
+                .export()
+                .event_type(EventType::Unknown(String::new())),
         ),
         (
             "whitespace",
             client
                 .export()
-                .event_type(EventType::Other(" custom".into())),
+                .event_type(EventType::Unknown(" custom".into())),
         ),
         ("exclusions is empty", client.export().exclusions("")),
         ("last_days", client.export().last_days(0)),
@@ -218,7 +221,7 @@ fn event_types_round_trip_as_wire_strings() {
     let all: Vec<EventType> = EventType::KNOWN
         .iter()
         .cloned()
-        .chain([EventType::Other("survey_answer".into())])
+        .chain([EventType::Unknown("survey_answer".into())])
         .collect();
     let wire = serde_json::to_value(&all).unwrap();
     let mut expected = EVENT_TYPES.to_vec();

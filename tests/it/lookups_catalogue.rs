@@ -2,8 +2,9 @@
 //! serving the lookup fixtures.
 
 use crate::support::{
-    LOOKUPS, PLAIN_LOOKUPS,
+    LOOKUPS,
     mock::{answer, client, first_page, page_after},
+    plain_lookups,
 };
 use httpmock::{Method::GET, Mock, MockServer};
 use serde_json::{Value, json};
@@ -26,7 +27,7 @@ fn fixture(name: &str) -> Value {
 /// look up), segments over two pages and event properties over one.
 async fn serve_everything(server: &MockServer) -> Vec<Mock<'_>> {
     let mut mocks = Vec::new();
-    for lookup in PLAIN_LOOKUPS {
+    for lookup in plain_lookups() {
         mocks.push(first_page(server, lookup, fixture(&format!("{lookup}.odd.json"))).await);
     }
     mocks.push(
@@ -73,7 +74,7 @@ async fn serve_everything(server: &MockServer) -> Vec<Mock<'_>> {
 async fn each_plain_lookup_calls_its_path_and_decodes_the_spec_example() {
     let server = MockServer::start_async().await;
     let mut mocks = Vec::new();
-    for lookup in PLAIN_LOOKUPS {
+    for lookup in plain_lookups() {
         mocks.push(first_page(&server, lookup, fixture(&format!("{lookup}.spec.json"))).await);
     }
     let client = client(&server);
@@ -252,7 +253,7 @@ async fn catalogue_maps_ids_to_names() {
 #[tokio::test]
 async fn catalogue_fails_with_the_first_error_rather_than_returning_part() {
     let server = MockServer::start_async().await;
-    for lookup in PLAIN_LOOKUPS.iter().filter(|l| **l != "surveys") {
+    for lookup in plain_lookups().filter(|l| *l != "surveys") {
         first_page(&server, lookup, json!([])).await;
     }
     first_page(&server, "segments", json!({"data": [], "metadata": null})).await;
@@ -275,7 +276,7 @@ async fn catalogue_fails_with_the_first_error_rather_than_returning_part() {
 #[tokio::test]
 async fn catalogue_stops_on_a_repeated_cursor_in_a_paginated_lookup() {
     let server = MockServer::start_async().await;
-    for lookup in PLAIN_LOOKUPS {
+    for lookup in plain_lookups() {
         first_page(&server, lookup, json!([])).await;
     }
     first_page(&server, "events_properties", json!({"data": null})).await;

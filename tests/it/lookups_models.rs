@@ -638,3 +638,105 @@ fn models_have_a_json_schema_naming_their_fields() {
             .contains_key("type")
     );
 }
+
+// --- decoding straight from the input ---
+
+/// Decodes `text` three ways: straight from the text (the visitor path the
+/// client uses), from a `serde_json::Value` of it, and from the text
+/// re-indented with its keys in another order; all three must agree.
+fn decodes_the_same_every_way<T: DeserializeOwned + PartialEq + Debug>(name: &str) -> T {
+    let text = fixture(name);
+    let from_text: T = serde_json::from_str(&text).expect("decode from text");
+    let value: Value = serde_json::from_str(&text).expect("JSON");
+    let from_value: T = serde_json::from_value(value.clone()).expect("decode from a Value");
+    assert_eq!(from_text, from_value, "{name}: text vs Value");
+    let reordered = reverse_keys(value);
+    let pretty = serde_json::to_string_pretty(&reordered).unwrap();
+    let from_pretty: T = serde_json::from_str(&pretty).expect("decode reordered text");
+    assert_eq!(
+        from_text, from_pretty,
+        "{name}: key order or layout changed the result"
+    );
+    from_text
+}
+
+/// The same JSON with every object's keys in reverse order (a repeated key
+/// cannot occur in a `Value`, so the result must not change).
+fn reverse_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.reverse();
+            let mut out = serde_json::Map::new();
+            for (k, v) in entries {
+                out.insert(k, reverse_keys(v));
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(reverse_keys).collect()),
+        other => other,
+    }
+}
+
+#[test]
+fn every_lookup_fixture_decodes_the_same_from_text_and_from_a_value() {
+    for kind in ["spec", "odd"] {
+        let f = |lookup: &str| format!("{lookup}.{kind}.json");
+        decodes_the_same_every_way::<Vec<UserProperty>>(&f("user_properties"));
+        decodes_the_same_every_way::<Vec<CompanyProperty>>(&f("company_properties"));
+        decodes_the_same_every_way::<SegmentPage>(&f("segments"));
+        decodes_the_same_every_way::<Vec<FeatureEvent>>(&f("features_events"));
+        decodes_the_same_every_way::<EventPropertyPage>(&f("events_properties"));
+        decodes_the_same_every_way::<Vec<Flow>>(&f("flows"));
+        decodes_the_same_every_way::<Vec<Banner>>(&f("banners"));
+        decodes_the_same_every_way::<Vec<Embed>>(&f("embeds"));
+        decodes_the_same_every_way::<Vec<Spotlight>>(&f("spotlights"));
+        decodes_the_same_every_way::<Vec<Survey>>(&f("surveys"));
+        decodes_the_same_every_way::<Vec<ResourceCenterModule>>(&f("resource_center_modules"));
+        decodes_the_same_every_way::<Vec<Checklist>>(&f("checklists"));
+    }
+}
+
+#[test]
+fn a_repeated_key_reads_as_its_last_value_as_in_a_json_object() {
+    let segment: Segment =
+        serde_json::from_str(r#"{"id": 1, "title": "a", "id": "not a number", "title": "b"}"#)
+            .unwrap();
+    assert_eq!(segment.id, None);
+    assert_eq!(segment.extra["id"], json!("not a number"));
+    assert_eq!(segment.title.as_deref(), Some("b"));
+    let segment: Segment = serde_json::from_str(r#"{"id": "x", "id": 7}"#).unwrap();
+    assert_eq!(segment.id, Some(7));
+    assert!(segment.extra.is_empty(), "{:?}", segment.extra);
+}
+
+#[test]
+fn one_set_of_coercion_rules_for_job_and_lookup_fields() {
+    // The same flag spellings read the same in every model.
+    for (sent, read) in [
+        (json!("TRUE"), Some(true)),
+        (json!("0"), Some(false)),
+        (json!(1), Some(true)),
+        (json!("yes"), None),
+        (json!(2), None),
+    ] {
+        let p: Property = serde_json::from_value(json!({"is_auto_property": sent})).unwrap();
+        assert_eq!(p.is_auto_property, read, "{sent}");
+        let s: Segment = serde_json::from_value(json!({"is_hidden": sent})).unwrap();
+        assert_eq!(s.is_hidden, read, "{sent}");
+    }
+    // Integers: a float beyond 2^53 does not fit, in pages as in items.
+    let m: PageMetadata =
+        serde_json::from_value(json!({"limit": 1.0e16, "total_count": "12"})).unwrap();
+    assert_eq!(m.limit, None);
+    assert_eq!(m.extra["limit"], json!(1.0e16));
+    assert_eq!(m.total_count, Some(12));
+    let s: Segment = serde_json::from_value(json!({"id": 1.0e16})).unwrap();
+    assert_eq!(s.id, None);
+    // Text: numbers and bools read as their JSON text in jobs and lookups.
+    let job: ExportJob = serde_json::from_value(json!({"progress": 0.5, "job_id": 7})).unwrap();
+    assert_eq!(job.progress.as_deref(), Some("0.5"));
+    assert_eq!(job.job_id.as_deref(), Some("7"));
+    let f: FeatureEvent = serde_json::from_value(json!({"key": 0.5})).unwrap();
+    assert_eq!(f.key.as_deref(), Some("0.5"));
+}

@@ -40,4 +40,6 @@ mod simulator_contract;
 mod simulator_e2e;
 mod simulator_faults;
 mod simulator_files;
+mod spec_drift;
 mod spec_repairs;
+mod spec_surface;

@@ -282,8 +282,9 @@ async fn a_repeated_long_cursor_is_shown_short_in_the_error() {
         .as_ref()
         .expect_err("an error last");
     let text = error.to_string();
-    assert!(text.contains(&format!("{}…", "c".repeat(32))), "{text}");
-    assert!(!text.contains(&"c".repeat(33)), "the cursor is cut: {text}");
+    // As documented: at most 32 characters, the `…` included.
+    assert!(text.contains(&format!("\"{}…\"", "c".repeat(31))), "{text}");
+    assert!(!text.contains(&"c".repeat(32)), "the cursor is cut: {text}");
     assert!(text.contains("segments"), "{text}");
     p1.assert_calls_async(1).await;
     p2.assert_calls_async(1).await;

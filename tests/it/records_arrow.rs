@@ -22,9 +22,9 @@ use proptest::{prelude::*, test_runner::TestCaseError};
 use serde_json::{Map, Value, json};
 use userpilot_appex::{
     Error,
+    models::{EventSource, EventType},
     records::{
-        BatchOptions, EXPORT_FIELDS, EventSource, EventType, ExportedEvent, ReadOptions,
-        RecordReader,
+        BatchOptions, EXPORT_FIELDS, ExportedEvent, ReadOptions, RecordReader,
         arrow::{
             DEDUPE_KEY, DEDUPE_KEY_IS_LOCAL, EXTRA, EventBatchBuilder, INTERACTION_ENTITY_ID,
             INTERACTION_ENTITY_TYPE, INTERACTION_STATUS, SCHEMA_VERSION, SCHEMA_VERSION_KEY,

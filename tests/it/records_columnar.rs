@@ -8,10 +8,9 @@ use chrono::Timelike;
 use serde_json::json;
 use userpilot_appex::{
     Error,
-    records::{
-        EventSource, EventType, ExportedEvent, ReadOptions, RecordFormat, RecordLocation,
-        RecordReader, format_micros,
-    },
+    error::RecordLocation,
+    models::{EventSource, EventType},
+    records::{ExportedEvent, ReadOptions, RecordFormat, RecordReader, format_micros},
 };
 
 /// The `i`-th fixture event as typed values (what a reader must return).
@@ -197,7 +196,10 @@ mod parquet_files {
         assert_eq!(read[0].screen_height, Some(768));
         assert_eq!(read[0].metadata, json!({"a": [1]}));
         assert_eq!(read[0].extra["campaign"], json!("spring"));
-        assert_eq!(read[1].event_type, Some(EventType::Other("webhook".into())));
+        assert_eq!(
+            read[1].event_type,
+            Some(EventType::Unknown("webhook".into()))
+        );
         assert_eq!(read[1].screen_width, None);
         assert_eq!(read[1].metadata, json!("plain text"));
         assert!(!read[1].extra.contains_key("campaign"));

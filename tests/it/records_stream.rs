@@ -14,7 +14,8 @@ use crate::support::{
 use futures::{Stream, StreamExt};
 use userpilot_appex::{
     Error,
-    records::{ReadOptions, RecordLocation, RecordReader, records_stream, records_stream_with},
+    error::RecordLocation,
+    records::{ReadOptions, RecordReader, records_stream, records_stream_with},
 };
 
 /// Writes events `range` as `dir/name` (see [`write_ndjson`]); returns its path.

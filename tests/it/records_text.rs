@@ -15,9 +15,10 @@ use flate2::{Compression, write::GzEncoder};
 use serde_json::{Value, json};
 use userpilot_appex::{
     Error,
+    error::RecordLocation,
+    models::{EventSource, EventType},
     records::{
-        EXPORT_FIELDS, EventSource, EventType, ExportedEvent, ReadOptions, RecordFormat,
-        RecordLocation, RecordReader, Summary, summarize,
+        EXPORT_FIELDS, ExportedEvent, ReadOptions, RecordFormat, RecordReader, Summary, summarize,
     },
 };
 
@@ -95,7 +96,7 @@ fn assert_event_matches(event: &ExportedEvent, i: usize) {
         event.event_type.as_ref().map(EventType::as_str),
         expected["event_type"].as_str()
     );
-    assert!(!matches!(event.event_type, Some(EventType::Other(_))));
+    assert!(!matches!(event.event_type, Some(EventType::Unknown(_))));
     let name = expected["event_name"].as_str().unwrap();
     assert_eq!(
         event.event_name.as_deref(),
@@ -455,7 +456,7 @@ fn unknown_event_type_and_source_are_kept_as_unknown() {
     let read = read_all(&path);
     assert_eq!(
         read[0].event_type,
-        Some(EventType::Other("nps_response".into()))
+        Some(EventType::Unknown("nps_response".into()))
     );
     assert_eq!(
         read[0].source,

@@ -153,7 +153,7 @@ fn spec_example<'a>(spec: &'a Value, path: &str) -> &'a Value {
 async fn plain_lookups_follow_the_spec_schemas_and_examples() {
     let spec = spec();
     let sim = start(SimulatorConfig::default()).await;
-    for name in PLAIN_LOOKUPS {
+    for name in plain_lookups() {
         let path = format!("{LOOKUPS}{name}");
         let a = get(&sim, &path).await;
         check(&spec, &path, "get", &a, StatusCode::OK);
@@ -262,10 +262,7 @@ async fn every_operation_answers_401_in_the_error_shape() {
         (Method::GET, JOBS.into(), JOBS.into()),
         (Method::GET, format!("{JOBS}some-job"), JOB_TEMPLATE.into()),
     ];
-    for name in PLAIN_LOOKUPS
-        .iter()
-        .chain(&["segments", "events_properties"])
-    {
+    for name in all_lookups() {
         cases.push((
             Method::GET,
             format!("{LOOKUPS}{name}"),

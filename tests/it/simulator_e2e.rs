@@ -15,9 +15,10 @@ use futures::StreamExt;
 use userpilot_appex::{
     Client, Error, RetryPolicy,
     ext::{
-        export::{ConflictPolicy, EventType},
+        export::ConflictPolicy,
         jobs::{ExportJobHandle, WaitPolicy},
     },
+    models::EventType,
     models::JobStatus,
     simulator::{Route, Simulator, SimulatorConfig},
     types::ExportFormat,

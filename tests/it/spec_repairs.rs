@@ -1,15 +1,10 @@
 //! The spec repairs that build.rs applies, exercised on the vendored spec
 //! and on variations of it a future spec update might bring.
 
-#[path = "../../build/repairs.rs"]
-mod repairs;
-
-use repairs::{API_PREFIX, repair_spec};
 use serde_json::{Value, json};
+use userpilot_appex_spec::repairs::{API_PREFIX, repair_spec};
 
-fn vendored() -> Value {
-    serde_json::from_str(include_str!("../../openapi/userpilot-appex-openapi.json")).unwrap()
-}
+use crate::support::spec::vendored;
 
 fn ids(spec: &Value) -> Vec<(String, String, String)> {
     let mut out = Vec::new();

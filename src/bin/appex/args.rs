@@ -4,10 +4,11 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum, builder::TypedValueParser};
 use userpilot_appex::{
     client::{DEFAULT_BASE_URL, ENV_API_KEY, ENV_BASE_URL},
     ext::export::{ConflictPolicy, ExportTime},
+    models::LookupKind,
     types::ExportFormat,
 };
 
@@ -84,25 +85,18 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct LookupsArgs {
     /// What to list.
-    #[arg(value_enum)]
+    #[arg(value_parser = lookup_kind_parser())]
     pub kind: LookupKind,
 }
 
-/// The lookups, named as on the command line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LookupKind {
-    UserProperties,
-    CompanyProperties,
-    Segments,
-    FeaturesEvents,
-    EventsProperties,
-    Flows,
-    Banners,
-    Embeds,
-    Spotlights,
-    Surveys,
-    ResourceCenterModules,
-    Checklists,
+/// The lookup kinds as the command line names them (`user-properties`…),
+/// from the library's lookup table.
+fn lookup_kind_parser() -> impl TypedValueParser<Value = LookupKind> {
+    let names: Vec<String> = LookupKind::ALL
+        .iter()
+        .map(|k| k.name().replace('_', "-"))
+        .collect();
+    clap::builder::PossibleValuesParser::new(names).try_map(|name| name.parse::<LookupKind>())
 }
 
 #[derive(Debug, Subcommand)]

@@ -68,7 +68,6 @@ mod progress;
 mod refresh;
 mod report;
 
-pub use crate::error::DownloadFailure;
 pub use builder::{Download, DownloadSource};
 pub use filename::sanitize_filename;
 pub use lock::LockPolicy;

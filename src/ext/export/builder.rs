@@ -21,7 +21,7 @@ use crate::{
 ///
 /// ```
 /// use chrono::NaiveDate;
-/// use userpilot_appex::{ext::export::{EventType, ExportRequestBuilder}, types::ExportFormat};
+/// use userpilot_appex::{ext::export::ExportRequestBuilder, models::EventType, types::ExportFormat};
 ///
 /// let request = ExportRequestBuilder::new()
 ///     .from(NaiveDate::from_ymd_opt(2025, 1, 1).unwrap())
@@ -218,10 +218,10 @@ impl<C> ExportRequestBuilder<C> {
             .event_types
             .iter()
             .map(|event_type| match event_type {
-                EventType::Other(s) if s.trim().is_empty() => {
+                EventType::Unknown(s) if s.trim().is_empty() => {
                     Err(invalid("event type `Other` is empty"))
                 }
-                EventType::Other(s) if s.trim() != s => Err(invalid(format!(
+                EventType::Unknown(s) if s.trim() != s => Err(invalid(format!(
                     "event type {s:?} has surrounding whitespace"
                 ))),
                 known => Ok(known.as_str().to_string()),

@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! # async fn run() -> userpilot_appex::Result<()> {
-//! use userpilot_appex::{Client, ext::export::EventType, types::ExportFormat};
+//! use userpilot_appex::{Client, models::EventType, types::ExportFormat};
 //!
 //! let client = Client::from_env()?;
 //! let handle = client
@@ -31,7 +31,7 @@ mod builder;
 mod conflict;
 mod time;
 
-pub use crate::models::EventType;
+use crate::models::EventType;
 pub use builder::ExportRequestBuilder;
 pub use conflict::ConflictPolicy;
 pub use time::ExportTime;

@@ -10,8 +10,9 @@ pub mod records;
 pub mod server;
 #[cfg(feature = "simulator")]
 pub mod simulator;
+pub mod spec;
 
-use userpilot_appex::{Client, RetryPolicy};
+use userpilot_appex::{Client, RetryPolicy, models::LookupKind};
 
 /// A path of the API: its prefix, then `suffix`, as a literal (so constants
 /// and `concat!` can use it).
@@ -34,19 +35,19 @@ pub const JOB_TEMPLATE: &str = api_path!("/jobs/{job_id}");
 /// The lookups' prefix; a lookup's path is this plus its name.
 pub const LOOKUPS: &str = api_path!("/lookups/");
 
-/// The ten lookups that answer a plain list.
-pub const PLAIN_LOOKUPS: [&str; 10] = [
-    "user_properties",
-    "company_properties",
-    "features_events",
-    "flows",
-    "banners",
-    "embeds",
-    "spotlights",
-    "surveys",
-    "resource_center_modules",
-    "checklists",
-];
+/// The path segments of the plain (not paginated) lookups, from the lookup
+/// table.
+pub fn plain_lookups() -> impl Iterator<Item = &'static str> {
+    LookupKind::ALL
+        .iter()
+        .filter(|k| !k.is_paginated())
+        .map(|k| k.name())
+}
+
+/// The path segments of every lookup, from the lookup table.
+pub fn all_lookups() -> impl Iterator<Item = &'static str> {
+    LookupKind::ALL.iter().map(|k| k.name())
+}
 
 /// The path of one job.
 pub fn job_path(id: &str) -> String {

@@ -13,7 +13,8 @@ use flate2::{Compression, write::GzEncoder};
 use serde_json::{Value, json};
 use userpilot_appex::{
     Error,
-    records::{EXPORT_FIELDS, ReadOptions, RecordLocation, RecordReader},
+    error::RecordLocation,
+    records::{EXPORT_FIELDS, ReadOptions, RecordReader},
 };
 
 /// CSV text with the contract header, `metadata` as JSON text, empty = absent.

@@ -13,7 +13,7 @@ use userpilot_appex::{
     simulator::{Simulator, SimulatorConfig},
 };
 
-pub use super::{EXPORTS, JOBS, LOOKUPS, PLAIN_LOOKUPS};
+pub use super::{EXPORTS, JOBS, LOOKUPS, all_lookups, plain_lookups};
 
 /// A config whose jobs only move when the test advances the clock: 1 h
 /// pending, 1 h per chunk.

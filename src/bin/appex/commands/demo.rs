@@ -11,7 +11,7 @@ use userpilot_appex::{
     types::ExportFormat,
 };
 
-use super::{Ctx, download, jobs, records, simulate};
+use super::{Invocation, download, jobs, records, simulate};
 use crate::{args::DemoArgs, errors::CliError, output::FileOut};
 
 /// `demo --json`.
@@ -24,7 +24,7 @@ struct DemoOut {
     summary: Summary,
 }
 
-pub async fn run(ctx: &Ctx, args: DemoArgs) -> Result<(), CliError> {
+pub async fn run(ctx: &Invocation, args: DemoArgs) -> Result<(), CliError> {
     let ui = &ctx.ui;
     let sim = simulate::start(SimulatorConfig::default(), 0).await?;
     ui.note(format!("1/4 simulator started on {}", sim.base_url()));

@@ -7,7 +7,7 @@ use userpilot_appex::{
     models::ExportJob,
 };
 
-use super::{Ctx, jobs};
+use super::{Invocation, jobs};
 use crate::{
     args::{DownloadFlags, ExportArgs},
     errors::CliError,
@@ -22,7 +22,7 @@ pub struct ExportOut {
     pub files: Vec<FileOut>,
 }
 
-pub async fn run(ctx: &Ctx, args: ExportArgs) -> Result<(), CliError> {
+pub async fn run(ctx: &Invocation, args: ExportArgs) -> Result<(), CliError> {
     let client = ctx.client()?;
     crate::interrupt::install();
     let mut request = client
@@ -104,7 +104,7 @@ fn listed_files(job: &ExportJob) -> Vec<FileOut> {
 }
 
 async fn download_and_print(
-    ctx: &Ctx,
+    ctx: &Invocation,
     client: &userpilot_appex::Client,
     job: ExportJob,
     job_id: String,

@@ -9,7 +9,7 @@ use userpilot_appex::{
     models::{ExportJob, ExportJobSummary, JobStatus, SecretUrl},
 };
 
-use super::Ctx;
+use super::Invocation;
 use crate::{
     args::JobsCommand,
     errors::CliError,
@@ -17,7 +17,7 @@ use crate::{
     output::{Ui, job_style},
 };
 
-pub async fn run(ctx: &Ctx, command: JobsCommand) -> Result<(), CliError> {
+pub async fn run(ctx: &Invocation, command: JobsCommand) -> Result<(), CliError> {
     let client = ctx.client()?;
     match command {
         JobsCommand::List => {

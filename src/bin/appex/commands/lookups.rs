@@ -1,16 +1,11 @@
 //! `appex lookups <KIND>`: a table, or a JSON array of the items with
 //! unknown fields kept.
 
-use futures::TryStreamExt;
-use serde::Serialize;
 use serde_json::Value;
-use userpilot_appex::Client;
+use userpilot_appex::{Client, models::LookupKind};
 
-use super::Ctx;
-use crate::{
-    args::{LookupKind, LookupsArgs},
-    errors::CliError,
-};
+use super::Invocation;
+use crate::{args::LookupsArgs, errors::CliError};
 
 /// Columns shown by default, in this order, when some item has them.
 const PREFERRED_COLUMNS: [&str; 9] = [
@@ -28,7 +23,7 @@ const PREFERRED_COLUMNS: [&str; 9] = [
 /// Longest cell shown in a table.
 const MAX_CELL: usize = 48;
 
-pub async fn run(ctx: &Ctx, args: LookupsArgs) -> Result<(), CliError> {
+pub async fn run(ctx: &Invocation, args: LookupsArgs) -> Result<(), CliError> {
     let client = ctx.client()?;
     let items = fetch(&client, args.kind).await?;
     if ctx.ui.json {
@@ -50,33 +45,10 @@ pub async fn run(ctx: &Ctx, args: LookupsArgs) -> Result<(), CliError> {
 
 /// Every item of a lookup (every page of the paginated ones), as JSON.
 async fn fetch(client: &Client, kind: LookupKind) -> Result<Vec<Value>, CliError> {
-    use LookupKind as K;
-    match kind {
-        K::UserProperties => values(client.user_properties().await?),
-        K::CompanyProperties => values(client.company_properties().await?),
-        K::Segments => values(client.segments_stream().try_collect::<Vec<_>>().await?),
-        K::FeaturesEvents => values(client.features_events().await?),
-        K::EventsProperties => values(
-            client
-                .events_properties_stream()
-                .try_collect::<Vec<_>>()
-                .await?,
-        ),
-        K::Flows => values(client.flows().await?),
-        K::Banners => values(client.banners().await?),
-        K::Embeds => values(client.embeds().await?),
-        K::Spotlights => values(client.spotlights().await?),
-        K::Surveys => values(client.surveys().await?),
-        K::ResourceCenterModules => values(client.resource_center_modules().await?),
-        K::Checklists => values(client.checklists().await?),
-    }
-}
-
-fn values<T: Serialize>(items: Vec<T>) -> Result<Vec<Value>, CliError> {
-    items
-        .iter()
-        .map(serde_json::to_value)
-        .collect::<Result<_, _>>()
+    client
+        .lookup(kind)
+        .await?
+        .to_json()
         .map_err(|e| CliError::Other(format!("cannot encode the items as JSON: {e}")))
 }
 

@@ -16,13 +16,14 @@ use crate::{
     output::Ui,
 };
 
-/// What every command gets: the global options and the output settings.
-pub struct Ctx {
+/// One run of the command line, as every command gets it: the global
+/// options and the output settings.
+pub struct Invocation {
     pub global: GlobalArgs,
     pub ui: Ui,
 }
 
-impl Ctx {
+impl Invocation {
     /// A client from `--base-url` and `--api-key` (or their variables).
     pub fn client(&self) -> Result<Client, CliError> {
         let key = self
@@ -50,7 +51,7 @@ impl Ctx {
 
 /// Runs the command line.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
-    let ctx = Ctx {
+    let ctx = Invocation {
         ui: Ui::new(cli.global.json, cli.global.quiet),
         global: cli.global,
     };

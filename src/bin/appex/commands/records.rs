@@ -9,10 +9,10 @@ use std::{
 use futures::StreamExt;
 use userpilot_appex::records::{Summary, format_micros, records_stream};
 
-use super::Ctx;
+use super::Invocation;
 use crate::{args::RecordsArgs, errors::CliError, output::Ui};
 
-pub async fn run(ctx: &Ctx, args: RecordsArgs) -> Result<(), CliError> {
+pub async fn run(ctx: &Invocation, args: RecordsArgs) -> Result<(), CliError> {
     if args.summary {
         let summary = records_stream(&args.files).summarize().await?;
         return print_summary(&ctx.ui, &summary);

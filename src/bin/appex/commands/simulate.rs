@@ -8,7 +8,7 @@ use userpilot_appex::{
     simulator::{Simulator, SimulatorConfig},
 };
 
-use super::Ctx;
+use super::Invocation;
 use crate::{args::SimulateArgs, errors::CliError};
 
 /// `simulate --json`.
@@ -18,7 +18,7 @@ struct SimulateOut<'a> {
     api_key: &'a str,
 }
 
-pub async fn run(ctx: &Ctx, args: SimulateArgs) -> Result<(), CliError> {
+pub async fn run(ctx: &Invocation, args: SimulateArgs) -> Result<(), CliError> {
     // The simulator's own key, never `--api-key` / USERPILOT_API_KEY: a real
     // key must not be printed.
     let config = SimulatorConfig::default()

@@ -1,15 +1,14 @@
 //! Named repairs applied to the vendored OpenAPI spec before progenitor sees it.
 //!
-//! `build.rs` includes this file with `#[path]`, and `tests/spec_repairs.rs`
-//! includes it again so every repair is unit-tested. It depends on
-//! `serde_json` only. Each repair is a small function with one line on why
+//! `build.rs` runs them (this crate is its build dependency) and the
+//! integration tests exercise each one. They depend on `serde_json` only. Each repair is a small function with one line on why
 //! progenitor needs it; a repair that no longer fits the spec returns a
 //! [`RepairError`] naming itself and the JSON path, so a spec update fails
 //! the build with a readable message rather than a backtrace.
 
-#![allow(dead_code)]
-
 use serde_json::{Map, Value, json};
+
+use crate::METHODS;
 
 /// A repair that could not be applied to the spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +26,7 @@ impl std::fmt::Display for RepairError {
         write!(
             f,
             "spec repair `{}` failed at `{}`: {}. The vendored spec changed shape; \
-             update build/repairs.rs.",
+             update crates/appex-spec/src/repairs.rs.",
             self.repair, self.path, self.message
         )
     }
@@ -48,169 +47,259 @@ fn fail(repair: &'static str, path: impl Into<String>, message: impl Into<String
 /// The common prefix of every export API path.
 pub const API_PREFIX: &str = "/api/v1/analytics/exports";
 
-/// HTTP methods an OpenAPI path item may hold operations under.
-const METHODS: [&str; 8] = [
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
-
 /// Header parameters that are the transport's job, not the caller's.
 const TRANSPORT_HEADERS: [&str; 3] = ["accept", "content-type", "authorization"];
 
-/// Where each inline schema is hoisted, and the component name it gets.
-///
-/// `(method, path, JSON pointer inside the operation, component name)`.
-pub const HOISTS: &[(&str, &str, &str, &str)] = &[
-    (
+/// What a hoisted schema becomes in the crate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Model {
+    /// Progenitor generates the type (e.g. the export request the client sends).
+    Generated,
+    /// A hand-written lenient model in `src/models/` replaces it
+    /// (`crate::models::<name>`); the drift guard compares the two.
+    HandWritten,
+}
+
+/// One inline schema hoisted into `components/schemas`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hoist {
+    /// The operation's method (`""`: a pointer from the document root).
+    pub method: &'static str,
+    /// The operation's path after [`API_PREFIX`].
+    pub path: &'static str,
+    /// The JSON pointer inside the operation (or the document).
+    pub pointer: &'static str,
+    /// The component name it gets.
+    pub name: &'static str,
+    /// Who writes the Rust type.
+    pub model: Model,
+}
+
+const fn hoist(
+    method: &'static str,
+    path: &'static str,
+    pointer: &'static str,
+    name: &'static str,
+    model: Model,
+) -> Hoist {
+    Hoist {
+        method,
+        path,
+        pointer,
+        name,
+        model,
+    }
+}
+
+/// The pointer of a `200` JSON answer's schema, plus a suffix.
+macro_rules! ok_200 {
+    ($suffix:literal) => {
+        concat!("/responses/200/content/application~1json/schema", $suffix)
+    };
+}
+
+use Model::{Generated, HandWritten};
+
+/// Where each inline schema is hoisted, the component name it gets, and
+/// whether a hand-written model replaces it. The one list: `build.rs`
+/// derives its replacements from it ([`replacements`]).
+pub const HOISTS: &[Hoist] = &[
+    hoist(
         "get",
         "/jobs/{job_id}",
-        "/responses/200/content/application~1json/schema/properties/presigned_urls/items",
+        ok_200!("/properties/presigned_urls/items"),
         "PresignedUrl",
+        HandWritten,
     ),
-    (
+    hoist(
         "get",
         "/jobs/{job_id}",
-        "/responses/200/content/application~1json/schema",
+        ok_200!(""),
         "ExportJob",
+        HandWritten,
     ),
-    (
+    hoist(
         "get",
         "/jobs/",
-        "/responses/200/content/application~1json/schema/items",
+        ok_200!("/items"),
         "ExportJobSummary",
+        HandWritten,
     ),
-    (
+    hoist(
         "post",
         "",
         "/requestBody/content/application~1json/schema/properties/format",
         "ExportFormat",
+        Generated,
     ),
-    (
+    hoist(
         "post",
         "",
         "/requestBody/content/application~1json/schema",
         "ExportRequest",
+        Generated,
     ),
-    (
+    hoist(
         "post",
         "",
         "/responses/201/content/application~1json/schema",
         "ExportCreated",
+        HandWritten,
     ),
-    (
+    hoist(
         "get",
         "/lookups/user_properties",
-        "/responses/200/content/application~1json/schema/items",
+        ok_200!("/items"),
         "UserProperty",
+        HandWritten,
     ),
-    (
+    hoist(
         "get",
         "/lookups/company_properties",
-        "/responses/200/content/application~1json/schema/items",
+        ok_200!("/items"),
         "CompanyProperty",
+        HandWritten,
     ),
-    (
+    hoist(
         "get",
         "/lookups/segments",
-        "/responses/200/content/application~1json/schema/properties/data/items",
+        ok_200!("/properties/data/items"),
         "Segment",
+        HandWritten,
     ),
-    (
+    hoist(
         "get",
         "/lookups/segments",
-        "/responses/200/content/application~1json/schema/properties/metadata/properties/cursor",
+        ok_200!("/properties/metadata/properties/cursor"),
         "PageCursor",
+        HandWritten,
     ),
-    (
+    hoist(
         "get",
         "/lookups/segments",
-        "/responses/200/content/application~1json/schema/properties/metadata",
+        ok_200!("/properties/metadata"),
         "PageMetadata",
+        HandWritten,
     ),
-    (
+    hoist(
         "get",
         "/lookups/segments",
-        "/responses/200/content/application~1json/schema",
+        ok_200!(""),
         "SegmentPage",
+        HandWritten,
     ),
-    (
+    hoist(
         "get",
         "/lookups/features_events",
-        "/responses/200/content/application~1json/schema/items",
+        ok_200!("/items"),
         "FeatureEvent",
+        HandWritten,
     ),
-    (
+    hoist(
         "get",
         "/lookups/events_properties",
-        "/responses/200/content/application~1json/schema/properties/data/items",
+        ok_200!("/properties/data/items"),
         "EventProperty",
+        HandWritten,
     ),
-    (
+    hoist(
         "get",
         "/lookups/events_properties",
-        "/responses/200/content/application~1json/schema/properties/metadata/properties/cursor",
+        ok_200!("/properties/metadata/properties/cursor"),
         "PageCursor",
+        HandWritten,
     ),
-    (
+    hoist(
         "get",
         "/lookups/events_properties",
-        "/responses/200/content/application~1json/schema/properties/metadata",
+        ok_200!("/properties/metadata"),
         "PageMetadata",
+        HandWritten,
     ),
-    (
+    hoist(
         "get",
         "/lookups/events_properties",
-        "/responses/200/content/application~1json/schema",
+        ok_200!(""),
         "EventPropertyPage",
+        HandWritten,
     ),
-    (
+    hoist(
         "get",
         "/lookups/flows",
-        "/responses/200/content/application~1json/schema/items",
+        ok_200!("/items"),
         "Flow",
+        HandWritten,
     ),
-    (
+    hoist(
         "get",
         "/lookups/banners",
-        "/responses/200/content/application~1json/schema/items",
+        ok_200!("/items"),
         "Banner",
+        HandWritten,
     ),
-    (
+    hoist(
         "get",
         "/lookups/embeds",
-        "/responses/200/content/application~1json/schema/items",
+        ok_200!("/items"),
         "Embed",
+        HandWritten,
     ),
-    (
+    hoist(
         "get",
         "/lookups/spotlights",
-        "/responses/200/content/application~1json/schema/items",
+        ok_200!("/items"),
         "Spotlight",
+        HandWritten,
     ),
-    (
+    hoist(
         "get",
         "/lookups/surveys",
-        "/responses/200/content/application~1json/schema/items",
+        ok_200!("/items"),
         "Survey",
+        HandWritten,
     ),
-    (
+    hoist(
         "get",
         "/lookups/resource_center_modules",
-        "/responses/200/content/application~1json/schema/items",
+        ok_200!("/items"),
         "ResourceCenterModule",
+        HandWritten,
     ),
-    (
+    hoist(
         "get",
         "/lookups/checklists",
-        "/responses/200/content/application~1json/schema/items",
+        ok_200!("/items"),
         "Checklist",
+        HandWritten,
     ),
-    (
+    hoist(
         "",
         "",
         "/components/schemas/ErrorResponse/properties/errors/items",
         "ErrorDetail",
+        HandWritten,
     ),
 ];
+
+/// Components the spec names itself that a hand-written model replaces.
+pub const NAMED_REPLACEMENTS: &[&str] = &["ErrorResponse"];
+
+/// Every component schema replaced by a hand-written model
+/// (`crate::models::<name>`): [`NAMED_REPLACEMENTS`] and the hand-written
+/// [`HOISTS`], each once, in that order.
+pub fn replacements() -> Vec<&'static str> {
+    let hoisted = HOISTS
+        .iter()
+        .filter(|h| h.model == HandWritten)
+        .map(|h| h.name);
+    let mut names: Vec<&'static str> = Vec::new();
+    for name in NAMED_REPLACEMENTS.iter().copied().chain(hoisted) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
 
 /// Operation ids for the operations Userpilot has today: names a user would pick.
 const KNOWN_OPERATION_IDS: &[(&str, &str, &str)] = &[
@@ -493,7 +582,14 @@ pub fn declare_segments_cursor(spec: &mut Value) -> Result<()> {
 /// hand-written lenient models.
 pub fn hoist_inline_schemas(spec: &mut Value) -> Result<()> {
     const REPAIR: &str = "hoist_inline_schemas";
-    for (method, short, pointer, name) in HOISTS {
+    for Hoist {
+        method,
+        path: short,
+        pointer,
+        name,
+        ..
+    } in HOISTS
+    {
         let reference = json!({ "$ref": format!("#/components/schemas/{name}") });
         let full_pointer = if method.is_empty() {
             (*pointer).to_string()

@@ -1,0 +1,155 @@
+//! The drift guard: the vendored spec against the hand-written models, the
+//! typed operations and the exported event fields; and a rehearsed spec
+//! update (`tests/fixtures/spec-update/patch.json`) whose four changes the
+//! guard must name, exactly.
+
+use serde_json::{Value, json};
+use userpilot_appex::{
+    client::JOB_OPERATIONS, generated, models::LookupKind, records::EXPORT_FIELDS,
+};
+use userpilot_appex_spec::{codegen, drift, repairs};
+
+use crate::support::spec::{apply_patch, vendored};
+
+/// The drift report of a repaired spec: every replaced schema against its
+/// model, every operation against the typed methods and the lookup table.
+fn drift_report(repaired: &Value) -> Vec<String> {
+    let mut report = Vec::new();
+    for (component, rust_path, schema) in generated::replaced_model_schemas() {
+        report.extend(drift::compare_model(
+            repaired, component, rust_path, &schema,
+        ));
+    }
+    let lookups: Vec<&str> = LookupKind::ALL.iter().map(|k| k.name()).collect();
+    report.extend(drift::compare_operations(
+        repaired,
+        &JOB_OPERATIONS,
+        &lookups,
+    ));
+    report
+}
+
+fn repaired(mut spec: Value) -> Value {
+    repairs::repair_spec(&mut spec).expect("the repairs apply");
+    spec
+}
+
+fn rehearsed_update() -> Value {
+    let fixture: Value = serde_json::from_str(include_str!("../fixtures/spec-update/patch.json"))
+        .expect("the fixture is JSON");
+    let mut spec = vendored();
+    apply_patch(&mut spec, &fixture["patch"]);
+    spec
+}
+
+#[test]
+fn the_vendored_spec_produces_no_drift_report() {
+    let report = drift_report(&repaired(vendored()));
+    assert!(report.is_empty(), "{report:#?}");
+}
+
+#[test]
+fn every_replaced_schema_has_its_models_json_schema() {
+    let names: Vec<&str> = generated::replaced_model_schemas()
+        .iter()
+        .map(|(name, _, _)| *name)
+        .collect();
+    assert_eq!(names, repairs::replacements());
+    for (name, path, schema) in generated::replaced_model_schemas() {
+        assert_eq!(path, format!("crate::models::{name}"));
+        assert!(schema.get("properties").is_some(), "{name}: {schema}");
+    }
+}
+
+#[test]
+fn exported_event_fields_match_the_documented_event_schema() {
+    let report = drift::compare_event_fields(&drift::DOCUMENTED_EVENT_FIELDS, &EXPORT_FIELDS);
+    assert!(report.is_empty(), "{report:#?}");
+    // And the comparison does see a difference.
+    let mut renamed = EXPORT_FIELDS;
+    renamed[8] = "host";
+    assert_eq!(
+        drift::compare_event_fields(&drift::DOCUMENTED_EVENT_FIELDS, &renamed),
+        [
+            "spec drift: event field hostname is documented but not in records::EXPORT_FIELDS",
+            "spec drift: event field host is in records::EXPORT_FIELDS but not documented",
+        ]
+    );
+}
+
+#[test]
+fn a_rehearsed_spec_update_generates_and_the_drift_guard_names_exactly_its_four_changes() {
+    let spec = repaired(rehearsed_update());
+
+    // The repairs give the new operation a readable id.
+    assert_eq!(
+        spec["paths"]["/api/v1/analytics/exports/lookups/tours"]["get"]["operationId"],
+        json!("tours")
+    );
+    // Generation succeeds, with a raw method for it.
+    let code = codegen::generate(spec.clone()).expect("progenitor generates the client");
+    assert!(
+        code.contains("pub fn tours(&self)"),
+        "no raw `tours` method"
+    );
+    assert!(code.contains("pub fn replaced_model_schemas()"));
+
+    let mut report = drift_report(&spec);
+    report.sort();
+    assert_eq!(
+        report,
+        [
+            // (d) a removed property
+            "spec drift: ExportJob.current_chunk is in crate::models::ExportJob but no longer in the spec",
+            // (b) a new property on the job schema
+            "spec drift: ExportJob.priority is in the spec but not in crate::models::ExportJob",
+            // (c) a new job status value
+            "spec drift: ExportJob.status value \"cancelled\" is in the spec but not a known value of crate::models::JobStatus",
+            // (a) a 13th lookup
+            "spec drift: operation tours (GET /api/v1/analytics/exports/lookups/tours) has no typed method on Client, \
+             no Catalogue entry, no CLI kind and no simulator route: add its row to the lookup table and its model",
+        ]
+    );
+}
+
+#[test]
+fn a_declared_type_the_model_cannot_decode_is_drift() {
+    let mut spec = vendored();
+    let path = "/paths/~1api~1v1~1analytics~1exports~1jobs~1{job_id}/get/responses/200/content/application~1json/schema/properties/presigned_urls";
+    apply_patch(
+        &mut spec,
+        &json!([{"op": "add", "path": format!("{path}"), "value": {"type": "integer"}}]),
+    );
+    // The hoist of the presigned URL's item schema no longer fits: the build
+    // would stop on the repair, naming it.
+    let err = repairs::repair_spec(&mut spec).unwrap_err();
+    assert_eq!(err.repair, "hoist_inline_schemas");
+
+    let mut spec = repaired(vendored());
+    spec["components"]["schemas"]["ExportJob"]["properties"]["all_chunks"] =
+        json!({"type": "integer"});
+    spec["components"]["schemas"]["ExportJobSummary"]["properties"]["job_id"] =
+        json!({"type": "object"});
+    let mut report = drift_report(&spec);
+    report.sort();
+    assert_eq!(
+        report,
+        [
+            "spec drift: ExportJob.all_chunks is declared integer in the spec, but crate::models::ExportJob reads array",
+            "spec drift: ExportJobSummary.job_id is declared object in the spec, but crate::models::ExportJobSummary reads string",
+        ]
+    );
+}
+
+#[test]
+fn a_typed_operation_the_spec_dropped_is_drift() {
+    let mut spec = repaired(vendored());
+    spec["paths"]
+        .as_object_mut()
+        .unwrap()
+        .remove("/api/v1/analytics/exports/jobs/");
+    assert_eq!(
+        drift_report(&spec),
+        ["spec drift: Client::list_jobs has no operation in the spec"]
+    );
+}
