@@ -60,12 +60,20 @@ pub struct DestinationOptions {
     /// The S3 endpoint for S3-compatible stores (MinIO, R2, moto…); the
     /// `AWS_ENDPOINT_URL` variable otherwise, then AWS itself.
     pub s3_endpoint: Option<String>,
+    /// Extra S3 settings, as `object_store`'s `AmazonS3ConfigKey` names
+    /// (`aws_access_key_id`, `aws_secret_access_key`, `aws_region`…), over
+    /// the `AWS_*` variables. `Debug` shows their names, never their values.
+    pub s3_config: Vec<(String, String)>,
 }
 
 impl fmt::Debug for DestinationOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DestinationOptions")
             .field("s3_endpoint", &self.s3_endpoint)
+            .field(
+                "s3_config",
+                &self.s3_config.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
