@@ -36,6 +36,13 @@ pub trait Destination: fmt::Debug + Send + Sync {
     /// (never credentials).
     fn describe(&self) -> String;
 
+    /// The prefix a query engine puts before a key to read the object, as
+    /// `_appex/views.sql` uses it: `""` (paths relative to the dataset's
+    /// directory) by default, `s3://bucket/prefix/` for S3.
+    fn query_base(&self) -> String {
+        String::new()
+    }
+
     /// Stores `data` under `key`, replacing what was there atomically (local:
     /// a uniquely named temporary file created with `create_new`, fsync,
     /// rename, directory fsync; S3: one PUT).

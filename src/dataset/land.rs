@@ -27,14 +27,19 @@ use super::{
         ParquetBuffer, read_parquet,
     },
 };
-use crate::{Error, Result};
+use crate::{
+    Error, Result,
+    records::{self, BatchOptions, ReadOptions},
+};
 
 /// The column rows are partitioned and sorted by.
 pub const INSERTED_AT_COLUMN: &str = "inserted_at";
-/// The column duplicates are recognised by: rows of one day with the same
-/// value are written once (the first one seen: rows already in the day file
-/// win over new ones). Rows where it is null are all kept.
-pub const DEDUPE_KEY_COLUMN: &str = "internal_event_id";
+/// The column duplicates are recognised by ([`records::arrow::DEDUPE_KEY`]:
+/// `internal_event_id`, or a local surrogate when the export has none):
+/// rows of one day with the same value are written once (the first one
+/// seen: rows already in the day file win over new ones). Rows where it is
+/// null are all kept.
+pub const DEDUPE_KEY_COLUMN: &str = records::arrow::DEDUPE_KEY;
 /// Rows per batch handed to the Parquet writer.
 const WRITE_BATCH_ROWS: usize = 8192;
 
@@ -96,6 +101,8 @@ pub struct LandOptions {
     pub job_id: Option<String>,
     /// The export's range, recorded in each file's metadata.
     pub export_range: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// How input files are read ([`land_files`]).
+    pub read: ReadOptions,
     /// Progress callback.
     pub progress: Option<ProgressFn>,
 }
@@ -105,6 +112,7 @@ impl fmt::Debug for LandOptions {
         f.debug_struct("LandOptions")
             .field("job_id", &self.job_id)
             .field("export_range", &self.export_range)
+            .field("read", &self.read)
             .field("progress", &self.progress.is_some())
             .finish()
     }
@@ -276,6 +284,37 @@ where
     land_buffers(dest, buffers, options).await
 }
 
+/// Lands export files (any format [`records::batches`] reads: ndjson, CSV,
+/// gzip or not, Parquet, Avro) into `dest` like [`land_batches`], a file at
+/// a time (progress per file, then per day). Nothing is written unless every
+/// file was read to its end.
+pub async fn land_files<P: AsRef<std::path::Path>>(
+    dest: &dyn Destination,
+    files: &[P],
+    options: &LandOptions,
+) -> Result<LandReport> {
+    let mut buffers = DayBuffers::default();
+    for (index, file) in files.iter().enumerate() {
+        options.report(LandProgress::FileStarted {
+            path: file.as_ref().to_path_buf(),
+            index,
+            total: files.len(),
+        });
+        let batch_options = BatchOptions {
+            read: options.read,
+            ..BatchOptions::default()
+        };
+        let mut batches = records::batches([file], batch_options);
+        while let Some(batch) = batches.next().await {
+            buffers.add(batch?)?;
+            options.report(LandProgress::RowsRead(buffers.rows_in));
+        }
+    }
+    let mut report = land_buffers(dest, buffers, options).await?;
+    report.files = files.len() as u64;
+    Ok(report)
+}
+
 pub(crate) async fn land_buffers(
     dest: &dyn Destination,
     buffers: DayBuffers,
@@ -312,7 +351,7 @@ fn file_metadata(schema: &SchemaRef, options: &LandOptions) -> Vec<(String, Stri
     )];
     let version = schema
         .metadata()
-        .get(META_SCHEMA_VERSION)
+        .get(records::arrow::SCHEMA_VERSION_KEY)
         .cloned()
         .unwrap_or_else(|| "unknown".to_owned());
     meta.push((META_SCHEMA_VERSION.to_owned(), version));

@@ -50,7 +50,7 @@ use futures::Stream;
 pub use destination::{Destination, DestinationOptions, ObjectInfo, check_key, open};
 pub use land::{
     DEDUPE_KEY_COLUMN, DayReport, INSERTED_AT_COLUMN, LandOptions, LandProgress, LandReport,
-    ProgressFn, day_key, land_batches, parse_day_key,
+    ProgressFn, day_key, land_batches, land_files, parse_day_key,
 };
 pub use local::LocalDir;
 pub use lookups::{
@@ -112,6 +112,15 @@ impl Dataset {
     /// [`write_views`]).
     pub async fn write_views(&self) -> Result<String> {
         write_views(self.dest.as_ref()).await
+    }
+
+    /// Lands export files (see [`land_files`]).
+    pub async fn land_files<P: AsRef<std::path::Path>>(
+        &self,
+        files: &[P],
+        options: &LandOptions,
+    ) -> Result<LandReport> {
+        land_files(self.dest.as_ref(), files, options).await
     }
 
     /// The days the dataset holds, in order.

@@ -117,6 +117,10 @@ impl Destination for S3Destination {
         }
     }
 
+    fn query_base(&self) -> String {
+        format!("{}/", self.describe())
+    }
+
     fn put<'a>(&'a self, key: &'a str, data: Bytes) -> BoxFuture<'a, Result<()>> {
         async move {
             check_key(key)?;

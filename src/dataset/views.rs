@@ -55,12 +55,13 @@ pub async fn lookup_kinds(dest: &dyn Destination) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Writes `_appex/views.sql` for what the dataset holds (paths relative to
-/// its root); returns the SQL.
+/// Writes `_appex/views.sql` for what the dataset holds (paths as
+/// [`Destination::query_base`] says: relative to a directory, `s3://…` on
+/// S3); returns the SQL.
 pub async fn write_views(dest: &dyn Destination) -> Result<String> {
     let kinds = lookup_kinds(dest).await?;
     let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
-    let sql = views_sql("", &kinds);
+    let sql = views_sql(&dest.query_base(), &kinds);
     dest.put(VIEWS_KEY, sql.clone().into()).await?;
     Ok(sql)
 }

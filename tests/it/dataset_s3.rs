@@ -13,7 +13,7 @@ use arrow_array::{RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use futures::stream;
 use userpilot_appex::dataset::{
-    Dataset, DestinationOptions, LandOptions, day_key, open, read_parquet,
+    DEDUPE_KEY_COLUMN, Dataset, DestinationOptions, LandOptions, day_key, open, read_parquet,
 };
 
 use crate::support::python::{self, ACCESS_KEY, Moto, SECRET_KEY};
@@ -25,7 +25,7 @@ fn batch(start_micros: i64, n: usize, id_prefix: &str) -> RecordBatch {
             DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             true,
         ),
-        Field::new("internal_event_id", DataType::Utf8, true),
+        Field::new(DEDUPE_KEY_COLUMN, DataType::Utf8, true),
     ]));
     // One event an hour from `start`.
     let ts = TimestampMicrosecondArray::from_iter_values(
