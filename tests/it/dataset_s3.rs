@@ -250,3 +250,50 @@ async fn relanding_a_day_on_s3_is_atomic_for_a_reader_in_a_loop() {
     assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
     let _ = std::io::stdout().flush();
 }
+
+/// `appex records FILE… --dest s3://…` with the credentials in the standard
+/// `AWS_*` variables: lands, reports, and never prints them.
+#[cfg(feature = "cli")]
+#[test]
+fn cli_records_dest_s3_lands_with_aws_variables_and_prints_no_secret() {
+    let moto = Moto::start();
+    moto.create_bucket("appex-cli");
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("part-0.ndjson.gz");
+    crate::support::records::write_ndjson(&file, 0..40, true);
+    let mut cmd = crate::support::cli::appex_cmd();
+    for (k, v) in moto.env() {
+        cmd.env(k, v);
+    }
+    cmd.args([
+        "records",
+        file.to_str().unwrap(),
+        "--dest",
+        "s3://appex-cli/x/y",
+    ])
+    .args(["--s3-endpoint", &moto.endpoint, "--json", "-vvv"]);
+    let run = crate::support::cli::Run::of(cmd).ok();
+    let report = run.json();
+    assert_eq!(report["destination"], "s3://appex-cli/x/y");
+    assert_eq!(report["rows_in"].as_u64(), Some(40));
+    let rows: u64 = report["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["rows_after"].as_u64().unwrap())
+        .sum();
+    assert_eq!(rows, report["rows_new"].as_u64().unwrap());
+    for text in [&run.stdout, &run.stderr] {
+        assert!(!text.contains(SECRET_KEY), "{text}");
+    }
+    let out = python::run(
+        PYARROW_COUNTS,
+        &[&moto.endpoint, "appex-cli/x/y", ACCESS_KEY, SECRET_KEY],
+    );
+    let total: u64 = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split_once(' ').unwrap().1.parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total, rows);
+}

@@ -11,7 +11,8 @@ use serde::Serialize;
 use userpilot_appex::{
     Client,
     dataset::{
-        Dataset, DestinationOptions, LandOptions, LandProgress, LandReport, LookupReport, views_sql,
+        Dataset, DestinationOptions, LandOptions, LandProgress, LandReport, LookupReport,
+        current_views,
     },
     ext::lookups::Catalogue,
 };
@@ -203,10 +204,7 @@ pub async fn land_lookups(ctx: &Ctx, client: &Client, dataset: &Dataset) -> Resu
 /// `appex sql`: the dataset's DuckDB views (what `_appex/views.sql` holds).
 pub async fn sql(ctx: &Ctx, args: SqlArgs) -> Result<(), CliError> {
     let dataset = open(&args.dest, args.s3_endpoint.as_deref())?;
-    let dest = dataset.destination();
-    let kinds = userpilot_appex::dataset::lookup_kinds(dest.as_ref()).await?;
-    let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
-    let sql = views_sql(&dest.query_base(), &kinds);
+    let sql = current_views(dataset.destination().as_ref()).await?;
     if ctx.ui.json {
         return ctx.ui.print_json(&serde_json::json!({ "sql": sql }));
     }
