@@ -12,8 +12,13 @@ use arrow_array::{
     Array, ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray, UInt32Array,
     cast::AsArray,
 };
+use arrow_ipc::{
+    CompressionType,
+    reader::StreamReader,
+    writer::{IpcWriteOptions, StreamWriter},
+};
 use arrow_schema::{DataType, SchemaRef, TimeUnit};
-use arrow_select::{interleave::interleave, take::take_record_batch};
+use arrow_select::{concat::concat_batches, interleave::interleave, take::take_record_batch};
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use futures::{Stream, StreamExt};
@@ -173,12 +178,72 @@ pub struct LandReport {
     pub days: Vec<DayReport>,
 }
 
-/// Incoming rows, grouped by day.
+/// Incoming rows, grouped by day. Each day's rows wait in memory as
+/// zstd-compressed Arrow IPC (a batch of [`WRITE_BATCH_ROWS`] at a time),
+/// so holding a week of input costs its compressed size, not its decoded
+/// size; a day is decoded only when it is merged.
 #[derive(Default)]
 pub(crate) struct DayBuffers {
     schema: Option<SchemaRef>,
-    days: BTreeMap<NaiveDate, Vec<RecordBatch>>,
+    days: BTreeMap<NaiveDate, DaySpill>,
     rows_in: u64,
+}
+
+/// One day's incoming rows.
+struct DaySpill {
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
+    ipc: StreamWriter<Vec<u8>>,
+}
+
+fn spill_err(e: arrow_schema::ArrowError) -> Error {
+    Error::InvalidInput(format!("buffering rows: {e}"))
+}
+
+impl DaySpill {
+    fn new(schema: &SchemaRef) -> Result<Self> {
+        let options = IpcWriteOptions::default()
+            .try_with_compression(Some(CompressionType::ZSTD))
+            .map_err(spill_err)?;
+        Ok(DaySpill {
+            pending: Vec::new(),
+            pending_rows: 0,
+            ipc: StreamWriter::try_new_with_options(Vec::new(), schema, options)
+                .map_err(spill_err)?,
+        })
+    }
+
+    fn push(&mut self, batch: RecordBatch) -> Result<()> {
+        self.pending_rows += batch.num_rows();
+        self.pending.push(batch);
+        if self.pending_rows >= WRITE_BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let schema = self.pending[0].schema();
+        let batch = concat_batches(&schema, &self.pending).map_err(spill_err)?;
+        self.ipc.write(&batch).map_err(spill_err)?;
+        self.pending.clear();
+        self.pending_rows = 0;
+        Ok(())
+    }
+
+    /// The day's rows, decoded.
+    fn into_batches(mut self) -> Result<Vec<RecordBatch>> {
+        self.flush()?;
+        self.ipc.finish().map_err(spill_err)?;
+        let data = self.ipc.into_inner().map_err(spill_err)?;
+        StreamReader::try_new(std::io::Cursor::new(data), None)
+            .map_err(spill_err)?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(spill_err)
+    }
 }
 
 fn inserted_at(batch: &RecordBatch) -> Result<&TimestampMicrosecondArray> {
@@ -228,6 +293,7 @@ impl DayBuffers {
             }
             Some(_) => {}
         }
+        let schema = self.schema.clone().expect("set above");
         let ts = inserted_at(&batch)?;
         let mut groups: BTreeMap<NaiveDate, Vec<u32>> = BTreeMap::new();
         for row in 0..batch.num_rows() {
@@ -243,15 +309,19 @@ impl DayBuffers {
                 .push(row as u32);
         }
         self.rows_in += batch.num_rows() as u64;
-        if groups.len() == 1 {
-            let (day, _) = groups.pop_first().expect("one group");
-            self.days.entry(day).or_default().push(batch);
-            return Ok(());
-        }
+        let single = groups.len() == 1;
         for (day, rows) in groups {
-            let part = take_record_batch(&batch, &UInt32Array::from(rows))
-                .map_err(|e| Error::InvalidInput(format!("splitting a batch by day: {e}")))?;
-            self.days.entry(day).or_default().push(part);
+            let spill = match self.days.entry(day) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => e.insert(DaySpill::new(&schema)?),
+            };
+            let part = if single {
+                batch.clone()
+            } else {
+                take_record_batch(&batch, &UInt32Array::from(rows))
+                    .map_err(|e| Error::InvalidInput(format!("splitting a batch by day: {e}")))?
+            };
+            spill.push(part)?;
         }
         Ok(())
     }
@@ -329,8 +399,9 @@ pub(crate) async fn land_buffers(
         return Ok(report);
     };
     let total = buffers.days.len();
-    for (index, (day, batches)) in buffers.days.into_iter().enumerate() {
+    for (index, (day, spill)) in buffers.days.into_iter().enumerate() {
         options.report(LandProgress::DayStarted { day, index, total });
+        let batches = spill.into_batches()?;
         let day_report = land_day(dest, day, &schema, batches, options).await?;
         report.rows_new += day_report.rows_new;
         report.duplicates_dropped += day_report.duplicates_dropped;

@@ -17,6 +17,8 @@ mod client_operations;
 #[cfg(feature = "dataset")]
 mod dataset_land;
 #[cfg(feature = "dataset")]
+mod dataset_lookups;
+#[cfg(feature = "dataset")]
 mod dataset_readers;
 #[cfg(feature = "s3")]
 mod dataset_s3;
