@@ -28,10 +28,10 @@ use userpilot_appex::{
 
 /// Runs a command, prints `seconds peak_rss_kib exit_code`.
 const MEASURE: &str = r#"
-import os, sys, time
+import os, subprocess, sys, time
 t = time.monotonic()
-pid = os.spawnv(os.P_NOWAIT, sys.argv[1], sys.argv[1:])
-_, status, usage = os.wait4(pid, 0)
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(p.pid, 0)
 print(time.monotonic() - t, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
 "#;
 
