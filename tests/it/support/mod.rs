@@ -6,6 +6,8 @@ pub mod cli;
 pub mod files;
 pub mod logs;
 pub mod mock;
+#[cfg(feature = "dataset")]
+pub mod python;
 pub mod records;
 pub mod server;
 #[cfg(feature = "simulator")]
