@@ -35,4 +35,5 @@ mod simulator_contract;
 mod simulator_e2e;
 mod simulator_faults;
 mod simulator_files;
+mod simulator_sync_knobs;
 mod spec_repairs;
