@@ -30,7 +30,7 @@ async fn server_for_job(id: &str, replies: Vec<Reply>) -> FakeServer {
 type Seen = Arc<Mutex<Vec<(Option<JobStatus>, Option<f64>)>>>;
 
 /// A progress callback and what it records.
-fn recorder() -> (Seen, impl FnMut(&JobUpdate) + Send + 'static) {
+fn recorder() -> (Seen, impl Fn(&JobUpdate) + Send + Sync + 'static) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
     let callback = move |update: &JobUpdate| {
@@ -64,7 +64,7 @@ async fn wait_reports_pending_then_processing_progress_in_order_then_completed()
 
     let job = client
         .job("job-1")
-        .with_wait_policy(no_jitter())
+        .wait_policy(no_jitter())
         .poller()
         .on_progress(callback)
         .wait()
@@ -173,7 +173,7 @@ async fn exceeding_max_wait_reports_elapsed_time_and_poll_count() {
 
     let error = client
         .job("job-slow")
-        .with_wait_policy(policy)
+        .wait_policy(policy)
         .wait()
         .await
         .expect_err("timeout");
@@ -212,7 +212,7 @@ async fn not_found_within_the_grace_period_is_tolerated() {
     )
     .await;
     let client = server.client(RetryPolicy::none());
-    let mut poller = client.job("job-new").with_wait_policy(no_jitter()).poller();
+    let mut poller = client.job("job-new").wait_policy(no_jitter()).poller();
 
     match poller.poll().await.expect("first poll") {
         PollState::InProgress(update) => {
@@ -239,7 +239,7 @@ async fn not_found_past_the_grace_period_is_not_found() {
 
     let error = client
         .job("job-gone")
-        .with_wait_policy(policy)
+        .wait_policy(policy)
         .wait()
         .await
         .expect_err("not found");
@@ -335,7 +335,7 @@ async fn polls_follow_the_backoff_schedule_exactly() {
 
     client
         .job("job-s")
-        .with_wait_policy(policy.clone())
+        .wait_policy(policy.clone())
         .wait()
         .await
         .expect("completed");
@@ -441,7 +441,7 @@ async fn updates_stream_ends_with_the_timeout_error() {
 
     let states: Vec<_> = client
         .job("job-t")
-        .with_wait_policy(policy)
+        .wait_policy(policy)
         .poller()
         .updates()
         .collect::<Vec<_>>()

@@ -36,7 +36,7 @@ pub async fn run(ctx: &Ctx, command: JobsCommand) -> Result<(), CliError> {
             }
         }
         JobsCommand::Wait { job_id, max_wait } => {
-            let handle = client.job(job_id).with_wait_policy(wait_policy(max_wait));
+            let handle = client.job(job_id).wait_policy(wait_policy(max_wait));
             let job = redacted(wait_with_progress(&ctx.ui, &handle).await?);
             if ctx.ui.json {
                 ctx.ui.print_json(&job)

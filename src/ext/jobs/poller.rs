@@ -1,0 +1,245 @@
+//! The poller: one step, a wait to the end, or a stream of updates.
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use futures::{
+    StreamExt,
+    stream::{self, BoxStream},
+};
+use tokio::time::Instant;
+
+use super::{Progress, WaitPolicy};
+use crate::{
+    Client,
+    error::{Error, Result},
+    models::{ExportJob, JobStatus},
+};
+
+/// One observation of a job that has not ended yet.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobUpdate {
+    /// The job's id.
+    pub job_id: String,
+    /// The job as fetched; `None` while it is not visible yet (a `404`
+    /// inside the grace period).
+    pub job: Option<ExportJob>,
+    /// Its progress, read leniently.
+    pub progress: Progress,
+    /// Which poll this is (1-based).
+    pub poll: u32,
+    /// Time since the poller was made.
+    pub elapsed: Duration,
+}
+
+impl JobUpdate {
+    /// The job's status, if it was visible and carried one.
+    pub fn status(&self) -> Option<&JobStatus> {
+        self.job.as_ref().and_then(|job| job.status.as_ref())
+    }
+}
+
+/// The outcome of one [`JobPoller::poll`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum PollState {
+    /// Not ended yet (any status other than completed and failed, including
+    /// statuses this crate does not know, and a `404` inside the grace period).
+    InProgress(JobUpdate),
+    /// Completed: the presigned URLs are ready.
+    Completed(ExportJob),
+    /// Failed: the job as the server reported it.
+    Failed(ExportJob),
+}
+
+impl PollState {
+    /// `true` for `Completed` and `Failed`.
+    pub fn is_terminal(&self) -> bool {
+        !matches!(self, PollState::InProgress(_))
+    }
+}
+
+/// The crate's one callback shape (here and in
+/// [`Download::on_progress`](crate::ext::download::Download::on_progress)):
+/// `Fn + Send + Sync`, shared, so it can be called from any task.
+type ProgressCallback = Arc<dyn Fn(&JobUpdate) + Send + Sync>;
+
+/// Polls one export job: one step at a time with [`poll`](Self::poll), to
+/// the end with [`wait`](Self::wait), or as a [`Stream`](futures::Stream) with
+/// [`updates`](Self::updates).
+///
+/// Each poll is one `GET /jobs/{job_id}`, which the client's
+/// [`RetryPolicy`](crate::RetryPolicy) already retries on `429`/`5xx` and
+/// connection errors; an error that survives it ends the wait.
+pub struct JobPoller {
+    client: Client,
+    job_id: String,
+    policy: WaitPolicy,
+    grace_from: Instant,
+    created: Instant,
+    seen: bool,
+    polls: u32,
+    on_progress: Option<ProgressCallback>,
+}
+
+impl fmt::Debug for JobPoller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobPoller")
+            .field("job_id", &self.job_id)
+            .field("policy", &self.policy)
+            .field("seen", &self.seen)
+            .field("polls", &self.polls)
+            .field("on_progress", &self.on_progress.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl JobPoller {
+    /// A poller whose `404` grace period counts from `grace_from`.
+    pub(super) fn new(
+        client: Client,
+        job_id: String,
+        policy: WaitPolicy,
+        grace_from: Instant,
+    ) -> Self {
+        JobPoller {
+            client,
+            job_id,
+            policy,
+            grace_from,
+            created: Instant::now(),
+            seen: false,
+            polls: 0,
+            on_progress: None,
+        }
+    }
+
+    /// Replaces the wait policy.
+    pub fn wait_policy(mut self, policy: WaitPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Calls `callback` with every update of a job not yet ended, in order,
+    /// from [`poll`](Self::poll), [`wait`](Self::wait) and
+    /// [`updates`](Self::updates) alike.
+    pub fn on_progress(mut self, callback: impl Fn(&JobUpdate) + Send + Sync + 'static) -> Self {
+        self.on_progress = Some(Arc::new(callback));
+        self
+    }
+
+    /// The job's id.
+    pub fn job_id(&self) -> &str {
+        &self.job_id
+    }
+
+    /// How many polls were made so far.
+    pub fn polls(&self) -> u32 {
+        self.polls
+    }
+
+    /// One poll: fetches the job and says whether it has ended.
+    ///
+    /// A `404` before the job was ever seen and within the policy's
+    /// [`not_found_grace`](WaitPolicy::not_found_grace) of the handle's
+    /// creation is [`PollState::InProgress`] with no job; later it is
+    /// [`Error::NotFound`].
+    pub async fn poll(&mut self) -> Result<PollState> {
+        self.polls += 1;
+        let poll = self.polls;
+        let job = match self.client.get_job(&self.job_id).await {
+            Ok(job) => {
+                self.seen = true;
+                Some(job)
+            }
+            Err(Error::NotFound(failure))
+                if !self.seen && self.grace_from.elapsed() < self.policy.not_found_grace() =>
+            {
+                tracing::debug!(job_id = %self.job_id, poll, "job not visible yet ({})", failure.status);
+                None
+            }
+            Err(error) => return Err(error),
+        };
+        match job {
+            Some(job) if job.status == Some(JobStatus::Completed) => Ok(PollState::Completed(job)),
+            Some(job) if job.status == Some(JobStatus::Failed) => Ok(PollState::Failed(job)),
+            job => {
+                let update = JobUpdate {
+                    job_id: self.job_id.clone(),
+                    progress: job.as_ref().map(Progress::from_job).unwrap_or_default(),
+                    job,
+                    poll,
+                    elapsed: self.created.elapsed(),
+                };
+                tracing::debug!(
+                    job_id = %self.job_id,
+                    poll,
+                    status = update.status().map(JobStatus::as_str).unwrap_or("<none>"),
+                    progress = %update.progress,
+                    "job in progress"
+                );
+                if let Some(callback) = &self.on_progress {
+                    callback(&update);
+                }
+                Ok(PollState::InProgress(update))
+            }
+        }
+    }
+
+    /// Polls until the job ends, as a stream: every [`PollState::InProgress`],
+    /// then the terminal state (`Completed` or `Failed`) or the error that
+    /// ended the wait ([`Error::WaitTimeout`] when `max_wait` ran out), then
+    /// the end of the stream. Delays follow the [`WaitPolicy`]; the wait's
+    /// clock starts at the first poll of the stream. Drop it to cancel.
+    pub fn updates(self) -> BoxStream<'static, Result<PollState>> {
+        let started = Instant::now();
+        stream::unfold(Some((self, true)), move |state| async move {
+            let (mut poller, first) = state?;
+            match poller.step(started, first).await {
+                Ok(PollState::InProgress(update)) => {
+                    Some((Ok(PollState::InProgress(update)), Some((poller, false))))
+                }
+                other => Some((other, None)),
+            }
+        })
+        .boxed()
+    }
+
+    /// Polls until the job ends and returns it once completed.
+    ///
+    /// Errors: [`Error::JobFailed`] with the final job if it failed,
+    /// [`Error::WaitTimeout`] (with elapsed time and poll count) if
+    /// `max_wait` ran out first, [`Error::NotFound`] for a job that stays
+    /// unknown past the grace period (or expired), and any API or transport
+    /// error left after the client's retry policy. Drop the future to cancel.
+    pub async fn wait(mut self) -> Result<ExportJob> {
+        let started = Instant::now();
+        let mut first = true;
+        loop {
+            match self.step(started, first).await? {
+                PollState::InProgress(_) => first = false,
+                PollState::Completed(job) => return Ok(job),
+                PollState::Failed(job) => return Err(Error::JobFailed { job: Box::new(job) }),
+            }
+        }
+    }
+
+    /// One step of a wait that started at `started`: unless it is the first,
+    /// checks the time limit and sleeps the policy's delay (never past
+    /// `max_wait`), then polls.
+    async fn step(&mut self, started: Instant, first: bool) -> Result<PollState> {
+        if !first {
+            let elapsed = started.elapsed();
+            let max_wait = self.policy.max_wait();
+            if elapsed >= max_wait {
+                return Err(Error::WaitTimeout {
+                    job_id: self.job_id.clone(),
+                    max_wait,
+                    elapsed,
+                    polls: self.polls,
+                });
+            }
+            let delay = self.policy.sleep_for(self.polls).min(max_wait - elapsed);
+            tokio::time::sleep(delay).await;
+        }
+        self.poll().await
+    }
+}
