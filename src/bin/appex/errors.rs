@@ -22,6 +22,8 @@ pub mod code {
     pub const JOB_FAILED: u8 = 6;
     /// `--max-wait` ran out before the job ended.
     pub const MAX_WAIT: u8 = 7;
+    /// `sync` committed some windows, then stopped: run it again to continue.
+    pub const PARTIAL: u8 = 8;
 }
 
 /// Why a command failed.
@@ -112,6 +114,7 @@ pub fn lib_exit_code(error: &Error) -> u8 {
             code::JOB_FAILED
         }
         Error::WaitTimeout { .. } => code::MAX_WAIT,
+        Error::SyncIncomplete { .. } => code::PARTIAL,
         _ => code::OTHER,
     }
 }

@@ -26,7 +26,7 @@ use crate::{
     error::{Error, Result},
     ext::{download::ProgressEvent, export::ConflictPolicy, jobs::WaitPolicy},
     generated::types::{ExportFormat, ExportRequest},
-    models::ExportJob,
+    models::{ExportJob, JobStatus},
 };
 
 /// Where staged files go when the destination is not a local directory.
@@ -97,6 +97,7 @@ async fn prepare(sync: &SyncRun) -> Result<Prepared> {
         Some(_) => {}
         None => state.filters_hash = Some(hash),
     }
+    state.lookback_days = Some(sync.lookback_days);
     let window_days = state
         .window_days
         .map_or(sync.window_days, |known| known.min(sync.window_days));
@@ -296,10 +297,6 @@ impl Runner {
         }
     }
 
-    fn wants_stop(&self, at: Checkpoint) -> bool {
-        self.checkpoint.as_ref().is_some_and(|hook| hook(at))
-    }
-
     /// Runs one window to its commit.
     async fn window(&mut self, window: Window, window_days: u32, resume: Option<InFlight>) -> Result<WindowEnd> {
         let request = window_request(&self.template, window);
@@ -411,19 +408,15 @@ impl Runner {
     }
 
     /// The interrupted run's job, if it can still be used: `Some` when the
-    /// server still knows it (it is then waited for, not triggered again).
+    /// server still knows it and it has not failed (it is then waited for,
+    /// not triggered again); `None` when it is gone (`404`, past the job
+    /// retention) or failed, and the window must be triggered again.
     async fn resume(&mut self, job: &InFlight) -> Result<Option<(String, chrono::DateTime<Utc>)>> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         match self.client.get_job(&job.job_id).await {
-            Ok(found) if found.status().is_terminal() && found.status() != crate::models::JobStatus::Completed => {
-                Ok(None)
-            }
+            Ok(found) if found.status() == JobStatus::Failed => Ok(None),
             Ok(_) => Ok(Some((job.job_id.clone(), job.triggered_at))),
-            Err(Error::NotFound(_)) => {
-                let age = (Utc::now() - job.triggered_at).to_std().unwrap_or_default();
-                // A job triggered moments ago may not be visible yet.
-                Ok((age < self.wait.not_found_grace()).then(|| (job.job_id.clone(), job.triggered_at)))
-            }
+            Err(Error::NotFound(_)) => Ok(None),
             Err(error) => Err(error),
         }
     }
@@ -436,7 +429,7 @@ impl Runner {
             self.requests.fetch_add(1, Ordering::Relaxed);
             let error = match self
                 .client
-                .start_export(request, &ConflictPolicy::Fail, &self.wait)
+                .trigger_export_with_conflict_policy(request, &ConflictPolicy::Fail, &self.wait)
                 .await
             {
                 Ok(handle) => {
@@ -465,7 +458,7 @@ impl Runner {
                 job_id: other.clone(),
             });
             let policy = self.wait.clone().with_max_wait(self.max_wait_other);
-            let poller = self.client.job(&other).with_wait_policy(policy).poller();
+            let poller = self.client.job(&other).wait_policy(policy).poller();
             let requests = self.requests.clone();
             match poller
                 .on_progress(move |_| {
@@ -492,7 +485,7 @@ impl Runner {
         let poller = self
             .client
             .job(job_id)
-            .with_wait_policy(self.wait.clone())
+            .wait_policy(self.wait.clone())
             .poller()
             .on_progress(move |update| {
                 requests.fetch_add(1, Ordering::Relaxed);
@@ -516,10 +509,15 @@ impl Runner {
                 }
             });
         self.requests.fetch_add(1, Ordering::Relaxed);
-        tokio::select! {
+        let job = tokio::select! {
+            biased;
+            _ = stop.notified() => return Err(injected(Checkpoint::MidWait)),
             job = poller.wait() => job,
-            _ = stop.notified() => Err(injected(Checkpoint::MidWait)),
+        };
+        if stopped.load(Ordering::Relaxed) {
+            return Err(injected(Checkpoint::MidWait));
         }
+        job
     }
 
     /// Downloads the job's files into `dir` (complete files already there
@@ -543,9 +541,13 @@ impl Runner {
             }
         });
         let report = tokio::select! {
-            report = download.run() => report?,
+            biased;
             _ = stop.notified() => return Err(injected(Checkpoint::MidDownload)),
+            report = download.run() => report?,
         };
+        if stopped.load(Ordering::Relaxed) {
+            return Err(injected(Checkpoint::MidDownload));
+        }
         Ok(report.files.into_iter().map(|f| f.path).collect())
     }
 

@@ -35,6 +35,9 @@ pub struct SyncState {
     pub filters_hash: Option<String>,
     /// The window size (days) the server last accepted.
     pub window_days: Option<u32>,
+    /// The lookback (days) of the last run.
+    #[serde(default)]
+    pub lookback_days: Option<u32>,
     /// The export triggered and not yet committed, if any.
     pub in_flight: Option<InFlight>,
     /// One entry per landed day.
@@ -67,6 +70,24 @@ pub struct DayState {
     /// When the day was last exported (its export's trigger time): late
     /// events imported after that are not in the copy.
     pub exported_at: DateTime<Utc>,
+}
+
+impl DayState {
+    /// Whole days between the end of `day` and its last export (negative
+    /// when exported before the day ended).
+    pub fn read_after_days(&self, day: NaiveDate) -> i64 {
+        let end = day
+            .succ_opt()
+            .map_or(NaiveDate::MAX, |d| d)
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc();
+        let after = self.exported_at - end;
+        if after < chrono::Duration::zero() {
+            after.num_days() - 1
+        } else {
+            after.num_days()
+        }
+    }
 }
 
 /// When the last run started and ended, and how.
@@ -127,6 +148,31 @@ impl SyncState {
                 exported_at,
             },
         );
+    }
+
+    /// Days the state has no entry for between its first and last day.
+    pub fn gaps(&self) -> Vec<NaiveDate> {
+        let (Some(first), Some(last)) = (self.days.keys().next(), self.days.keys().next_back())
+        else {
+            return Vec::new();
+        };
+        first
+            .iter_days()
+            .take_while(|d| d <= last)
+            .filter(|d| !self.days.contains_key(d))
+            .collect()
+    }
+
+    /// Whether `day`'s copy may miss late events for good: its last export
+    /// ran less than the lookback after the day ended, and the day is now
+    /// out of the lookback (no run will read it again).
+    pub fn is_unsettled(&self, day: NaiveDate) -> bool {
+        let (Some(state), Some(watermark)) = (self.days.get(&day), self.watermark) else {
+            return false;
+        };
+        let lookback = i64::from(self.lookback_days.unwrap_or(0));
+        let reread_from = watermark - chrono::Duration::days(lookback - 1);
+        day < reread_from && state.read_after_days(day) < lookback
     }
 
     /// Moves the watermark to `day` unless it is already past it.
@@ -204,6 +250,27 @@ mod tests {
             SyncState::from_json(br#"{"days": {}}"#).is_err(),
             "version 0"
         );
+    }
+
+    #[test]
+    fn gaps_and_unsettled_days_show_at_once() {
+        let at = |day: u32, hour: u32| {
+            d(day).and_hms_opt(hour, 0, 0).unwrap().and_utc()
+        };
+        let mut state = SyncState::empty();
+        state.lookback_days = Some(3);
+        // Day 1 read on day 2 only (1 h after it ended), day 2 on day 9.
+        state.record_day(d(1), 5, "a".into(), at(2, 1));
+        state.record_day(d(2), 5, "b".into(), at(9, 0));
+        state.record_day(d(4), 5, "c".into(), at(9, 0));
+        state.record_day(d(8), 5, "c".into(), at(9, 0));
+        state.advance(d(8));
+        assert_eq!(state.gaps(), vec![d(3), d(5), d(6), d(7)]);
+        assert_eq!(state.days[&d(1)].read_after_days(d(1)), 0);
+        assert_eq!(state.days[&d(2)].read_after_days(d(2)), 6);
+        assert!(state.is_unsettled(d(1)), "read too early, never again");
+        assert!(!state.is_unsettled(d(2)));
+        assert!(!state.is_unsettled(d(8)), "still inside the lookback");
     }
 
     #[test]

@@ -8,3 +8,5 @@ pub mod jobs;
 pub mod scripted;
 #[cfg(feature = "simulator")]
 pub mod simulator;
+#[cfg(all(feature = "simulator", feature = "dataset"))]
+pub mod sync;

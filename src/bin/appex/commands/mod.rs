@@ -7,6 +7,7 @@ mod jobs;
 mod lookups;
 mod records;
 mod simulate;
+mod sync;
 
 use userpilot_appex::{Client, client::ENV_API_KEY};
 
@@ -53,5 +54,6 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Simulate(args) => simulate::run(&ctx, args).await,
         Command::Records(args) => records::run(&ctx, args).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
+        Command::Sync(args) => sync::run(&ctx, args).await,
     }
 }
