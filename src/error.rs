@@ -213,6 +213,32 @@ pub enum Error {
         /// What went wrong.
         reason: DownloadFailure,
     },
+    /// The target directory is locked by another download (another `appex`
+    /// run, a cron job, another process of this program) and the download
+    /// was told not to wait for it
+    /// ([`LockPolicy::FailFast`](crate::ext::download::LockPolicy::FailFast)).
+    /// Nothing was written.
+    #[error("{} is in use by another appex download{}", dir.display(), pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    DirectoryBusy {
+        /// The target directory.
+        dir: PathBuf,
+        /// The process holding the lock, as it recorded itself (if it did).
+        pid: Option<u32>,
+    },
+    /// The download was asked to stop
+    /// ([`Download::stop_on`](crate::ext::download::Download::stop_on), the
+    /// CLI's Ctrl-C) before every file was complete. Complete files are
+    /// recorded; each unfinished file's `.part` holds exactly the bytes
+    /// received, synced, and the same download run again resumes it.
+    #[error(
+        "interrupted: {files_complete} of {files_total} files complete; run the same download again to resume"
+    )]
+    Interrupted {
+        /// Files complete (fetched or already on disk).
+        files_complete: usize,
+        /// Files in the job.
+        files_total: usize,
+    },
     // --- records ---
     /// One row of an export file could not be read as an event: a line that
     /// is not a JSON object, a CSV row with the wrong number of cells, an

@@ -237,6 +237,7 @@ async fn hostile_filenames_land_inside_the_target_dir_with_distinct_names() {
     assert_eq!(listing(root.path()), BTreeSet::from(["out".to_string()]));
     let mut expected: BTreeSet<String> = names(&report).into_iter().collect();
     expected.insert(".appex-download.json".into());
+    expected.insert(".appex-download.lock".into());
     assert_eq!(listing(&dir), expected);
 }
 
@@ -516,7 +517,10 @@ async fn a_url_still_refused_after_the_refresh_fails_without_leaking_the_signatu
     }
     assert_eq!(
         listing(dir.path()),
-        BTreeSet::from([".appex-download.json".to_string()])
+        BTreeSet::from([
+            ".appex-download.json".to_string(),
+            ".appex-download.lock".to_string()
+        ])
     );
 }
 
@@ -587,7 +591,8 @@ async fn no_part_file_survives_a_finished_download() {
         BTreeSet::from([
             "a.gz".into(),
             "b.gz".into(),
-            ".appex-download.json".to_string()
+            ".appex-download.json".to_string(),
+            ".appex-download.lock".to_string()
         ])
     );
 }

@@ -385,7 +385,9 @@ async fn run_flow(cell: &Cell, sim: &Simulator, client: &Client, dir: &Path) -> 
             // What is left is the manifest and, at most, `.part` files.
             for name in listing(dir) {
                 assert!(
-                    name == ".appex-download.json" || name.ends_with(".part"),
+                    name == ".appex-download.json"
+                        || name == ".appex-download.lock"
+                        || name.ends_with(".part"),
                     "unexpected {name} after a failed download"
                 );
             }
@@ -627,7 +629,10 @@ async fn cell_drop_before_any_byte_every_time_gives_up() {
     .await;
     assert_eq!(download_requests(&requests).len(), 4, "1 + 3 retries");
     // Nothing arrived: not even a `.part` is left.
-    assert_eq!(listing(dir.path()), [".appex-download.json"]);
+    assert_eq!(
+        listing(dir.path()),
+        [".appex-download.json", ".appex-download.lock"]
+    );
 }
 
 #[tokio::test]
@@ -746,7 +751,10 @@ async fn cell_slow_body_past_the_stall_timeout_gives_up() {
         .bounds(40, 3))
     .await;
     assert_eq!(download_requests(&requests).len(), 3, "1 + 2 retries");
-    assert_eq!(listing(dir.path()), [".appex-download.json"]);
+    assert_eq!(
+        listing(dir.path()),
+        [".appex-download.json", ".appex-download.lock"]
+    );
 }
 
 // --- jobs failing midway ---

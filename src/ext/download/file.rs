@@ -1,31 +1,31 @@
-//! Fetching one file: request, stream to `.part`, retry and resume, verify,
-//! rename.
+//! Fetching one file: request, stream to `.part`, retry and resume (never
+//! across two versions of the object), verify, rename.
 
-use std::{
-    io::SeekFrom,
-    path::{Path, PathBuf},
-    sync::Arc,
-    time::Duration,
-};
+use std::time::Duration;
 
+use bytes::Bytes;
 use futures::StreamExt;
 use reqwest::{
     StatusCode,
-    header::{CONTENT_LENGTH, CONTENT_RANGE, ETAG, HeaderMap, IF_RANGE, RANGE},
+    header::{CONTENT_LENGTH, CONTENT_RANGE, ETAG, HeaderMap, IF_RANGE, LAST_MODIFIED, RANGE},
 };
-use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
+use tokio::sync::watch;
 
-use super::{DownloadedFile, Planned, ProgressEvent, Sink};
+use super::{
+    DownloadedFile, ProgressEvent,
+    manifest::{Completed, ManifestStore, Validators},
+    naming::Planned,
+    part::{Durability, PartFile},
+    progress::ProgressTracker,
+    refresh::UrlRefresher,
+};
 use crate::{
-    Client, RetryPolicy,
+    RetryPolicy,
     client::{describe_transport_error, retry_after},
     error::{DownloadFailure, Error, Result},
-    models::{PresignedUrl, SecretUrl},
+    models::SecretUrl,
 };
 
-/// The write buffer: bytes are written to disk in pieces of at most this.
-pub(crate) const WRITE_BUFFER: usize = 256 * 1024;
 /// How much of an error body is read to look for "expired".
 const ERROR_BODY_LIMIT: usize = 4096;
 
@@ -35,51 +35,58 @@ pub(crate) struct Context<'a> {
     pub job_id: String,
     pub retry: RetryPolicy,
     pub stall: Duration,
-    pub sink: &'a Sink,
-    pub refresher: Refresher,
+    pub durability: Durability,
+    pub progress: &'a ProgressTracker,
+    pub refresher: UrlRefresher,
+    pub manifest: &'a ManifestStore,
+    /// Turns `true` when the download is asked to stop.
+    pub stop: watch::Receiver<bool>,
 }
 
-/// Fetches the job again when a URL is refused, once for all the files
-/// that were refused with URLs of the same generation.
-pub(crate) struct Refresher {
-    client: Client,
-    job_id: Option<String>,
-    state: tokio::sync::Mutex<(u64, Arc<Vec<PresignedUrl>>)>,
-}
-
-impl Refresher {
-    pub fn new(client: Client, job_id: &str, urls: Vec<PresignedUrl>) -> Self {
-        Refresher {
-            client,
-            job_id: (!job_id.trim().is_empty()).then(|| job_id.to_string()),
-            state: tokio::sync::Mutex::new((0, Arc::new(urls))),
-        }
+impl Context<'_> {
+    fn stopped(&self) -> bool {
+        *self.stop.borrow()
     }
 
-    /// Fresh URLs newer than generation `seen`: fetched now unless another
-    /// file already did. `None` if the job has no id to fetch it by.
-    async fn fresh(&self, seen: u64) -> Result<Option<(u64, Arc<Vec<PresignedUrl>>)>> {
-        let Some(job_id) = &self.job_id else {
-            return Ok(None);
-        };
-        let mut state = self.state.lock().await;
-        if state.0 == seen {
-            tracing::info!(job_id = %job_id, "presigned URL refused; fetching the job for fresh URLs");
-            let job = self.client.get_job(job_id).await?;
-            *state = (seen + 1, Arc::new(job.presigned_urls));
+    /// Resolves once the download is asked to stop (never, if the sender
+    /// is gone without asking).
+    async fn stop_requested(&self) {
+        let mut stop = self.stop.clone();
+        if stop.wait_for(|s| *s).await.is_err() {
+            std::future::pending::<()>().await;
         }
-        Ok(Some((state.0, state.1.clone())))
     }
 }
 
-/// Reads a whole file, returning its length and lowercase hex sha256.
-pub(crate) async fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
-    let (len, hasher) = hash_prefix(path).await?;
-    Ok((len, hex::encode(hasher.finalize())))
+/// How a file's fetch ended, when it did not fail.
+pub(crate) enum Fetched {
+    /// Complete under its final name.
+    Done(DownloadedFile),
+    /// Stopped on request; its `.part` is synced for the next run.
+    Interrupted,
 }
 
-/// Why an attempt ended without the file.
+/// Fetches one file; never returns a partial file as complete. Returns its
+/// index with the outcome.
+pub(crate) async fn fetch(
+    ctx: &Context<'_>,
+    index: usize,
+    planned: Planned,
+) -> (usize, Result<Fetched>) {
+    if ctx.stopped() {
+        return (index, Ok(Fetched::Interrupted));
+    }
+    let result = match FileFetch::start(ctx, index, planned).await {
+        Ok(fetch) => fetch.run().await,
+        Err(e) => Err(e),
+    };
+    (index, result)
+}
+
+/// How one request ended.
 enum Outcome {
+    /// The `.part` holds the whole file.
+    Complete,
     /// Worth another try (after a backoff), maybe resuming.
     Transient {
         reason: DownloadFailure,
@@ -89,6 +96,8 @@ enum Outcome {
     Refused(StatusCode),
     /// Give up.
     Fatal(DownloadFailure),
+    /// The download was asked to stop.
+    Interrupted,
 }
 
 fn transient(reason: DownloadFailure) -> Outcome {
@@ -98,109 +107,438 @@ fn transient(reason: DownloadFailure) -> Outcome {
     }
 }
 
-/// The `.part` file being written, with the digest of what it holds.
-struct Part {
-    path: PathBuf,
-    writer: BufWriter<tokio::fs::File>,
-    hasher: Sha256,
-    have: u64,
+/// Why a file failed for good.
+enum Failure {
+    Download(DownloadFailure),
+    Other(Error),
 }
 
-impl Part {
-    /// Opens `path`, keeping (and hashing) what an earlier attempt left in
-    /// it. Anything there that is not a plain file is refused, and a
-    /// symbolic link is removed rather than followed.
-    async fn open(path: PathBuf) -> Result<Part> {
-        let io = |source| Error::Io {
-            path: path.clone(),
-            source,
-        };
-        let (have, hasher) = match tokio::fs::symlink_metadata(&path).await {
-            Ok(meta) if meta.is_file() => {
-                let (len, hasher) = hash_prefix(&path).await.map_err(io)?;
-                (len, hasher)
-            }
-            Ok(meta) if meta.file_type().is_symlink() => {
-                tokio::fs::remove_file(&path).await.map_err(io)?;
-                (0, Sha256::new())
-            }
-            Ok(_) => {
-                return Err(io(std::io::Error::other(
-                    "not a regular file; refusing to write to it",
-                )));
-            }
-            Err(_) => (0, Sha256::new()),
-        };
-        let mut file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .await
-            .map_err(io)?;
-        file.set_len(have).await.map_err(io)?;
-        file.seek(SeekFrom::Start(have)).await.map_err(io)?;
-        Ok(Part {
-            writer: BufWriter::with_capacity(WRITE_BUFFER, file),
-            path,
-            hasher,
-            have,
+impl From<DownloadFailure> for Failure {
+    fn from(reason: DownloadFailure) -> Self {
+        Failure::Download(reason)
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure::Other(error)
+    }
+}
+
+/// One file's fetch, from its first request to its final name.
+struct FileFetch<'c, 'a> {
+    ctx: &'c Context<'a>,
+    index: usize,
+    planned: Planned,
+    part: PartFile,
+    url: SecretUrl,
+    /// The URL generation `url` belongs to.
+    generation: u64,
+    refreshed: bool,
+    attempts: u32,
+    /// Retries since the file last got further than before.
+    retries: u32,
+    high_water: u64,
+    /// The version of the object the `.part` holds the start of.
+    validators: Option<Validators>,
+}
+
+impl<'c, 'a> FileFetch<'c, 'a> {
+    /// Opens the `.part`: kept only if an earlier run recorded which
+    /// version of the object it holds (and of the same object path).
+    async fn start(ctx: &'c Context<'a>, index: usize, planned: Planned) -> Result<Self> {
+        let path = url_path(&planned.url);
+        let validators = planned
+            .resume
+            .clone()
+            .filter(|v| v.if_range().is_some() && v.url_path == path);
+        let part = PartFile::open(planned.part_path(), validators.is_some()).await?;
+        Ok(FileFetch {
+            ctx,
+            index,
+            url: planned.url.clone(),
+            planned,
+            high_water: part.have(),
+            part,
+            generation: 0,
+            refreshed: false,
+            attempts: 0,
+            retries: 0,
+            validators,
         })
     }
 
-    fn io(&self, source: std::io::Error) -> Error {
-        Error::Io {
-            path: self.path.clone(),
-            source,
+    fn total(&self) -> Option<u64> {
+        self.validators.as_ref().and_then(|v| v.total)
+    }
+
+    fn emit(&self, event: ProgressEvent) {
+        self.ctx.progress.emit(
+            event,
+            self.index,
+            &self.planned.filename,
+            self.part.have(),
+            self.total(),
+        );
+    }
+
+    async fn run(mut self) -> Result<Fetched> {
+        loop {
+            if self.ctx.stopped() {
+                return Ok(self.interrupt().await);
+            }
+            self.attempts += 1;
+            let outcome = match self.attempt().await {
+                Ok(outcome) => outcome,
+                Err(e) => return Err(self.fail(e).await),
+            };
+            let (reason, advised) = match outcome {
+                Outcome::Complete => return self.complete().await,
+                Outcome::Interrupted => return Ok(self.interrupt().await),
+                Outcome::Fatal(reason) => return Err(self.fail(reason).await),
+                Outcome::Refused(status) => {
+                    if let Err(failure) = self.refresh(status).await {
+                        return Err(self.fail(failure).await);
+                    }
+                    continue;
+                }
+                Outcome::Transient {
+                    reason,
+                    retry_after,
+                } => (reason, retry_after),
+            };
+            if self.part.have() > self.high_water {
+                self.high_water = self.part.have();
+                self.retries = 0;
+            }
+            if self.retries >= self.ctx.retry.max_retries() {
+                return Err(self.fail(reason).await);
+            }
+            self.retries += 1;
+            let delay = advised
+                .map(|d| d.min(self.ctx.retry.max_retry_after()))
+                .unwrap_or_else(|| self.ctx.retry.backoff(self.retries));
+            tracing::info!(
+                file = %self.planned.filename,
+                url = %self.url,
+                retry = self.retries,
+                have = self.part.have(),
+                delay_ms = delay.as_millis() as u64,
+                reason = %reason,
+                "retrying download"
+            );
+            self.emit(ProgressEvent::Retrying);
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = self.ctx.stop_requested() => {}
+            }
         }
     }
 
-    async fn write(&mut self, chunk: &[u8]) -> Result<()> {
-        if let Err(e) = self.writer.write_all(chunk).await {
-            return Err(self.io(e));
+    /// A fresh URL after a refusal (once per file).
+    async fn refresh(&mut self, status: StatusCode) -> std::result::Result<(), Failure> {
+        if self.refreshed {
+            return Err(DownloadFailure::Expired(status).into());
         }
-        self.hasher.update(chunk);
-        self.have += chunk.len() as u64;
+        self.refreshed = true;
+        let Some(generation) = self.ctx.refresher.newer_than(self.generation).await? else {
+            return Err(DownloadFailure::Expired(status).into());
+        };
+        self.generation = generation.number;
+        self.url = generation
+            .urls
+            .iter()
+            .filter(|p| p.filename == self.planned.source)
+            .nth(self.planned.occurrence)
+            .map(|p| p.url.clone())
+            .ok_or(DownloadFailure::MissingAfterRefresh)?;
         Ok(())
     }
 
-    async fn flush(&mut self) -> Result<()> {
-        match self.writer.flush().await {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.io(e)),
-        }
+    /// The one way a file fails: its `.part` is kept for the next run
+    /// (removed if empty), the failure reported and returned as an error.
+    async fn fail(self, failure: impl Into<Failure>) -> Error {
+        let error = match failure.into() {
+            Failure::Download(reason) => Error::Download {
+                job_id: self.ctx.job_id.clone(),
+                file: self.planned.source.clone(),
+                path: self.planned.path.clone(),
+                attempts: self.attempts,
+                reason,
+            },
+            Failure::Other(error) => error,
+        };
+        self.ctx.progress.emit(
+            ProgressEvent::Failed,
+            self.index,
+            &self.planned.filename,
+            0,
+            None,
+        );
+        self.part.keep_for_resume().await;
+        error
     }
 
-    /// Empties the file: the server sends it whole again.
-    async fn restart(&mut self) -> Result<()> {
-        self.flush().await?;
-        let file = self.writer.get_mut();
-        let result = async {
-            file.set_len(0).await?;
-            file.seek(SeekFrom::Start(0)).await.map(|_| ())
+    /// Stops: the `.part` holds exactly the bytes received, synced.
+    async fn interrupt(self) -> Fetched {
+        self.part.keep_for_resume().await;
+        Fetched::Interrupted
+    }
+
+    /// The `.part` is complete: make it durable, give it its final name,
+    /// record it in the manifest.
+    async fn complete(self) -> Result<Fetched> {
+        let FileFetch {
+            ctx,
+            index,
+            planned,
+            part,
+            attempts,
+            ..
+        } = self;
+        let part_path = part.path().to_path_buf();
+        let (bytes, sha256) = part.finish(ctx.durability).await?;
+        tokio::fs::rename(&part_path, &planned.path)
+            .await
+            .map_err(|source| Error::Io {
+                path: planned.path.clone(),
+                source,
+            })?;
+        ctx.manifest
+            .update(|m| {
+                if let Some(entry) = m.entry_mut(&ctx.job_id, &planned.filename) {
+                    entry.complete = Some(Completed {
+                        bytes,
+                        sha256: sha256.clone(),
+                    });
+                    entry.resume = None;
+                }
+            })
+            .await?;
+        tracing::debug!(file = %planned.filename, bytes, attempts, "downloaded");
+        ctx.progress.emit(
+            ProgressEvent::Finished,
+            index,
+            &planned.filename,
+            bytes,
+            Some(bytes),
+        );
+        Ok(Fetched::Done(DownloadedFile {
+            filename: planned.filename.clone(),
+            source_filename: planned.source.clone(),
+            path: planned.path.clone(),
+            bytes,
+            sha256,
+            skipped: false,
+        }))
+    }
+
+    /// Records (in memory and in the manifest) which version of the object
+    /// the `.part` now holds the start of.
+    async fn remember(&mut self, validators: Validators) -> Result<()> {
+        if self.validators.as_ref() == Some(&validators) {
+            return Ok(());
         }
-        .await;
-        result.map_err(|e| self.io(e))?;
-        self.hasher = Sha256::new();
-        self.have = 0;
+        let filename = &self.planned.filename;
+        let job_id = &self.ctx.job_id;
+        let stored = validators.clone();
+        self.validators = Some(validators);
+        self.ctx
+            .manifest
+            .update(|m| {
+                if let Some(entry) = m.entry_mut(job_id, filename) {
+                    entry.resume = Some(stored);
+                }
+            })
+            .await
+    }
+
+    /// Empties the `.part` so the next request starts from zero.
+    async fn restart(&mut self, why: &str) -> Result<()> {
+        if self.part.have() > 0 {
+            tracing::info!(file = %self.planned.filename, why, "cannot resume; restarting the file");
+            self.part.restart().await?;
+            self.emit(ProgressEvent::Restarted);
+        }
         Ok(())
+    }
+
+    /// As [`restart`](Self::restart), then retry.
+    async fn restart_and_retry(&mut self, why: String) -> Result<Outcome> {
+        self.restart(&why).await?;
+        Ok(transient(DownloadFailure::ContentRange(why)))
+    }
+
+    /// One request.
+    async fn attempt(&mut self) -> Result<Outcome> {
+        let target = match url::Url::parse(self.url.expose()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => u,
+            _ => return Ok(Outcome::Fatal(DownloadFailure::BadUrl)),
+        };
+        let mut request = self.ctx.http.get(target);
+        if self.part.have() > 0 {
+            // Resume only if the object is still the one we have the start of.
+            match self.validators.as_ref().and_then(Validators::if_range) {
+                Some(tag) => {
+                    request = request
+                        .header(RANGE, format!("bytes={}-", self.part.have()))
+                        .header(IF_RANGE, tag);
+                }
+                None => self.restart("no validator to resume with").await?,
+            }
+        }
+        let from = self.part.have();
+        tracing::debug!(file = %self.planned.filename, url = %self.url, from, "requesting");
+        let sent = tokio::select! {
+            sent = tokio::time::timeout(self.ctx.stall, request.send()) => sent,
+            () = self.ctx.stop_requested() => return Ok(Outcome::Interrupted),
+        };
+        let response = match sent {
+            Err(_) => return Ok(transient(DownloadFailure::Stalled(self.ctx.stall))),
+            Ok(Err(e)) if e.is_builder() => return Ok(Outcome::Fatal(DownloadFailure::BadUrl)),
+            Ok(Err(e)) => {
+                return Ok(transient(DownloadFailure::Transport(
+                    describe_transport_error(&e),
+                )));
+            }
+            Ok(Ok(r)) => r,
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        let mut found = Validators {
+            etag: header(&headers, ETAG),
+            last_modified: header(&headers, LAST_MODIFIED),
+            total: None,
+            url_path: url_path(&self.url),
+        };
+        match status.as_u16() {
+            200 => {
+                if self.part.have() > 0 {
+                    self.restart("the server sent the whole file").await?;
+                }
+                found.total = content_length(&headers);
+            }
+            206 => {
+                let (start, end, full) = match content_range(&headers) {
+                    Ok(r) => r,
+                    Err(e) => return self.restart_and_retry(e).await,
+                };
+                if start != from {
+                    return self
+                        .restart_and_retry(format!("asked from byte {from}, got from byte {start}"))
+                        .await;
+                }
+                let known = self.validators.as_ref();
+                if let (Some(known), Some(tag)) = (known.and_then(|v| v.etag.as_ref()), &found.etag)
+                    && known != tag
+                {
+                    return self
+                        .restart_and_retry("the object changed (another ETag)".to_string())
+                        .await;
+                }
+                if let (Some(known), Some(full)) = (self.total(), full)
+                    && known != full
+                {
+                    return self
+                        .restart_and_retry(format!(
+                            "the file's length changed from {known} to {full}"
+                        ))
+                        .await;
+                }
+                if let Some(len) = content_length(&headers)
+                    && len != end - start + 1
+                {
+                    return Ok(Outcome::Fatal(DownloadFailure::ContentRange(format!(
+                        "range {start}-{end} announced with Content-Length {len}"
+                    ))));
+                }
+                // The whole length: the range's total, else its end.
+                found.total = Some(full.unwrap_or(end + 1));
+                if found.etag.is_none() && found.last_modified.is_none() {
+                    found.etag = known.and_then(|v| v.etag.clone());
+                    found.last_modified = known.and_then(|v| v.last_modified.clone());
+                }
+            }
+            300..=399 => return Ok(Outcome::Fatal(DownloadFailure::Redirect(status))),
+            401 | 403 => return Ok(Outcome::Refused(status)),
+            400 => {
+                // Some object stores answer 400 to an expired signature.
+                let body = read_some(response, ERROR_BODY_LIMIT, self.ctx.stall).await;
+                if String::from_utf8_lossy(&body)
+                    .to_ascii_lowercase()
+                    .contains("expired")
+                {
+                    return Ok(Outcome::Refused(status));
+                }
+                return Ok(Outcome::Fatal(DownloadFailure::Status(status)));
+            }
+            416 => {
+                return self
+                    .restart_and_retry("range not satisfiable".to_string())
+                    .await;
+            }
+            408 | 429 | 500..=599 => {
+                return Ok(Outcome::Transient {
+                    reason: DownloadFailure::Status(status),
+                    retry_after: retry_after(&headers),
+                });
+            }
+            _ => return Ok(Outcome::Fatal(DownloadFailure::Status(status))),
+        }
+        self.remember(found).await?;
+        self.emit(ProgressEvent::Started);
+        self.receive(response).await
+    }
+
+    /// Streams the body into the `.part`.
+    async fn receive(&mut self, response: reqwest::Response) -> Result<Outcome> {
+        let mut body = response.bytes_stream();
+        loop {
+            let next = tokio::select! {
+                next = tokio::time::timeout(self.ctx.stall, body.next()) => next,
+                () = self.ctx.stop_requested() => return Ok(Outcome::Interrupted),
+            };
+            let chunk: Bytes = match next {
+                Err(_) => return Ok(transient(DownloadFailure::Stalled(self.ctx.stall))),
+                Ok(None) => break,
+                Ok(Some(Err(e))) => {
+                    return Ok(transient(DownloadFailure::Transport(
+                        describe_transport_error(&e),
+                    )));
+                }
+                Ok(Some(Ok(chunk))) => chunk,
+            };
+            let received = self.part.have() + chunk.len() as u64;
+            if let Some(expected) = self.total().filter(|&t| received > t) {
+                self.part.restart().await?;
+                return Ok(transient(DownloadFailure::Length { expected, received }));
+            }
+            self.part.write(chunk).await?;
+            self.emit(ProgressEvent::Data);
+        }
+        match self.total() {
+            Some(expected) if self.part.have() != expected => {
+                Ok(transient(DownloadFailure::Length {
+                    expected,
+                    received: self.part.have(),
+                }))
+            }
+            _ => Ok(Outcome::Complete),
+        }
     }
 }
 
-async fn hash_prefix(path: &Path) -> std::io::Result<(u64, Sha256)> {
-    let mut file = tokio::fs::File::open(path).await?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut len = 0u64;
-    loop {
-        let n = file.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        len += n as u64;
+/// A header's value as text, if it is text.
+fn header(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
+    Some(headers.get(name)?.to_str().ok()?.trim().to_string())
+}
+
+/// The URL's path without its query (the signature), for the manifest.
+fn url_path(url: &SecretUrl) -> String {
+    match url::Url::parse(url.expose()) {
+        Ok(u) => format!("{}{}", u.host_str().unwrap_or_default(), u.path()),
+        Err(_) => String::new(),
     }
-    Ok((len, hasher))
 }
 
 /// The parsed `Content-Range: bytes <start>-<end>/<total>`.
@@ -234,364 +572,6 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .trim()
         .parse()
         .ok()
-}
-
-/// Fetches one file; never returns a partial file as complete. Returns its
-/// index with the outcome.
-pub(crate) async fn fetch(
-    ctx: &Context<'_>,
-    index: usize,
-    planned: Planned,
-) -> (usize, Result<DownloadedFile>) {
-    let result = fetch_file(ctx, index, &planned).await;
-    if result.is_err() {
-        ctx.sink
-            .emit(ProgressEvent::Failed, index, &planned.filename, 0, None);
-    }
-    (index, result)
-}
-
-async fn fetch_file(ctx: &Context<'_>, index: usize, planned: &Planned) -> Result<DownloadedFile> {
-    let mut part = Part::open(planned.part_path()).await?;
-    let mut url = planned.url.clone();
-    let mut generation = 0u64;
-    let mut refreshed = false;
-    let mut attempts = 0u32;
-    let mut retries = 0u32;
-    let mut high_water = part.have;
-    let mut total: Option<u64> = None;
-    let mut etag: Option<String> = None;
-
-    let failed = |attempts: u32, reason: DownloadFailure| Error::Download {
-        job_id: ctx.job_id.clone(),
-        file: planned.source.clone(),
-        path: planned.path.clone(),
-        attempts,
-        reason,
-    };
-
-    loop {
-        attempts += 1;
-        let outcome = attempt(ctx, index, planned, &url, &mut part, &mut total, &mut etag).await?;
-        let (reason, advised) = match outcome {
-            None => break,
-            Some(Outcome::Fatal(reason)) => {
-                return Err(give_up(part, failed(attempts, reason)).await);
-            }
-            Some(Outcome::Refused(status)) => {
-                if refreshed {
-                    return Err(
-                        give_up(part, failed(attempts, DownloadFailure::Expired(status))).await,
-                    );
-                }
-                refreshed = true;
-                let fresh = match ctx.refresher.fresh(generation).await {
-                    Ok(Some(fresh)) => fresh,
-                    Ok(None) => {
-                        return Err(give_up(
-                            part,
-                            failed(attempts, DownloadFailure::Expired(status)),
-                        )
-                        .await);
-                    }
-                    Err(e) => return Err(give_up(part, e).await),
-                };
-                generation = fresh.0;
-                let found = fresh
-                    .1
-                    .iter()
-                    .filter(|p| p.filename == planned.source)
-                    .nth(planned.occurrence)
-                    .map(|p| p.url.clone());
-                match found {
-                    Some(u) => url = u,
-                    None => {
-                        return Err(give_up(
-                            part,
-                            failed(attempts, DownloadFailure::MissingAfterRefresh),
-                        )
-                        .await);
-                    }
-                }
-                continue;
-            }
-            Some(Outcome::Transient {
-                reason,
-                retry_after,
-            }) => (reason, retry_after),
-        };
-        if part.have > high_water {
-            high_water = part.have;
-            retries = 0;
-        }
-        if retries >= ctx.retry.max_retries() {
-            return Err(give_up(part, failed(attempts, reason)).await);
-        }
-        retries += 1;
-        let delay = advised
-            .map(|d| d.min(ctx.retry.max_retry_after()))
-            .unwrap_or_else(|| ctx.retry.backoff(retries));
-        tracing::info!(
-            file = %planned.filename,
-            url = %url,
-            retry = retries,
-            have = part.have,
-            delay_ms = delay.as_millis() as u64,
-            reason = %reason,
-            "retrying download"
-        );
-        ctx.sink.emit(
-            ProgressEvent::Retrying,
-            index,
-            &planned.filename,
-            part.have,
-            total,
-        );
-        tokio::time::sleep(delay).await;
-    }
-
-    // Complete: make it durable, then give it its final name.
-    part.flush().await?;
-    let Part {
-        path: part_path,
-        writer,
-        hasher,
-        have,
-    } = part;
-    let file = writer.into_inner();
-    file.sync_all().await.map_err(|source| Error::Io {
-        path: part_path.clone(),
-        source,
-    })?;
-    drop(file);
-    tokio::fs::rename(&part_path, &planned.path)
-        .await
-        .map_err(|source| Error::Io {
-            path: planned.path.clone(),
-            source,
-        })?;
-    sync_dir(planned.path.parent()).await;
-    let sha256 = hex::encode(hasher.finalize());
-    tracing::debug!(file = %planned.filename, bytes = have, attempts, "downloaded");
-    ctx.sink.emit(
-        ProgressEvent::Finished,
-        index,
-        &planned.filename,
-        have,
-        Some(have),
-    );
-    Ok(DownloadedFile {
-        filename: planned.filename.clone(),
-        source_filename: planned.source.clone(),
-        path: planned.path.clone(),
-        bytes: have,
-        sha256,
-        skipped: false,
-    })
-}
-
-/// Leaves the `.part` for the next run (removed if empty), returns `error`.
-async fn give_up(mut part: Part, error: Error) -> Error {
-    let _ = part.flush().await;
-    let have = part.have;
-    let path = part.path.clone();
-    drop(part);
-    if have == 0 {
-        let _ = tokio::fs::remove_file(&path).await;
-    }
-    error
-}
-
-/// Makes a rename durable (best effort; a no-op where directories cannot
-/// be opened).
-async fn sync_dir(dir: Option<&Path>) {
-    #[cfg(unix)]
-    if let Some(dir) = dir
-        && let Ok(d) = tokio::fs::File::open(dir).await
-    {
-        let _ = d.sync_all().await;
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-}
-
-/// One request. `Ok(None)`: the file is complete in `part`.
-#[allow(clippy::too_many_arguments)]
-async fn attempt(
-    ctx: &Context<'_>,
-    index: usize,
-    planned: &Planned,
-    url: &SecretUrl,
-    part: &mut Part,
-    total: &mut Option<u64>,
-    etag: &mut Option<String>,
-) -> Result<Option<Outcome>> {
-    let target = match url::Url::parse(url.expose()) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => u,
-        _ => return Ok(Some(Outcome::Fatal(DownloadFailure::BadUrl))),
-    };
-    let mut request = ctx.http.get(target);
-    let from = part.have;
-    if from > 0 {
-        request = request.header(RANGE, format!("bytes={from}-"));
-        // Resume only if the file is still the one we have the start of.
-        if let Some(tag) = etag.as_deref().filter(|t| !t.starts_with("W/")) {
-            request = request.header(IF_RANGE, tag);
-        }
-    }
-    tracing::debug!(file = %planned.filename, url = %url, from, "requesting");
-    let response = match tokio::time::timeout(ctx.stall, request.send()).await {
-        Err(_) => return Ok(Some(transient(DownloadFailure::Stalled(ctx.stall)))),
-        Ok(Err(e)) if e.is_builder() => {
-            return Ok(Some(Outcome::Fatal(DownloadFailure::BadUrl)));
-        }
-        Ok(Err(e)) => {
-            return Ok(Some(transient(DownloadFailure::Transport(
-                describe_transport_error(&e),
-            ))));
-        }
-        Ok(Ok(r)) => r,
-    };
-    let status = response.status();
-    let headers = response.headers().clone();
-    match status.as_u16() {
-        200 => {
-            if part.have > 0 {
-                tracing::info!(file = %planned.filename, "server sent the whole file again; restarting it");
-                part.restart().await?;
-                ctx.sink
-                    .emit(ProgressEvent::Restarted, index, &planned.filename, 0, None);
-            }
-            if let Some(len) = content_length(&headers) {
-                *total = Some(len);
-            }
-        }
-        206 => {
-            let (start, end, full) = match content_range(&headers) {
-                Ok(r) => r,
-                Err(e) => return Ok(Some(restart_from_zero(part, e).await?)),
-            };
-            if start != part.have {
-                return Ok(Some(
-                    restart_from_zero(
-                        part,
-                        format!("asked from byte {}, got from byte {start}", part.have),
-                    )
-                    .await?,
-                ));
-            }
-            if let (Some(known), Some(full)) = (*total, full)
-                && known != full
-            {
-                return Ok(Some(
-                    restart_from_zero(
-                        part,
-                        format!("the file's length changed from {known} to {full}"),
-                    )
-                    .await?,
-                ));
-            }
-            if let Some(len) = content_length(&headers)
-                && len != end - start + 1
-            {
-                return Ok(Some(Outcome::Fatal(DownloadFailure::ContentRange(
-                    format!("range {start}-{end} announced with Content-Length {len}"),
-                ))));
-            }
-            // The whole length: the range's total, else its end.
-            *total = Some(full.unwrap_or(end + 1));
-        }
-        300..=399 => return Ok(Some(Outcome::Fatal(DownloadFailure::Redirect(status)))),
-        401 | 403 => return Ok(Some(Outcome::Refused(status))),
-        400 => {
-            // Some object stores answer 400 to an expired signature.
-            let body = read_some(response, ERROR_BODY_LIMIT, ctx.stall).await;
-            if String::from_utf8_lossy(&body)
-                .to_ascii_lowercase()
-                .contains("expired")
-            {
-                return Ok(Some(Outcome::Refused(status)));
-            }
-            return Ok(Some(Outcome::Fatal(DownloadFailure::Status(status))));
-        }
-        416 => {
-            return Ok(Some(
-                restart_from_zero(part, "range not satisfiable".to_string()).await?,
-            ));
-        }
-        408 | 429 | 500..=599 => {
-            return Ok(Some(Outcome::Transient {
-                reason: DownloadFailure::Status(status),
-                retry_after: retry_after(&headers),
-            }));
-        }
-        _ => return Ok(Some(Outcome::Fatal(DownloadFailure::Status(status)))),
-    }
-    if let Some(tag) = headers.get(ETAG).and_then(|v| v.to_str().ok()) {
-        *etag = Some(tag.to_string());
-    }
-    ctx.sink.emit(
-        ProgressEvent::Started,
-        index,
-        &planned.filename,
-        part.have,
-        *total,
-    );
-
-    let mut body = response.bytes_stream();
-    loop {
-        let next = match tokio::time::timeout(ctx.stall, body.next()).await {
-            Err(_) => {
-                part.flush().await?;
-                return Ok(Some(transient(DownloadFailure::Stalled(ctx.stall))));
-            }
-            Ok(next) => next,
-        };
-        match next {
-            Some(Ok(chunk)) => {
-                if total.is_some_and(|t| part.have + chunk.len() as u64 > t) {
-                    let expected = total.unwrap_or_default();
-                    let received = part.have + chunk.len() as u64;
-                    part.restart().await?;
-                    return Ok(Some(transient(DownloadFailure::Length {
-                        expected,
-                        received,
-                    })));
-                }
-                part.write(&chunk).await?;
-                ctx.sink.emit(
-                    ProgressEvent::Data,
-                    index,
-                    &planned.filename,
-                    part.have,
-                    *total,
-                );
-            }
-            Some(Err(e)) => {
-                part.flush().await?;
-                return Ok(Some(transient(DownloadFailure::Transport(
-                    describe_transport_error(&e),
-                ))));
-            }
-            None => break,
-        }
-    }
-    part.flush().await?;
-    match *total {
-        Some(expected) if part.have != expected => Ok(Some(transient(DownloadFailure::Length {
-            expected,
-            received: part.have,
-        }))),
-        _ => Ok(None),
-    }
-}
-
-/// The server's answer to a resume did not fit: empty the file and try
-/// again from the start.
-async fn restart_from_zero(part: &mut Part, why: String) -> Result<Outcome> {
-    tracing::info!(file = %part.path.display(), why = %why, "cannot resume; restarting the file");
-    part.restart().await?;
-    Ok(transient(DownloadFailure::ContentRange(why)))
 }
 
 /// Up to `limit` bytes of a body, for error messages; empty on failure.

@@ -1,0 +1,417 @@
+//! The [`Download`] builder and its run: lock the directory, name the
+//! files, skip what is complete, fetch the rest a few at a time.
+
+use std::{
+    fmt,
+    future::Future,
+    path::{Path, PathBuf},
+    pin::Pin,
+    sync::Arc,
+    time::Duration,
+};
+
+use futures::StreamExt;
+use tokio::sync::watch;
+
+use super::{
+    DownloadReport, DownloadedFile,
+    file::{self, Fetched},
+    lock::{DirectoryLock, LockPolicy},
+    manifest::{Manifest, ManifestStore},
+    naming::{self, Planned},
+    part::{self, Durability},
+    progress::{DownloadProgress, ProgressFn, ProgressTracker},
+    refresh::UrlRefresher,
+};
+use crate::{
+    Client, RetryPolicy,
+    error::{Error, Result},
+    models::{ExportJob, JobStatus},
+};
+
+/// The job whose files to download: the job itself (as
+/// [`Client::get_job`] returned it) or its id (fetched first).
+#[derive(Clone, Debug)]
+pub enum DownloadSource {
+    /// A job already fetched.
+    Job(Box<ExportJob>),
+    /// A job id.
+    JobId(String),
+}
+
+impl From<ExportJob> for DownloadSource {
+    fn from(job: ExportJob) -> Self {
+        DownloadSource::Job(Box::new(job))
+    }
+}
+
+impl From<&ExportJob> for DownloadSource {
+    fn from(job: &ExportJob) -> Self {
+        DownloadSource::Job(Box::new(job.clone()))
+    }
+}
+
+impl From<&str> for DownloadSource {
+    fn from(id: &str) -> Self {
+        DownloadSource::JobId(id.to_string())
+    }
+}
+
+impl From<String> for DownloadSource {
+    fn from(id: String) -> Self {
+        DownloadSource::JobId(id)
+    }
+}
+
+impl From<&String> for DownloadSource {
+    fn from(id: &String) -> Self {
+        DownloadSource::JobId(id.clone())
+    }
+}
+
+/// Downloads the files of a completed export job into a directory. Built
+/// by [`Client::download`]; nothing happens until [`run`](Self::run).
+///
+/// See the [module documentation](super) for what is written where, how a
+/// re-run skips complete files, and what a failure leaves behind.
+///
+/// Requests go to the presigned URLs with a separate HTTP client that never
+/// sends the `Authorization` header and never follows redirects (a `3xx` is
+/// an error). The URLs' query strings (their signatures) appear in no log,
+/// `Debug` output or error.
+///
+/// ```no_run
+/// # async fn run() -> userpilot_appex::Result<()> {
+/// use std::time::Duration;
+/// use userpilot_appex::{Client, RetryPolicy};
+///
+/// let client = Client::from_env()?;
+/// let job = client.get_job("123e4567-e89b-12d3-a456-426614174000").await?;
+/// let report = client
+///     .download(&job, "exports/")
+///     .concurrency(2)
+///     .retry(RetryPolicy::default().with_max_retries(8))
+///     .stall_timeout(Duration::from_secs(30))
+///     .run()
+///     .await?;
+/// println!("{} files, {} bytes", report.files.len(), report.total_bytes());
+/// # Ok(()) }
+/// ```
+#[must_use = "a download does nothing until run() is awaited"]
+pub struct Download {
+    client: Client,
+    source: DownloadSource,
+    dir: PathBuf,
+    concurrency: usize,
+    retry: RetryPolicy,
+    stall_timeout: Duration,
+    verify_existing: bool,
+    durability: Durability,
+    lock_policy: LockPolicy,
+    progress: Option<Arc<ProgressFn>>,
+    stop: Option<StopSignal>,
+}
+
+type StopSignal = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+impl fmt::Debug for Download {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let source = match &self.source {
+            DownloadSource::Job(job) => job.job_id.clone().unwrap_or_default(),
+            DownloadSource::JobId(id) => id.clone(),
+        };
+        f.debug_struct("Download")
+            .field("job_id", &source)
+            .field("dir", &self.dir)
+            .field("concurrency", &self.concurrency)
+            .field("retry", &self.retry)
+            .field("stall_timeout", &self.stall_timeout)
+            .field("verify_existing", &self.verify_existing)
+            .field("durability", &self.durability)
+            .field("lock_policy", &self.lock_policy)
+            .field("on_progress", &self.progress.is_some())
+            .field("stop_on", &self.stop.is_some())
+            .finish()
+    }
+}
+
+impl Client {
+    /// Prepares the download of a completed job's files into `dir` (created
+    /// if missing). `job` is an [`ExportJob`] (or a reference to one) or a
+    /// job id, which is fetched first. See [`Download`].
+    ///
+    /// ```no_run
+    /// # async fn run() -> userpilot_appex::Result<()> {
+    /// let client = userpilot_appex::Client::from_env()?;
+    /// let report = client.download("job-id", "exports/").run().await?;
+    /// assert!(report.files.iter().all(|f| f.path.starts_with("exports/")));
+    /// # Ok(()) }
+    /// ```
+    pub fn download(&self, job: impl Into<DownloadSource>, dir: impl Into<PathBuf>) -> Download {
+        Download {
+            client: self.clone(),
+            source: job.into(),
+            dir: dir.into(),
+            concurrency: 4,
+            retry: self.retry_policy().clone(),
+            stall_timeout: Duration::from_secs(60),
+            verify_existing: false,
+            durability: Durability::default(),
+            lock_policy: LockPolicy::default(),
+            progress: None,
+            stop: None,
+        }
+    }
+}
+
+impl Download {
+    /// How many files are fetched at once (default 4; at least 1).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// How transient failures are retried (default: the client's
+    /// [`RetryPolicy`]). Transient: a connection that fails or breaks
+    /// mid-body, a stall, a body shorter than announced, `408`, `429` (its
+    /// `Retry-After` honoured up to the policy's cap) and `5xx`. The count
+    /// of retries starts again whenever a file gets further than before, so
+    /// a long file on a flaky link keeps going while it makes progress.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// How long to wait for the answer, or for the next bytes of a body,
+    /// before treating the connection as stalled (default 60 s). A stall is
+    /// a transient failure.
+    pub fn stall_timeout(mut self, timeout: Duration) -> Self {
+        self.stall_timeout = timeout;
+        self
+    }
+
+    /// Before skipping a file already complete on disk, read it again and
+    /// check its sha256 against the manifest (default `false`: its length
+    /// is checked). A file that does not match is downloaded again.
+    pub fn verify_existing(mut self, verify: bool) -> Self {
+        self.verify_existing = verify;
+        self
+    }
+
+    /// Whether files are fsynced before they get their final name
+    /// (default [`Durability::Fsync`]). [`Durability::None`] suits staging
+    /// directories whose files are converted and thrown away.
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// What to do when another download holds the directory (default
+    /// [`LockPolicy::Wait`]; [`LockPolicy::FailFast`] returns
+    /// [`Error::DirectoryBusy`] at once).
+    pub fn lock_policy(mut self, policy: LockPolicy) -> Self {
+        self.lock_policy = policy;
+        self
+    }
+
+    /// Stops the download cleanly when `signal` resolves (a Ctrl-C, a
+    /// shutdown): no new request starts, each transfer stops, its `.part`
+    /// is synced with exactly the bytes received, the manifest is saved,
+    /// and [`run`](Self::run) returns [`Error::Interrupted`] (or the report,
+    /// if every file was already complete). Needs a Tokio runtime.
+    ///
+    /// ```no_run
+    /// # async fn run(client: userpilot_appex::Client) -> userpilot_appex::Result<()> {
+    /// let stop = async {
+    ///     let _ = tokio::signal::ctrl_c().await;
+    /// };
+    /// # let stop = async {};
+    /// client.download("job-id", "exports/").stop_on(stop).run().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn stop_on(mut self, signal: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.stop = Some(Box::pin(signal));
+        self
+    }
+
+    /// Calls `callback` as the download progresses: when a file starts,
+    /// after each chunk written, on retries, and when a file finishes or is
+    /// skipped. It runs on the download's task: keep it quick.
+    pub fn on_progress<F>(mut self, callback: F) -> Self
+    where
+        F: Fn(&DownloadProgress<'_>) + Send + Sync + 'static,
+    {
+        self.progress = Some(Arc::new(callback));
+        self
+    }
+
+    /// Runs the download. Returns the report once every file is complete,
+    /// or the first error; see the [module documentation](super).
+    ///
+    /// Errors: the job's own (when fetched by id), [`Error::JobNotCompleted`],
+    /// [`Error::DirectoryBusy`], [`Error::Interrupted`], [`Error::Io`] for
+    /// the directory or a file, [`Error::Download`] naming the file that
+    /// failed.
+    ///
+    /// Cancel-safe: dropping the future at any point leaves a state the
+    /// next run resumes from (complete files recorded, each `.part` holding
+    /// the bytes received, the object version it holds recorded).
+    pub async fn run(self) -> Result<DownloadReport> {
+        let (job, job_id) = match self.source {
+            DownloadSource::Job(job) => {
+                let id = job.job_id.clone().unwrap_or_default();
+                (*job, id)
+            }
+            DownloadSource::JobId(id) => {
+                let job = self.client.get_job(&id).await?;
+                (job, id)
+            }
+        };
+        match &job.status {
+            Some(JobStatus::Completed) | None => {}
+            Some(other) => {
+                return Err(Error::JobNotCompleted {
+                    job_id,
+                    status: other.as_str().to_string(),
+                });
+            }
+        }
+
+        let dir = self.dir;
+        let io = |source| Error::Io {
+            path: dir.clone(),
+            source,
+        };
+        tokio::fs::create_dir_all(&dir).await.map_err(io)?;
+        let _lock = DirectoryLock::acquire(&dir, self.lock_policy).await?;
+        let mut manifest = {
+            let dir = dir.clone();
+            tokio::task::spawn_blocking(move || Manifest::load(&dir))
+                .await
+                .map_err(|e| io(std::io::Error::other(e)))??
+        };
+        let plan = naming::plan(&dir, &job_id, &job, &mut manifest).await;
+        manifest.version = 1;
+        let manifest = ManifestStore::new(dir.clone(), manifest);
+        manifest.update(|_| {}).await?;
+
+        let progress = ProgressTracker::new(self.progress, plan.len());
+        let files_total = plan.len();
+        let mut report = vec![None; plan.len()];
+        let mut to_fetch = Vec::new();
+        for (index, planned) in plan.into_iter().enumerate() {
+            match skip_if_complete(&planned, self.verify_existing).await {
+                Some(done) => {
+                    progress.skipped(index, &done.filename, done.bytes);
+                    report[index] = Some(done);
+                }
+                None => to_fetch.push((index, planned)),
+            }
+        }
+
+        let (stop_tx, stop) = watch::channel(false);
+        let _stop_watch = self.stop.map(|signal| {
+            AbortOnDrop(tokio::spawn(async move {
+                signal.await;
+                let _ = stop_tx.send(true);
+            }))
+        });
+        let ctx = file::Context {
+            http: self.client.download_http().clone(),
+            job_id: job_id.clone(),
+            retry: self.retry,
+            stall: self.stall_timeout,
+            durability: self.durability,
+            progress: &progress,
+            refresher: UrlRefresher::new(self.client.clone(), &job_id, job.presigned_urls),
+            manifest: &manifest,
+            stop,
+        };
+        let fetched = to_fetch.len();
+        let mut results = futures::stream::iter(
+            to_fetch
+                .into_iter()
+                .map(|(index, planned)| file::fetch(&ctx, index, planned)),
+        )
+        .buffer_unordered(self.concurrency);
+
+        let mut first_error: Option<(usize, Error)> = None;
+        let mut interrupted = false;
+        while let Some((index, result)) = results.next().await {
+            match result {
+                Ok(Fetched::Done(done)) => report[index] = Some(done),
+                Ok(Fetched::Interrupted) => interrupted = true,
+                Err(error) => {
+                    tracing::warn!(job_id = %job_id, index, error = %error, "download failed");
+                    if first_error.as_ref().is_none_or(|(i, _)| index < *i) {
+                        first_error = Some((index, error));
+                    }
+                }
+            }
+        }
+        drop(results);
+        if self.durability == Durability::Fsync && fetched > 0 {
+            // Once per run: makes the renames (and the manifest's) durable.
+            sync_dir(&dir).await;
+        }
+        if interrupted {
+            return Err(Error::Interrupted {
+                files_complete: report.iter().flatten().count(),
+                files_total,
+            });
+        }
+        if let Some((_, error)) = first_error {
+            return Err(error);
+        }
+        Ok(DownloadReport {
+            job_id,
+            directory: dir,
+            files: report.into_iter().flatten().collect(),
+        })
+    }
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Makes renames in `dir` durable (best effort; a no-op where directories
+/// cannot be opened).
+async fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(d) = tokio::fs::File::open(dir).await {
+        let _ = d.sync_all().await;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+/// The file as skipped, if the manifest says it is complete and the file
+/// on disk still has its length (and, when asked, its sha256).
+async fn skip_if_complete(planned: &Planned, verify: bool) -> Option<DownloadedFile> {
+    let done = planned.complete.as_ref()?;
+    let meta = tokio::fs::symlink_metadata(&planned.path).await.ok()?;
+    if !meta.is_file() || meta.len() != done.bytes {
+        return None;
+    }
+    if verify {
+        let (len, sha) = part::hash_file(&planned.path).await.ok()?;
+        if len != done.bytes || sha != done.sha256 {
+            tracing::info!(file = %planned.filename, "file on disk differs from the manifest; downloading again");
+            return None;
+        }
+    }
+    Some(DownloadedFile {
+        filename: planned.filename.clone(),
+        source_filename: planned.source.clone(),
+        path: planned.path.clone(),
+        bytes: done.bytes,
+        sha256: done.sha256.clone(),
+        skipped: true,
+    })
+}
