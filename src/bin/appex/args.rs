@@ -278,12 +278,12 @@ pub struct SyncArgs {
     /// Print the plan (windows, days, what is re-read) and trigger nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Give up waiting for one export (exit code 7) after this many seconds.
+    /// Give up waiting for one export (exit 7), or for someone else's running export (exit 5), after this many seconds.
     #[arg(long, value_name = "SECS")]
     pub max_wait: Option<u64>,
-    /// Wait this many seconds for another sync's lock on the destination (default: fail at once).
-    #[arg(long, value_name = "SECS")]
-    pub lock_wait: Option<u64>,
+    /// Fail at once (exit 1) when another sync holds the destination, instead of waiting for it.
+    #[arg(long)]
+    pub no_wait_lock: bool,
     /// Accept filters other than the ones the copy was made with.
     #[arg(long)]
     pub reset: bool,

@@ -72,6 +72,7 @@ pub use crate::error::DownloadFailure;
 pub use builder::{Download, DownloadSource};
 pub use filename::sanitize_filename;
 pub use lock::LockPolicy;
+pub(crate) use lock::DirectoryLock;
 pub use part::Durability;
 pub use progress::{DownloadProgress, ProgressEvent};
 pub use report::{DownloadReport, DownloadedFile};

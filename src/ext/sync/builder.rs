@@ -9,7 +9,7 @@ use super::{SyncPlan, SyncReport, SyncProgress, run};
 use crate::{
     Client,
     error::Result,
-    ext::{export::ExportRequestBuilder, jobs::WaitPolicy},
+    ext::{download::LockPolicy, export::ExportRequestBuilder, jobs::WaitPolicy},
 };
 
 /// A named point of a sync run, for tests that stop a run there
@@ -61,7 +61,7 @@ pub struct SyncRun {
     pub(super) filters: ExportRequestBuilder,
     pub(super) wait: WaitPolicy,
     pub(super) max_wait_other: Duration,
-    pub(super) lock_wait: Option<Duration>,
+    pub(super) lock_policy: LockPolicy,
     pub(super) reset: bool,
     pub(super) refresh_lookups: bool,
     pub(super) staging: Option<PathBuf>,
@@ -98,7 +98,7 @@ impl Client {
             filters: ExportRequestBuilder::new(),
             wait: WaitPolicy::default(),
             max_wait_other: Duration::from_secs(30 * 60),
-            lock_wait: None,
+            lock_policy: LockPolicy::default(),
             reset: false,
             refresh_lookups: true,
             staging: None,
@@ -156,10 +156,13 @@ impl SyncRun {
         self
     }
 
-    /// When another sync holds the destination's lock: wait at most this
-    /// long for it (default: do not wait, fail at once).
-    pub fn lock_wait(mut self, wait: Duration) -> Self {
-        self.lock_wait = Some(wait);
+    /// What to do when another sync holds a local destination's lock:
+    /// wait for it (default) or fail at once with
+    /// [`Error::DirectoryBusy`](crate::Error::DirectoryBusy). The same rules
+    /// as the downloader's directory lock: an advisory lock released when
+    /// the run ends or its process dies.
+    pub fn lock_policy(mut self, policy: LockPolicy) -> Self {
+        self.lock_policy = policy;
         self
     }
 

@@ -53,8 +53,9 @@
 //!   [`SyncRun::max_wait_other`]), then this window is triggered.
 //! - **Other filters than the copy was made with**: refused
 //!   ([`Error::InvalidInput`]) unless [`SyncRun::reset`].
-//! - **Two syncs on one destination**: the second waits for the first's
-//!   lock or is refused, as [`SyncRun::lock_wait`] says.
+//! - **Two syncs on one local destination**: the second waits for the
+//!   first's lock or is refused, as [`SyncRun::lock_policy`] says. (An S3
+//!   destination has no lock: run one sync per prefix.)
 //!
 //! What the crate assumes about the API: `from` and `to` are sent as dates
 //! and `to`'s day is included; the range filters on `inserted_at`; events

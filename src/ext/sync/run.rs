@@ -24,7 +24,11 @@ use crate::{
     Client,
     dataset::{self, Destination, DestinationOptions},
     error::{Error, Result},
-    ext::{download::ProgressEvent, export::ConflictPolicy, jobs::WaitPolicy},
+    ext::{
+        download::{DirectoryLock, Durability, ProgressEvent},
+        export::ConflictPolicy,
+        jobs::WaitPolicy,
+    },
     generated::types::{ExportFormat, ExportRequest},
     models::{ExportJob, JobStatus},
 };
@@ -154,17 +158,43 @@ pub(super) async fn run(mut sync: SyncRun) -> Result<SyncReport> {
         template,
         plan,
     } = prepare(&sync).await?;
-    let _lock = dataset::lock(dest.as_ref(), sync.lock_wait).await?;
-    // Re-read under the lock: another run may have moved on meanwhile.
-    let state = if sync.lock_wait.is_some() {
-        let fresh = load_state(dest.as_ref()).await?;
-        if fresh.filters_hash == state.filters_hash { fresh } else { state }
+    let _lock = match local_root(&sync.destination) {
+        Some(root) => {
+            let dir = root.join("_appex");
+            tokio::fs::create_dir_all(&dir)
+                .await
+                .map_err(|source| Error::Io {
+                    path: dir.clone(),
+                    source,
+                })?;
+            Some(DirectoryLock::acquire(&dir, sync.lock_policy).await?)
+        }
+        None => None,
+    };
+    // Read the state again under the lock: a run that held it may have
+    // moved on since `prepare` read it.
+    let fresh = load_state(dest.as_ref()).await?;
+    let state = if fresh.filters_hash == state.filters_hash || fresh.filters_hash.is_none() {
+        SyncState {
+            lookback_days: state.lookback_days,
+            filters_hash: state.filters_hash,
+            ..fresh
+        }
     } else {
         state
     };
+    let plan = SyncPlan::new(
+        plan.start,
+        plan.end,
+        state.watermark,
+        sync.lookback_days,
+        state
+            .window_days
+            .map_or(plan.window_days, |known| known.min(plan.window_days)),
+    );
     let staging = match sync.staging.take() {
         Some(dir) => dir,
-        None => default_staging(&dest),
+        None => default_staging(&sync.destination, &dest),
     };
     let mut runner = Runner {
         client: sync.client.clone(),
@@ -245,8 +275,13 @@ pub(super) async fn run(mut sync: SyncRun) -> Result<SyncReport> {
     Ok(runner.report)
 }
 
-fn default_staging(dest: &Arc<dyn Destination>) -> PathBuf {
-    match dest.local_root() {
+/// The directory of a local destination (`None` for `s3://…`).
+fn local_root(destination: &str) -> Option<PathBuf> {
+    (!destination.contains("://")).then(|| PathBuf::from(destination))
+}
+
+fn default_staging(destination: &str, dest: &Arc<dyn Destination>) -> PathBuf {
+    match local_root(destination) {
         Some(root) => root.join(STAGING_KEY),
         None => {
             let name = hex::encode(&Sha256::digest(dest.describe().as_bytes())[..8]);
@@ -528,7 +563,7 @@ impl Runner {
         let hook = self.checkpoint.clone();
         let (stop_tx, stopped_tx) = (stop.clone(), stopped.clone());
         let requests = self.requests.clone();
-        let download = self.client.download(job, dir).on_progress(move |p| {
+        let download = self.client.download(job, dir).durability(Durability::None).on_progress(move |p| {
             if p.event == ProgressEvent::Started {
                 requests.fetch_add(1, Ordering::Relaxed);
             }

@@ -8,6 +8,7 @@ use serde::Serialize;
 use userpilot_appex::{
     Client, Error,
     ext::{
+        download::LockPolicy,
         export::ExportRequestBuilder,
         sync::{SyncPlan, SyncProgress, SyncReport, SyncState},
     },
@@ -52,12 +53,13 @@ pub async fn run(ctx: &Ctx, args: SyncArgs) -> Result<(), CliError> {
         .lookback_days(args.lookback)
         .filters(filters)
         .wait_policy(jobs::wait_policy(args.max_wait))
+        .max_wait_other(Duration::from_secs(args.max_wait.unwrap_or(30 * 60)))
         .reset(args.reset);
     if let Some(end) = args.end {
         sync = sync.end(end);
     }
-    if let Some(secs) = args.lock_wait {
-        sync = sync.lock_wait(Duration::from_secs(secs));
+    if args.no_wait_lock {
+        sync = sync.lock_policy(LockPolicy::FailFast);
     }
     if args.dry_run {
         let plan = sync.plan().await?;
