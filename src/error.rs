@@ -289,6 +289,31 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    // --- dataset ---
+    /// A dataset destination (object storage) failed an operation. The
+    /// message never holds credentials.
+    #[error("{operation} {key:?} at {destination} failed: {message}")]
+    Destination {
+        /// `put`, `get`, `list`, `delete` or `open`.
+        operation: &'static str,
+        /// The destination (`s3://bucket/prefix`, no credentials).
+        destination: String,
+        /// The object key (or list prefix) below it.
+        key: String,
+        /// What the store reported.
+        message: String,
+    },
+    /// A file in a dataset cannot be used: a day file that is not Parquet
+    /// or has columns this version cannot merge with.
+    #[error("dataset file {key:?} at {destination}: {message}")]
+    DatasetFile {
+        /// The destination.
+        destination: String,
+        /// The object key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// Where in an export file a malformed record sits (see [`Error::Record`]).

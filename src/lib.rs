@@ -13,6 +13,8 @@
 //!   one request hook, and one typed method per operation;
 //! - [`records`]: an offline reader of export files (never touches the
 //!   client);
+//! - [`dataset`] (cargo feature `dataset`): landing export files as a
+//!   Hive-partitioned Parquet dataset on a directory or S3 (offline too);
 //! - [`ext`]: what needs the API but the spec cannot express (pagination,
 //!   polling, downloads, lookups).
 //!
@@ -30,6 +32,8 @@
 
 pub mod client;
 pub mod config;
+#[cfg(feature = "dataset")]
+pub mod dataset;
 pub mod error;
 pub mod ext;
 pub mod generated;

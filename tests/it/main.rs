@@ -15,6 +15,8 @@ mod cli_sync;
 mod client_config;
 mod client_errors;
 mod client_operations;
+#[cfg(feature = "dataset")]
+mod dataset_land;
 mod download_filename;
 mod download_files;
 mod download_memory;

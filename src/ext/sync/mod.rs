@@ -61,10 +61,16 @@
 //! and `to`'s day is included; the range filters on `inserted_at`; events
 //! land on the UTC day of their `inserted_at`, whatever the window.
 
-// (builder and run are declared once the dataset layer is merged)
+#[cfg(feature = "dataset")]
+mod builder;
 mod plan;
 mod report;
+#[cfg(feature = "dataset")]
+mod run;
 mod state;
+
+#[cfg(feature = "dataset")]
+pub use builder::{Checkpoint, SyncRun};
 
 pub use plan::{SyncPlan, Window};
 pub use report::{DayReport, JobSource, SyncProgress, SyncReport, WindowReport};

@@ -22,7 +22,7 @@ use super::{
 };
 use crate::{
     Client,
-    dataset::{self, Destination, DestinationOptions},
+    dataset::{self, Destination, DestinationOptions, LandOptions},
     error::{Error, Result},
     ext::{
         download::{DirectoryLock, Durability, ProgressEvent},
@@ -30,6 +30,7 @@ use crate::{
         jobs::WaitPolicy,
     },
     generated::types::{ExportFormat, ExportRequest},
+    records::{self, BatchOptions},
     models::{ExportJob, JobStatus},
 };
 
@@ -39,7 +40,13 @@ const STAGING_KEY: &str = "_appex/staging";
 impl SyncState {
     /// Reads the state of the destination `destination` (a directory or
     /// `s3://bucket/prefix`); an empty state when it was never synced.
+    ///
+    /// Reading changes nothing: a local directory that does not exist is
+    /// not created (its state is empty).
     pub async fn load(destination: &str) -> Result<SyncState> {
+        if local_root(destination).is_some_and(|root| !root.exists()) {
+            return Ok(SyncState::empty());
+        }
         let dest = dataset::open(destination, &DestinationOptions::default())?;
         load_state(dest.as_ref()).await
     }
@@ -56,19 +63,43 @@ async fn save_state(dest: &dyn Destination, state: &SyncState) -> Result<()> {
     dest.put(STATE_KEY, state.to_json().into()).await
 }
 
-/// The run's settings once checked: the days, the filters, the state.
-struct Prepared {
-    dest: Arc<dyn Destination>,
-    state: SyncState,
-    template: ExportRequest,
-    plan: SyncPlan,
-}
-
 fn yesterday() -> NaiveDate {
     Utc::now().date_naive().pred_opt().unwrap_or(NaiveDate::MIN)
 }
 
-async fn prepare(sync: &SyncRun) -> Result<Prepared> {
+/// The state checked against the filters, and the plan it leads to.
+fn checked(
+    sync: &SyncRun,
+    mut state: SyncState,
+    start: NaiveDate,
+    end: NaiveDate,
+    template: ExportRequest,
+) -> Result<(SyncState, ExportRequest, SyncPlan)> {
+    let hash = filters_hash(&template);
+    match &state.filters_hash {
+        Some(old) if *old != hash && !sync.reset => {
+            return Err(Error::InvalidInput(format!(
+                "{} was synced with other export filters; run with --reset to start over with these",
+                sync.destination
+            )));
+        }
+        Some(old) if *old != hash => {
+            state = SyncState::empty();
+            state.filters_hash = Some(hash);
+        }
+        Some(_) => {}
+        None => state.filters_hash = Some(hash),
+    }
+    state.lookback_days = Some(sync.lookback_days);
+    let window_days = state
+        .window_days
+        .map_or(sync.window_days, |known| known.min(sync.window_days));
+    let plan = SyncPlan::new(start, end, state.watermark, sync.lookback_days, window_days);
+    Ok((state, template, plan))
+}
+
+/// The days and the request template, checked.
+fn days_and_template(sync: &SyncRun) -> Result<(NaiveDate, NaiveDate, ExportRequest)> {
     let start = sync.start.ok_or_else(|| {
         Error::InvalidInput("a sync needs a start day (--start YYYY-MM-DD)".into())
     })?;
@@ -84,38 +115,14 @@ async fn prepare(sync: &SyncRun) -> Result<Prepared> {
         .range(start, end)
         .format(ExportFormat::Ndjson)
         .build()?;
-    let dest = dataset::open(&sync.destination, &DestinationOptions::default())?;
-    let mut state = load_state(dest.as_ref()).await?;
-    let hash = filters_hash(&template);
-    match &state.filters_hash {
-        Some(old) if *old != hash && !sync.reset => {
-            return Err(Error::InvalidInput(format!(
-                "{} was synced with other export filters; run with --reset to start over with these",
-                dest.describe()
-            )));
-        }
-        Some(old) if *old != hash => {
-            state = SyncState::empty();
-            state.filters_hash = Some(hash);
-        }
-        Some(_) => {}
-        None => state.filters_hash = Some(hash),
-    }
-    state.lookback_days = Some(sync.lookback_days);
-    let window_days = state
-        .window_days
-        .map_or(sync.window_days, |known| known.min(sync.window_days));
-    let plan = SyncPlan::new(start, end, state.watermark, sync.lookback_days, window_days);
-    Ok(Prepared {
-        dest,
-        state,
-        template,
-        plan,
-    })
+    Ok((start, end, template))
 }
 
+/// The plan, from the state as it is; creates and writes nothing.
 pub(super) async fn plan(sync: &SyncRun) -> Result<SyncPlan> {
-    Ok(prepare(sync).await?.plan)
+    let (start, end, template) = days_and_template(sync)?;
+    let state = SyncState::load(&sync.destination).await?;
+    Ok(checked(sync, state, start, end, template)?.2)
 }
 
 /// The request for one window: the filters, the window's days.
@@ -152,12 +159,10 @@ enum WindowEnd {
 pub(super) async fn run(mut sync: SyncRun) -> Result<SyncReport> {
     let started = Instant::now();
     let started_at = Utc::now();
-    let Prepared {
-        dest,
-        state,
-        template,
-        plan,
-    } = prepare(&sync).await?;
+    let (start, end, template) = days_and_template(&sync)?;
+    let dest = dataset::open(&sync.destination, &DestinationOptions::default())?;
+    // Held until the run ends (or its process dies): the state is read
+    // and written by one run at a time.
     let _lock = match local_root(&sync.destination) {
         Some(root) => {
             let dir = root.join("_appex");
@@ -171,27 +176,8 @@ pub(super) async fn run(mut sync: SyncRun) -> Result<SyncReport> {
         }
         None => None,
     };
-    // Read the state again under the lock: a run that held it may have
-    // moved on since `prepare` read it.
-    let fresh = load_state(dest.as_ref()).await?;
-    let state = if fresh.filters_hash == state.filters_hash || fresh.filters_hash.is_none() {
-        SyncState {
-            lookback_days: state.lookback_days,
-            filters_hash: state.filters_hash,
-            ..fresh
-        }
-    } else {
-        state
-    };
-    let plan = SyncPlan::new(
-        plan.start,
-        plan.end,
-        state.watermark,
-        sync.lookback_days,
-        state
-            .window_days
-            .map_or(plan.window_days, |known| known.min(plan.window_days)),
-    );
+    let state = load_state(dest.as_ref()).await?;
+    let (state, template, plan) = checked(&sync, state, start, end, template)?;
     let staging = match sync.staging.take() {
         Some(dir) => dir,
         None => default_staging(&sync.destination, &dest),
@@ -253,26 +239,29 @@ pub(super) async fn run(mut sync: SyncRun) -> Result<SyncReport> {
         Ok(())
     }
     .await;
-    let committed = runner.report.windows.iter().any(|w| w.committed);
-    if let Err(error) = result {
-        if is_injected(&error) {
-            return Err(error);
+    let result = match result {
+        Ok(()) if sync.refresh_lookups => runner.refresh_lookups().await,
+        other => other,
+    };
+    let error = match result {
+        Ok(()) => {
+            runner.finish(started, started_at, true).await?;
+            return Ok(runner.report);
         }
-        runner.finish(started, started_at, false).await?;
-        return Err(if committed {
-            Error::SyncIncomplete {
-                report: Box::new(runner.report),
-                source: Box::new(error),
-            }
-        } else {
-            error
-        });
+        Err(error) if is_injected(&error) => return Err(error),
+        Err(error) => error,
+    };
+    if let Err(save_error) = runner.finish(started, started_at, false).await {
+        tracing::warn!(error = %save_error, "could not record the stopped run in the state");
     }
-    if sync.refresh_lookups {
-        runner.refresh_lookups().await?;
+    if runner.report.windows.iter().any(|w| w.committed) {
+        Err(Error::SyncIncomplete {
+            report: Box::new(runner.report),
+            source: Box::new(error),
+        })
+    } else {
+        Err(error)
     }
-    runner.finish(started, started_at, true).await?;
-    Ok(runner.report)
 }
 
 /// The directory of a local destination (`None` for `s3://…`).
@@ -342,7 +331,7 @@ impl Runner {
         };
         let (job_id, source, triggered_at) = match resumed {
             Some((id, at)) => (id, JobSource::Resumed, at),
-            None => match self.trigger(&request).await {
+            None => match self.trigger(&request, &hash).await {
                 Ok(id) => {
                     let at = Utc::now();
                     self.state.in_flight = Some(InFlight {
@@ -380,16 +369,26 @@ impl Runner {
         });
 
         let job = self.wait_for(&job_id, window).await?;
-        let dir = self.staging.join(crate::ext::download::sanitize_filename(&job_id));
+        let dir = self.staging.join(crate::ext::download::sanitize_filename(&job_id)?);
         let files = self.stage(job, &dir).await?;
         self.checkpoint(Checkpoint::AfterStaging)?;
 
+        // One file at a time: memory follows the largest file, and a kill
+        // between two files leaves whole days landed (landing them again
+        // drops the duplicates).
+        let options = LandOptions {
+            job_id: Some(job_id.clone()),
+            export_range: Some((midnight(window.first), midnight_after(window.last))),
+            progress: None,
+        };
         let mut landed = Vec::new();
         for (i, file) in files.iter().enumerate() {
             if i == 1 {
                 self.checkpoint(Checkpoint::MidLanding)?;
             }
-            landed.extend(dataset::land_files(self.dest.as_ref(), std::slice::from_ref(file)).await?);
+            let stream = records::batches(std::slice::from_ref(file), BatchOptions::default());
+            let report = dataset::land_batches(self.dest.as_ref(), stream, &options).await?;
+            landed.extend(report.days);
         }
         if files.len() <= 1 {
             self.checkpoint(Checkpoint::MidLanding)?;
@@ -402,9 +401,9 @@ impl Runner {
                 day: day.day,
                 rows_before: day.rows_before,
                 rows: day.rows_after,
-                new_rows: day.rows_after.saturating_sub(day.rows_before),
+                new_rows: day.rows_new,
                 reread,
-                checksum: day.checksum.clone(),
+                checksum: day.sha256.clone(),
             };
             self.report.new_rows += report.new_rows;
             if reread {
@@ -412,7 +411,7 @@ impl Runner {
             }
             self.report.duplicates_dropped += day.duplicates_dropped;
             self.state
-                .record_day(day.day, day.rows_after, day.checksum.clone(), triggered_at);
+                .record_day(day.day, day.rows_after, day.sha256.clone(), triggered_at);
             self.emit(SyncProgress::DayLanded { day: report.clone() });
             self.report.days.push(report);
         }
@@ -457,7 +456,7 @@ impl Runner {
     }
 
     /// Triggers the window's export; waits (bounded) for someone else's.
-    async fn trigger(&mut self, request: &ExportRequest) -> Result<String> {
+    async fn trigger(&mut self, request: &ExportRequest, hash: &str) -> Result<String> {
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -486,7 +485,14 @@ impl Runner {
                 tokio::time::sleep(self.wait.delay(1)).await;
                 continue;
             };
-            if self.state.in_flight.as_ref().is_some_and(|job| job.job_id == other) {
+            // This sync's own job for this very request (its trigger's
+            // answer was lost, or it was not visible at the resume): follow it.
+            if self
+                .state
+                .in_flight
+                .as_ref()
+                .is_some_and(|job| job.job_id == other && job.request_hash == hash)
+            {
                 return Ok(other);
             }
             self.emit(SyncProgress::WaitingForOther {
@@ -586,8 +592,33 @@ impl Runner {
         Ok(report.files.into_iter().map(|f| f.path).collect())
     }
 
+    /// Replaces every lookup table with a fresh snapshot, then the views.
     async fn refresh_lookups(&mut self) -> Result<()> {
-        let landed = dataset::land_lookups(&self.client, self.dest.as_ref()).await?;
+        let catalogue = self.client.catalogue().await?;
+        let dest = self.dest.as_ref();
+        let mut landed = Vec::new();
+        macro_rules! land {
+            ($($kind:ident),* $(,)?) => {$(
+                landed.push(
+                    dataset::land_lookup(dest, stringify!($kind), &catalogue.$kind).await?.kind,
+                );
+            )*};
+        }
+        land!(
+            user_properties,
+            company_properties,
+            segments,
+            features_events,
+            events_properties,
+            flows,
+            banners,
+            embeds,
+            spotlights,
+            surveys,
+            resource_center_modules,
+            checklists,
+        );
+        dataset::write_views(dest).await?;
         self.report.lookups = landed;
         Ok(())
     }
@@ -606,6 +637,14 @@ impl Runner {
         self.report.elapsed = started.elapsed();
         Ok(())
     }
+}
+
+fn midnight(day: NaiveDate) -> chrono::DateTime<Utc> {
+    day.and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
+fn midnight_after(day: NaiveDate) -> chrono::DateTime<Utc> {
+    day.succ_opt().map_or(chrono::DateTime::<Utc>::MAX_UTC, midnight)
 }
 
 /// The error a checkpoint hook stops a run with.

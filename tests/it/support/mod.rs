@@ -5,6 +5,8 @@ pub mod alloc;
 pub mod cli;
 pub mod file_server;
 pub mod jobs;
+#[cfg(feature = "dataset")]
+pub mod python;
 pub mod scripted;
 #[cfg(feature = "simulator")]
 pub mod simulator;
