@@ -6,8 +6,9 @@ use apache_avro::{Reader, types::Value as Avro};
 use serde_json::{Map, Value};
 
 use super::{
-    Fault, Source,
+    Fault,
     event::{ExportedEvent, format_micros, text_cell},
+    reader::Source,
 };
 use crate::{Error, Result, error::RecordLocation};
 

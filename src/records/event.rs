@@ -40,6 +40,50 @@ pub const EXPORT_FIELDS: [&str; 20] = [
 
 pub use crate::models::{EventSource, EventType};
 
+/// What an export field holds, which decides how every format maps it.
+///
+/// ```
+/// use userpilot_appex::records::{EXPORT_FIELD_KINDS, FieldKind};
+/// assert_eq!(EXPORT_FIELD_KINDS[6], FieldKind::Timestamp); // inserted_at
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FieldKind {
+    /// Free text.
+    Text,
+    /// Text from a small open set of values (`event_type`, `source`).
+    Label,
+    /// A UTC date-time to the microsecond.
+    Timestamp,
+    /// A whole number.
+    Integer,
+    /// A JSON value (written as JSON text by the text and columnar formats).
+    Json,
+}
+
+/// The kind of each of [`EXPORT_FIELDS`], index for index.
+pub const EXPORT_FIELD_KINDS: [FieldKind; EXPORT_FIELDS.len()] = {
+    use FieldKind::*;
+    [
+        Text, Label, Text, Text, Text, Label, Timestamp, Text, Text, Text, Integer, Integer, Text,
+        Text, Text, Text, Text, Text, Text, Json,
+    ]
+};
+
+/// One field's value, borrowed from an [`ExportedEvent`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Cell<'a> {
+    /// Absent.
+    Null,
+    /// A [`FieldKind::Text`] or [`FieldKind::Label`] value.
+    Text(&'a str),
+    /// A [`FieldKind::Timestamp`] value.
+    Timestamp(DateTime<Utc>),
+    /// A [`FieldKind::Integer`] value.
+    Integer(i64),
+    /// A [`FieldKind::Json`] value (never `Null`: that is [`Cell::Null`]).
+    Json(&'a Value),
+}
+
 /// One exported event, as read from any export file format.
 ///
 /// Every field is optional (an empty string reads as absent); unknown fields
@@ -224,6 +268,51 @@ impl Interaction {
 }
 
 impl ExportedEvent {
+    /// The values of the export fields, index for index with
+    /// [`EXPORT_FIELDS`].
+    ///
+    /// ```
+    /// use userpilot_appex::records::{Cell, ExportedEvent};
+    /// let event = ExportedEvent { screen_width: Some(1920), ..Default::default() };
+    /// assert_eq!(event.cells()[10], Cell::Integer(1920));
+    /// assert_eq!(event.cells()[0], Cell::Null);
+    /// ```
+    pub fn cells(&self) -> [Cell<'_>; EXPORT_FIELDS.len()] {
+        fn text(v: &Option<String>) -> Cell<'_> {
+            v.as_deref().map_or(Cell::Null, Cell::Text)
+        }
+        [
+            text(&self.app_token),
+            self.event_type
+                .as_ref()
+                .map_or(Cell::Null, |t| Cell::Text(t.as_str())),
+            text(&self.event_name),
+            text(&self.user_id),
+            text(&self.company_id),
+            self.source
+                .as_ref()
+                .map_or(Cell::Null, |s| Cell::Text(s.as_str())),
+            self.inserted_at.map_or(Cell::Null, Cell::Timestamp),
+            text(&self.internal_event_id),
+            text(&self.hostname),
+            text(&self.pathname),
+            self.screen_width.map_or(Cell::Null, Cell::Integer),
+            self.screen_height.map_or(Cell::Null, Cell::Integer),
+            text(&self.device_type),
+            text(&self.user_agent),
+            text(&self.operating_system),
+            text(&self.browser),
+            text(&self.browser_language),
+            text(&self.session),
+            text(&self.country_code),
+            if self.metadata.is_null() {
+                Cell::Null
+            } else {
+                Cell::Json(&self.metadata)
+            },
+        ]
+    }
+
     /// For an `interaction` event, its `event_name` split into entity type,
     /// id and status; `None` for other kinds or a name of another shape.
     ///

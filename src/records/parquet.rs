@@ -16,7 +16,7 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchR
 use serde_json::{Map, Number, Value};
 
 use super::{
-    EXPORT_FIELDS, Fault,
+    EXPORT_FIELDS, Fault, arrow,
     event::{ExportedEvent, field_index, format_micros, from_json_fields, text_cell},
 };
 use crate::{Error, Result, error::RecordLocation};
@@ -60,6 +60,22 @@ pub(crate) struct ParquetRows {
     rows: u64,
     /// The cumulative row count at the end of each row group.
     group_ends: Vec<u64>,
+    /// The file is in this crate's [`arrow::schema`]: its [`arrow::EXTRA`]
+    /// column is folded back into `extra` and its derived columns ignored.
+    ours: bool,
+}
+
+/// What a column of a parquet file holds for the event model.
+#[derive(Clone, Copy)]
+enum Role {
+    /// The export field of this index in [`EXPORT_FIELDS`].
+    Field(usize),
+    /// A field this crate does not know: goes to `extra` by its name.
+    Other,
+    /// [`arrow::EXTRA`]: a JSON object of unknown fields.
+    Extra,
+    /// A column [`arrow::schema`] derives from the others.
+    Derived,
 }
 
 impl ParquetRows {
@@ -74,6 +90,17 @@ impl ParquetRows {
             message: format!("not a readable parquet file: {e}"),
         };
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(corrupt)?;
+        // Ours if either the Arrow schema stored in the file (ArrowWriter's
+        // `ARROW:schema`) or the file's own key-value metadata says so.
+        let ours = builder
+            .schema()
+            .metadata()
+            .contains_key(arrow::SCHEMA_VERSION_KEY)
+            || builder
+                .metadata()
+                .file_metadata()
+                .key_value_metadata()
+                .is_some_and(|kv| kv.iter().any(|e| e.key == arrow::SCHEMA_VERSION_KEY));
         let mut end = 0u64;
         let group_ends = builder
             .metadata()
@@ -93,6 +120,7 @@ impl ParquetRows {
             pending: VecDeque::new(),
             rows: 0,
             group_ends,
+            ours,
         })
     }
 
@@ -112,6 +140,15 @@ impl ParquetRows {
         }
     }
 
+    fn role(&self, name: &str) -> Role {
+        match field_index(name) {
+            Some(i) => Role::Field(i),
+            None if self.ours && name == arrow::EXTRA => Role::Extra,
+            None if self.ours && arrow::DERIVED_COLUMNS.contains(&name) => Role::Derived,
+            None => Role::Other,
+        }
+    }
+
     fn location(&self, row: u64) -> RecordLocation {
         // `row` is 1-based; a row group ends at (and includes) its cumulative count.
         let row_group = self.group_ends.partition_point(|&end| end < row);
@@ -126,9 +163,13 @@ impl ParquetRows {
             .fields()
             .iter()
             .zip(batch.columns())
-            .map(|(field, array)| {
+            .filter_map(|(field, array)| {
                 let name = field.name().as_str();
-                Ok((name, field_index(name), column(name, array.as_ref())?))
+                let role = self.role(name);
+                if matches!(role, Role::Derived) {
+                    return None;
+                }
+                Some(column(name, array.as_ref()).map(|cells| (name, role, cells)))
             })
             .collect::<std::result::Result<Vec<_>, Fault>>()?;
         for i in 0..batch.num_rows() {
@@ -140,14 +181,22 @@ impl ParquetRows {
             let mut fields: [Option<Value>; EXPORT_FIELDS.len()] = Default::default();
             let mut extra = Map::new();
             let mut failure = None;
-            for (name, slot, cells) in &mut columns {
+            for (name, role, cells) in &mut columns {
                 match std::mem::replace(&mut cells[i], Ok(None)) {
                     Ok(None) => {}
-                    Ok(Some(v)) => match slot {
-                        Some(k) => fields[*k] = Some(v),
-                        None => {
+                    Ok(Some(v)) => match role {
+                        Role::Field(k) => fields[*k] = Some(v),
+                        Role::Other => {
                             extra.insert((*name).to_string(), v);
                         }
+                        Role::Extra => match fold_extra(v, &mut extra) {
+                            Ok(()) => {}
+                            Err(message) => {
+                                failure = Some(message);
+                                break;
+                            }
+                        },
+                        Role::Derived => {}
                     },
                     Err(message) => {
                         failure = Some(message);
@@ -164,6 +213,19 @@ impl ParquetRows {
         }
         Ok(())
     }
+}
+
+/// Adds the members of an [`arrow::EXTRA`] cell (JSON text of an object)
+/// to `extra`.
+fn fold_extra(cell: Value, extra: &mut Map<String, Value>) -> std::result::Result<(), String> {
+    let object = match cell {
+        Value::String(text) => serde_json::from_str::<Map<String, Value>>(&text).ok(),
+        _ => None,
+    };
+    let object =
+        object.ok_or_else(|| format!("{}: not the JSON text of an object", arrow::EXTRA))?;
+    extra.extend(object);
+    Ok(())
 }
 
 type Cells = Vec<std::result::Result<Option<Value>, String>>;

@@ -29,6 +29,7 @@ mod lookups_catalogue;
 mod lookups_models;
 mod pagination;
 mod properties;
+mod records_arrow;
 mod records_columnar;
 mod records_stream;
 mod records_text;

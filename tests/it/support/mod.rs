@@ -7,6 +7,7 @@ pub mod file_server;
 pub mod jobs;
 #[cfg(feature = "dataset")]
 pub mod python;
+pub mod records;
 pub mod scripted;
 #[cfg(feature = "simulator")]
 pub mod simulator;
