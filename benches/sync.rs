@@ -71,8 +71,16 @@ fn main() {
     });
     println!("{days} days x {events} events/day, {reps} run(s) each");
     let mut rows: Vec<(&str, u64, Vec<Outcome>)> = Vec::new();
-    for (name, days) in [("single export + convert", days), ("sync (7-day windows)", days), ("sync, 10 days", 10)] {
-        let variant = if name.starts_with("single") { "single" } else { "sync" };
+    for (name, days) in [
+        ("single export + convert", days),
+        ("sync (7-day windows)", days),
+        ("sync, 10 days", 10),
+    ] {
+        let variant = if name.starts_with("single") {
+            "single"
+        } else {
+            "sync"
+        };
         let mut outcomes = Vec::new();
         for rep in 0..reps {
             let dir = base.join(format!("{variant}-{days}-{rep}"));
@@ -126,8 +134,16 @@ fn spawn_variant(server: &common::Server, variant: &str, days: u64, dir: &Path) 
     let line = text
         .lines()
         .find_map(|l| l.strip_prefix("RESULT "))
-        .unwrap_or_else(|| panic!("variant {variant} failed: {}", String::from_utf8_lossy(&output.stderr)));
-    let f: Vec<f64> = line.split_whitespace().filter_map(|v| v.parse().ok()).collect();
+        .unwrap_or_else(|| {
+            panic!(
+                "variant {variant} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    let f: Vec<f64> = line
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
     Outcome {
         secs: f[0],
         requests: f[1] as u64,
@@ -189,14 +205,21 @@ fn run_variant(variant: &str) {
                 let paths: Vec<PathBuf> = report.files.iter().map(|f| f.path.clone()).collect();
                 let dest = open(out.to_str().expect("utf-8"), &DestinationOptions::default())
                     .expect("destination");
-                land_batches(dest.as_ref(), batches(&paths, BatchOptions::default()), &LandOptions::default())
-                    .await
-                    .expect("land");
+                land_batches(
+                    dest.as_ref(),
+                    batches(&paths, BatchOptions::default()),
+                    &LandOptions::default(),
+                )
+                .await
+                .expect("land");
                 // The trigger, the polls, the files.
                 1 + polls.load(std::sync::atomic::Ordering::Relaxed) + paths.len() as u64
             }
         }
     });
     let secs = started.elapsed().as_secs_f64();
-    println!("RESULT {secs} {requests} {}", status_kib("VmHWM").unwrap_or(0));
+    println!(
+        "RESULT {secs} {requests} {}",
+        status_kib("VmHWM").unwrap_or(0)
+    );
 }

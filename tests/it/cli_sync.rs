@@ -30,20 +30,49 @@ fn dry_run_prints_the_plan_and_triggers_nothing() {
     let dest = dest(dir.path());
     let run = sim
         .appex(&[
-            "sync", "--dest", &dest, "--start", "2025-03-01", "--end", "2025-03-10", "--window",
-            "4d", "--dry-run",
+            "sync",
+            "--dest",
+            &dest,
+            "--start",
+            "2025-03-01",
+            "--end",
+            "2025-03-10",
+            "--window",
+            "4d",
+            "--dry-run",
         ])
         .ok();
-    assert!(run.stdout.contains("window 1: 2025-03-01..=2025-03-04 (4 day(s))"), "{}", run.stdout);
-    assert!(run.stdout.contains("window 3: 2025-03-09..=2025-03-10 (2 day(s))"), "{}", run.stdout);
-    assert!(run.stdout.contains("nothing was triggered"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("window 1: 2025-03-01..=2025-03-04 (4 day(s))"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("window 3: 2025-03-09..=2025-03-10 (2 day(s))"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("nothing was triggered"),
+        "{}",
+        run.stdout
+    );
     assert_eq!(sim.sim.request_count(Route::TriggerExport), 0);
     assert!(sim.sim.requests().is_empty(), "no API call at all");
     assert!(state_of(&dest).is_none(), "no state written");
 
     let json = sim
         .appex(&[
-            "sync", "--dest", &dest, "--start", "2025-03-01", "--end", "2025-03-10", "--dry-run",
+            "sync",
+            "--dest",
+            &dest,
+            "--start",
+            "2025-03-01",
+            "--end",
+            "2025-03-10",
+            "--dry-run",
             "--json",
         ])
         .ok()
@@ -58,7 +87,15 @@ fn sync_lands_the_days_then_a_second_run_adds_nothing_and_status_shows_them() {
     let dir = tempfile::tempdir().unwrap();
     let dest = dest(dir.path());
     let args = [
-        "sync", "--dest", &dest, "--start", "2025-03-01", "--end", "2025-03-05", "--json", "-q",
+        "sync",
+        "--dest",
+        &dest,
+        "--start",
+        "2025-03-01",
+        "--end",
+        "2025-03-05",
+        "--json",
+        "-q",
     ];
     let first = sim.appex(&args).ok().json();
     assert_eq!(first["complete"], true);
@@ -66,22 +103,37 @@ fn sync_lands_the_days_then_a_second_run_adds_nothing_and_status_shows_them() {
     assert_eq!(first["new_rows"], 250);
     assert_eq!(first["watermark"], "2025-03-05");
     for d in 1..=5 {
-        assert!(Path::new(&dest).join(format!("events/dt=2025-03-0{d}/events.parquet")).is_file());
+        assert!(
+            Path::new(&dest)
+                .join(format!("events/dt=2025-03-0{d}/events.parquet"))
+                .is_file()
+        );
     }
 
     let second = sim.appex(&args).ok().json();
     assert_eq!(second["new_rows"], 0);
     assert_eq!(second["exports_triggered"], 1);
 
-    let status = sim.appex(&["sync", "status", "--dest", &dest, "--json"]).ok().json();
+    let status = sim
+        .appex(&["sync", "status", "--dest", &dest, "--json"])
+        .ok()
+        .json();
     assert_eq!(status["state"]["watermark"], "2025-03-05");
     assert_eq!(status["days"].as_array().unwrap().len(), 5);
     assert_eq!(status["days"][0]["rows"], 50);
     assert_eq!(status["gaps"], serde_json::json!([]));
 
     let human = sim.appex(&["sync", "status", "--dest", &dest]).ok();
-    assert!(human.stdout.contains("watermark:   2025-03-05"), "{}", human.stdout);
-    assert!(human.stdout.contains("2025-03-03         50  ####"), "{}", human.stdout);
+    assert!(
+        human.stdout.contains("watermark:   2025-03-05"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human.stdout.contains("2025-03-03         50  ####"),
+        "{}",
+        human.stdout
+    );
     assert!(!human.stdout.contains(SECRET_KEY));
 }
 
@@ -91,8 +143,19 @@ fn a_sync_stopped_after_committed_windows_exits_8_and_the_next_run_finishes() {
     let dir = tempfile::tempdir().unwrap();
     let dest = dest(dir.path());
     let args = [
-        "sync", "--dest", &dest, "--start", "2025-03-01", "--end", "2025-03-06", "--window", "2d",
-        "--lookback", "0d", "--max-wait", "1",
+        "sync",
+        "--dest",
+        &dest,
+        "--start",
+        "2025-03-01",
+        "--end",
+        "2025-03-06",
+        "--window",
+        "2d",
+        "--lookback",
+        "0d",
+        "--max-wait",
+        "1",
     ];
     // Once the first window is committed, someone starts a long export
     // (365 days × 20 ms) that outlasts --max-wait.
@@ -118,7 +181,11 @@ fn a_sync_stopped_after_committed_windows_exits_8_and_the_next_run_finishes() {
 
     sim.sim.advance(Duration::from_secs(3600));
     let next = sim.appex(&args).ok();
-    assert!(next.stdout.contains("watermark 2025-03-06"), "{}", next.stdout);
+    assert!(
+        next.stdout.contains("watermark 2025-03-06"),
+        "{}",
+        next.stdout
+    );
 }
 
 #[test]
@@ -126,7 +193,16 @@ fn other_filters_exit_2_unless_reset() {
     let sim = Sim::start();
     let dir = tempfile::tempdir().unwrap();
     let dest = dest(dir.path());
-    let base = ["sync", "--dest", &dest, "--start", "2025-03-01", "--end", "2025-03-01", "-q"];
+    let base = [
+        "sync",
+        "--dest",
+        &dest,
+        "--start",
+        "2025-03-01",
+        "--end",
+        "2025-03-01",
+        "-q",
+    ];
     let mut tracks = base.to_vec();
     tracks.extend(["--event-type", "track"]);
     sim.appex(&tracks).ok();
@@ -140,9 +216,18 @@ fn other_filters_exit_2_unless_reset() {
 #[test]
 fn sync_against_appex_simulate_in_its_own_process() {
     let mut cmd = appex_cmd();
-    cmd.args(["simulate", "--json", "--port", "0", "--events", "20", "--chunk-ms", "10"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    cmd.args([
+        "simulate",
+        "--json",
+        "--port",
+        "0",
+        "--events",
+        "20",
+        "--chunk-ms",
+        "10",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
     struct Foreground(Child);
     impl Drop for Foreground {
         fn drop(&mut self) {
@@ -155,7 +240,10 @@ fn sync_against_appex_simulate_in_its_own_process() {
     let mut text = String::new();
     let info: Value = loop {
         let mut line = String::new();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "simulate ended: {text}");
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "simulate ended: {text}"
+        );
         text.push_str(&line);
         if let Ok(v) = serde_json::from_str(&text) {
             break v;

@@ -37,7 +37,11 @@ async fn crash_and_resume(at: Checkpoint, nth: usize) {
     // Jobs slow enough to be seen running at the first poll.
     let sim = start(fast().chunk_duration(Duration::from_millis(15))).await;
     let clean = tempfile::tempdir().unwrap();
-    sync(&sim, clean.path(), 1, 10).window_days(4).run().await.unwrap();
+    sync(&sim, clean.path(), 1, 10)
+        .window_days(4)
+        .run()
+        .await
+        .unwrap();
     let clean_triggers = sim.request_count(Route::TriggerExport);
 
     let crashed = tempfile::tempdir().unwrap();
@@ -46,7 +50,11 @@ async fn crash_and_resume(at: Checkpoint, nth: usize) {
         .await
         .unwrap_err();
     assert!(is_crash(&error), "{at:?}: {error}");
-    let report = sync(&sim, crashed.path(), 1, 10).window_days(4).run().await.unwrap();
+    let report = sync(&sim, crashed.path(), 1, 10)
+        .window_days(4)
+        .run()
+        .await
+        .unwrap();
     assert!(report.complete, "{at:?}");
 
     let triggers = sim.request_count(Route::TriggerExport) - clean_triggers;
@@ -54,7 +62,10 @@ async fn crash_and_resume(at: Checkpoint, nth: usize) {
         triggers <= clean_triggers + 1,
         "{at:?}: {triggers} triggers vs {clean_triggers} uninterrupted"
     );
-    if matches!(at, Checkpoint::AfterTrigger | Checkpoint::MidWait | Checkpoint::MidDownload) {
+    if matches!(
+        at,
+        Checkpoint::AfterTrigger | Checkpoint::MidWait | Checkpoint::MidDownload
+    ) {
         assert_eq!(
             report.windows.first().map(|w| w.job),
             Some(JobSource::Resumed),
@@ -65,7 +76,9 @@ async fn crash_and_resume(at: Checkpoint, nth: usize) {
     let rows = dataset_rows(crashed.path());
     assert!(!has_duplicates(&rows), "{at:?}");
     assert_eq!(rows, dataset_rows(clean.path()), "{at:?}");
-    let state = SyncState::load(crashed.path().to_str().unwrap()).await.unwrap();
+    let state = SyncState::load(crashed.path().to_str().unwrap())
+        .await
+        .unwrap();
     assert_eq!(state.watermark, Some(day(10)));
     assert_eq!(state.in_flight, None);
 }
@@ -119,7 +132,11 @@ struct Scenario {
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {
-    (1u32..6, 1u32..4, proptest::option::of((0usize..7, 1usize..3)))
+    (
+        1u32..6,
+        1u32..4,
+        proptest::option::of((0usize..7, 1usize..3)),
+    )
         .prop_flat_map(|(window, lookback, crash)| {
             let late = proptest::collection::vec((0..lookback, 1usize..4), 0..3);
             late.prop_map(move |late| Scenario {
@@ -139,7 +156,11 @@ async fn check(s: Scenario) -> Result<(), TestCaseError> {
     }
     let sim: Simulator = start(config).await;
     let dir = tempfile::tempdir().unwrap();
-    let run = || sync(&sim, dir.path(), 1, LAST).window_days(s.window).lookback_days(s.lookback);
+    let run = || {
+        sync(&sim, dir.path(), 1, LAST)
+            .window_days(s.window)
+            .lookback_days(s.lookback)
+    };
 
     let first = match s.crash {
         Some((point, nth)) => crash_at(run(), Checkpoint::ALL[point], nth).run().await,
@@ -148,10 +169,16 @@ async fn check(s: Scenario) -> Result<(), TestCaseError> {
     if let Err(error) = &first {
         prop_assert!(is_crash(error), "{error}");
     }
-    run().run().await.map_err(|e| TestCaseError::fail(e.to_string()))?;
+    run()
+        .run()
+        .await
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
     // The late events become visible; the lookback brings them in.
     sim.advance(Duration::from_secs(3600));
-    run().run().await.map_err(|e| TestCaseError::fail(e.to_string()))?;
+    run()
+        .run()
+        .await
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
 
     let rows = dataset_rows(dir.path());
     prop_assert!(!has_duplicates(&rows));

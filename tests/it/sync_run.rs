@@ -16,26 +16,42 @@ use userpilot_appex::{
     simulator::Route,
 };
 
-use crate::support::sync::{
-    dataset_rows, day, fast, has_duplicates, reference_rows, start, sync,
-};
+use crate::support::sync::{dataset_rows, day, fast, has_duplicates, reference_rows, start, sync};
 
 #[tokio::test]
 async fn a_first_sync_lands_every_day_like_one_export_of_the_range() {
     let sim = start(fast()).await;
     let dir = tempfile::tempdir().unwrap();
-    let report = sync(&sim, dir.path(), 1, 10).window_days(4).run().await.unwrap();
+    let report = sync(&sim, dir.path(), 1, 10)
+        .window_days(4)
+        .run()
+        .await
+        .unwrap();
 
     let windows: Vec<Window> = report.windows.iter().map(|w| w.window).collect();
     assert_eq!(
         windows,
         [
-            Window { first: day(1), last: day(4) },
-            Window { first: day(5), last: day(8) },
-            Window { first: day(9), last: day(10) },
+            Window {
+                first: day(1),
+                last: day(4)
+            },
+            Window {
+                first: day(5),
+                last: day(8)
+            },
+            Window {
+                first: day(9),
+                last: day(10)
+            },
         ]
     );
-    assert!(report.windows.iter().all(|w| w.committed && w.job == JobSource::Triggered));
+    assert!(
+        report
+            .windows
+            .iter()
+            .all(|w| w.committed && w.job == JobSource::Triggered)
+    );
     assert_eq!(report.exports_triggered, 3);
     assert_eq!(sim.request_count(Route::TriggerExport), 3);
     assert!(report.complete);
@@ -52,7 +68,10 @@ async fn a_first_sync_lands_every_day_like_one_export_of_the_range() {
     assert!(state.days.values().all(|d| d.rows == 30));
     assert!(
         !dir.path().join("_appex/staging").exists()
-            || fs::read_dir(dir.path().join("_appex/staging")).unwrap().next().is_none(),
+            || fs::read_dir(dir.path().join("_appex/staging"))
+                .unwrap()
+                .next()
+                .is_none(),
         "staged files are removed once their window is committed"
     );
 }
@@ -61,22 +80,50 @@ async fn a_first_sync_lands_every_day_like_one_export_of_the_range() {
 async fn a_second_sync_reads_only_the_lookback_and_changes_no_row() {
     let sim = start(fast()).await;
     let dir = tempfile::tempdir().unwrap();
-    sync(&sim, dir.path(), 1, 10).window_days(7).lookback_days(3).run().await.unwrap();
+    sync(&sim, dir.path(), 1, 10)
+        .window_days(7)
+        .lookback_days(3)
+        .run()
+        .await
+        .unwrap();
     let files_before: Vec<Vec<u8>> = (1..=10)
-        .map(|d| fs::read(dir.path().join(format!("events/dt=2025-03-{d:02}/events.parquet"))).unwrap())
+        .map(|d| {
+            fs::read(
+                dir.path()
+                    .join(format!("events/dt=2025-03-{d:02}/events.parquet")),
+            )
+            .unwrap()
+        })
         .collect();
     let triggers = sim.request_count(Route::TriggerExport);
 
-    let second = sync(&sim, dir.path(), 1, 10).window_days(7).lookback_days(3).run().await.unwrap();
+    let second = sync(&sim, dir.path(), 1, 10)
+        .window_days(7)
+        .lookback_days(3)
+        .run()
+        .await
+        .unwrap();
 
     assert_eq!(sim.request_count(Route::TriggerExport), triggers + 1);
     let windows: Vec<Window> = second.windows.iter().map(|w| w.window).collect();
-    assert_eq!(windows, [Window { first: day(8), last: day(10) }]);
+    assert_eq!(
+        windows,
+        [Window {
+            first: day(8),
+            last: day(10)
+        }]
+    );
     assert_eq!(second.new_rows, 0);
     assert_eq!(second.duplicates_dropped, 90);
     assert!(second.days.iter().all(|d| d.reread && d.new_rows == 0));
     let files_after: Vec<Vec<u8>> = (1..=10)
-        .map(|d| fs::read(dir.path().join(format!("events/dt=2025-03-{d:02}/events.parquet"))).unwrap())
+        .map(|d| {
+            fs::read(
+                dir.path()
+                    .join(format!("events/dt=2025-03-{d:02}/events.parquet")),
+            )
+            .unwrap()
+        })
         .collect();
     assert!(files_before == files_after, "no day file changed");
 }
@@ -114,7 +161,12 @@ async fn a_refused_range_halves_the_window_and_the_state_remembers_it() {
 
     // The next run starts at 3 days: no refusal.
     let posts = sim.request_count(Route::TriggerExport);
-    let next = sync(&sim, dir.path(), 1, 12).window_days(7).lookback_days(0).run().await.unwrap();
+    let next = sync(&sim, dir.path(), 1, 12)
+        .window_days(7)
+        .lookback_days(0)
+        .run()
+        .await
+        .unwrap();
     assert_eq!(sim.request_count(Route::TriggerExport), posts + 1);
     assert!(next.windows.iter().all(|w| w.job != JobSource::Refused));
 }
@@ -124,14 +176,26 @@ async fn late_events_inside_the_lookback_land_exactly_once() {
     let config = fast().late_events(day(9), 5, Duration::from_secs(3600));
     let sim = start(config).await;
     let dir = tempfile::tempdir().unwrap();
-    sync(&sim, dir.path(), 1, 10).lookback_days(3).run().await.unwrap();
+    sync(&sim, dir.path(), 1, 10)
+        .lookback_days(3)
+        .run()
+        .await
+        .unwrap();
     assert_eq!(dataset_rows(dir.path())[&day(9)].len(), 30);
 
     sim.advance(Duration::from_secs(3600));
-    let second = sync(&sim, dir.path(), 1, 10).lookback_days(3).run().await.unwrap();
+    let second = sync(&sim, dir.path(), 1, 10)
+        .lookback_days(3)
+        .run()
+        .await
+        .unwrap();
     assert_eq!(second.new_rows, 5);
     assert_eq!(second.late_rows, 5);
-    let third = sync(&sim, dir.path(), 1, 10).lookback_days(3).run().await.unwrap();
+    let third = sync(&sim, dir.path(), 1, 10)
+        .lookback_days(3)
+        .run()
+        .await
+        .unwrap();
     assert_eq!(third.new_rows, 0);
 
     let rows = dataset_rows(dir.path());
@@ -181,17 +245,33 @@ async fn other_filters_are_refused_unless_reset() {
     let sim = start(fast()).await;
     let dir = tempfile::tempdir().unwrap();
     let tracks = || ExportRequestBuilder::new().event_type("track");
-    sync(&sim, dir.path(), 1, 2).filters(tracks()).run().await.unwrap();
+    sync(&sim, dir.path(), 1, 2)
+        .filters(tracks())
+        .run()
+        .await
+        .unwrap();
     let posts = sim.request_count(Route::TriggerExport);
 
     let error = sync(&sim, dir.path(), 1, 2).run().await.unwrap_err();
     assert!(matches!(error, Error::InvalidInput(_)), "{error}");
     assert!(error.to_string().contains("--reset"), "{error}");
-    assert_eq!(sim.request_count(Route::TriggerExport), posts, "nothing triggered");
+    assert_eq!(
+        sim.request_count(Route::TriggerExport),
+        posts,
+        "nothing triggered"
+    );
 
     // Same filters in another order: accepted.
-    sync(&sim, dir.path(), 1, 2).filters(tracks()).run().await.unwrap();
-    sync(&sim, dir.path(), 1, 2).reset(true).run().await.unwrap();
+    sync(&sim, dir.path(), 1, 2)
+        .filters(tracks())
+        .run()
+        .await
+        .unwrap();
+    sync(&sim, dir.path(), 1, 2)
+        .reset(true)
+        .run()
+        .await
+        .unwrap();
     let state = SyncState::load(dir.path().to_str().unwrap()).await.unwrap();
     assert_eq!(state.watermark, Some(day(2)));
 }
@@ -229,9 +309,20 @@ async fn a_failing_window_after_committed_ones_is_incomplete_and_the_next_run_co
 
     // The foreign export ends; the next run goes on from day 5 (minus the lookback).
     sim.advance(Duration::from_secs(3600));
-    let next = sync(&sim, dir.path(), 1, 6).window_days(2).lookback_days(0).run().await.unwrap();
+    let next = sync(&sim, dir.path(), 1, 6)
+        .window_days(2)
+        .lookback_days(0)
+        .run()
+        .await
+        .unwrap();
     let windows: Vec<Window> = next.windows.iter().map(|w| w.window).collect();
-    assert_eq!(windows, [Window { first: day(5), last: day(6) }]);
+    assert_eq!(
+        windows,
+        [Window {
+            first: day(5),
+            last: day(6)
+        }]
+    );
     let rows = dataset_rows(dir.path());
     assert_eq!(rows, reference_rows(&sim, 1, 6).await);
 }

@@ -5,7 +5,7 @@ use std::{fmt, path::PathBuf, sync::Arc, time::Duration};
 
 use chrono::NaiveDate;
 
-use super::{SyncPlan, SyncReport, SyncProgress, run};
+use super::{SyncPlan, SyncProgress, SyncReport, run};
 use crate::{
     Client,
     error::Result,
@@ -197,7 +197,10 @@ impl SyncRun {
     /// run there as a kill would (nothing cleaned up, nothing saved), with
     /// an [`Error::Io`](crate::Error::Io) of kind `Interrupted`.
     #[doc(hidden)]
-    pub fn checkpoint_hook(mut self, hook: impl Fn(Checkpoint) -> bool + Send + Sync + 'static) -> Self {
+    pub fn checkpoint_hook(
+        mut self,
+        hook: impl Fn(Checkpoint) -> bool + Send + Sync + 'static,
+    ) -> Self {
         self.checkpoint = Some(Arc::new(hook));
         self
     }

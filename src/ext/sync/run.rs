@@ -30,8 +30,8 @@ use crate::{
         jobs::WaitPolicy,
     },
     generated::types::{ExportFormat, ExportRequest},
-    records::{self, BatchOptions},
     models::{ExportJob, JobStatus},
+    records::{self, BatchOptions},
 };
 
 /// Where staged files go when the destination is not a local directory.
@@ -322,7 +322,12 @@ impl Runner {
     }
 
     /// Runs one window to its commit.
-    async fn window(&mut self, window: Window, window_days: u32, resume: Option<InFlight>) -> Result<WindowEnd> {
+    async fn window(
+        &mut self,
+        window: Window,
+        window_days: u32,
+        resume: Option<InFlight>,
+    ) -> Result<WindowEnd> {
         let request = window_request(&self.template, window);
         let hash = request_hash(&request);
         let resumed = match resume.filter(|job| job.request_hash == hash) {
@@ -369,7 +374,9 @@ impl Runner {
         });
 
         let job = self.wait_for(&job_id, window).await?;
-        let dir = self.staging.join(crate::ext::download::sanitize_filename(&job_id)?);
+        let dir = self
+            .staging
+            .join(crate::ext::download::sanitize_filename(&job_id)?);
         let files = self.stage(job, &dir).await?;
         self.checkpoint(Checkpoint::AfterStaging)?;
 
@@ -412,7 +419,9 @@ impl Runner {
             self.report.duplicates_dropped += day.duplicates_dropped;
             self.state
                 .record_day(day.day, day.rows_after, day.sha256.clone(), triggered_at);
-            self.emit(SyncProgress::DayLanded { day: report.clone() });
+            self.emit(SyncProgress::DayLanded {
+                day: report.clone(),
+            });
             self.report.days.push(report);
         }
         // Days of the window the export had no event for.
@@ -569,18 +578,24 @@ impl Runner {
         let hook = self.checkpoint.clone();
         let (stop_tx, stopped_tx) = (stop.clone(), stopped.clone());
         let requests = self.requests.clone();
-        let download = self.client.download(job, dir).durability(Durability::None).on_progress(move |p| {
-            if p.event == ProgressEvent::Started {
-                requests.fetch_add(1, Ordering::Relaxed);
-            }
-            if p.event == ProgressEvent::Data
-                && !stopped_tx.load(Ordering::Relaxed)
-                && hook.as_ref().is_some_and(|hook| hook(Checkpoint::MidDownload))
-            {
-                stopped_tx.store(true, Ordering::Relaxed);
-                stop_tx.notify_one();
-            }
-        });
+        let download = self
+            .client
+            .download(job, dir)
+            .durability(Durability::None)
+            .on_progress(move |p| {
+                if p.event == ProgressEvent::Started {
+                    requests.fetch_add(1, Ordering::Relaxed);
+                }
+                if p.event == ProgressEvent::Data
+                    && !stopped_tx.load(Ordering::Relaxed)
+                    && hook
+                        .as_ref()
+                        .is_some_and(|hook| hook(Checkpoint::MidDownload))
+                {
+                    stopped_tx.store(true, Ordering::Relaxed);
+                    stop_tx.notify_one();
+                }
+            });
         let report = tokio::select! {
             biased;
             _ = stop.notified() => return Err(injected(Checkpoint::MidDownload)),
@@ -624,7 +639,12 @@ impl Runner {
     }
 
     /// Records the run in the state and the report's totals.
-    async fn finish(&mut self, started: Instant, started_at: chrono::DateTime<Utc>, complete: bool) -> Result<()> {
+    async fn finish(
+        &mut self,
+        started: Instant,
+        started_at: chrono::DateTime<Utc>,
+        complete: bool,
+    ) -> Result<()> {
         self.state.last_run = Some(RunRecord {
             started_at,
             finished_at: Utc::now(),
@@ -644,7 +664,8 @@ fn midnight(day: NaiveDate) -> chrono::DateTime<Utc> {
 }
 
 fn midnight_after(day: NaiveDate) -> chrono::DateTime<Utc> {
-    day.succ_opt().map_or(chrono::DateTime::<Utc>::MAX_UTC, midnight)
+    day.succ_opt()
+        .map_or(chrono::DateTime::<Utc>::MAX_UTC, midnight)
 }
 
 /// The error a checkpoint hook stops a run with.

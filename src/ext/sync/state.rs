@@ -254,9 +254,7 @@ mod tests {
 
     #[test]
     fn gaps_and_unsettled_days_show_at_once() {
-        let at = |day: u32, hour: u32| {
-            d(day).and_hms_opt(hour, 0, 0).unwrap().and_utc()
-        };
+        let at = |day: u32, hour: u32| d(day).and_hms_opt(hour, 0, 0).unwrap().and_utc();
         let mut state = SyncState::empty();
         state.lookback_days = Some(3);
         // Day 1 read on day 2 only (1 h after it ended), day 2 on day 9.

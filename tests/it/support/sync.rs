@@ -84,10 +84,17 @@ pub fn dataset_rows(dir: &Path) -> BTreeMap<NaiveDate, Vec<String>> {
                 .column_by_name("internal_event_id")
                 .expect("internal_event_id column");
             let strings = arrow_array::cast::AsArray::as_string_opt::<i32>(column.as_ref())
-                .map(|a| a.iter().map(|v| v.unwrap_or_default().to_string()).collect::<Vec<_>>())
+                .map(|a| {
+                    a.iter()
+                        .map(|v| v.unwrap_or_default().to_string())
+                        .collect::<Vec<_>>()
+                })
                 .or_else(|| {
-                    arrow_array::cast::AsArray::as_string_view_opt(column.as_ref())
-                        .map(|a| a.iter().map(|v| v.unwrap_or_default().to_string()).collect())
+                    arrow_array::cast::AsArray::as_string_view_opt(column.as_ref()).map(|a| {
+                        a.iter()
+                            .map(|v| v.unwrap_or_default().to_string())
+                            .collect()
+                    })
                 })
                 .expect("a text column");
             ids.extend(strings);
@@ -100,12 +107,17 @@ pub fn dataset_rows(dir: &Path) -> BTreeMap<NaiveDate, Vec<String>> {
 
 /// Whether any day holds an id twice.
 pub fn has_duplicates(rows: &BTreeMap<NaiveDate, Vec<String>>) -> bool {
-    rows.values().any(|ids| ids.windows(2).any(|w| w[0] == w[1]))
+    rows.values()
+        .any(|ids| ids.windows(2).any(|w| w[0] == w[1]))
 }
 
 /// The rows of a single export of `first..=last`, by day of `inserted_at`,
 /// deduplicated: what a dataset of that range must hold.
-pub async fn reference_rows(sim: &Simulator, first: u32, last: u32) -> BTreeMap<NaiveDate, Vec<String>> {
+pub async fn reference_rows(
+    sim: &Simulator,
+    first: u32,
+    last: u32,
+) -> BTreeMap<NaiveDate, Vec<String>> {
     let client = client(sim);
     let job = client
         .export()
@@ -119,7 +131,11 @@ pub async fn reference_rows(sim: &Simulator, first: u32, last: u32) -> BTreeMap<
         .await
         .expect("reference export completes");
     let dir = tempfile::tempdir().expect("tempdir");
-    let report = client.download(job, dir.path()).run().await.expect("download");
+    let report = client
+        .download(job, dir.path())
+        .run()
+        .await
+        .expect("download");
     let mut out: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
     for file in report.files {
         let bytes = fs::read(&file.path).expect("file");

@@ -31,7 +31,12 @@ pub async fn run(ctx: &Ctx, args: SyncArgs) -> Result<(), CliError> {
         // The plan needs no API call: any key will do.
         Client::builder()
             .base_url(ctx.global.base_url.clone())
-            .api_key(ctx.global.api_key.clone().unwrap_or_else(|| "dry-run".into()))
+            .api_key(
+                ctx.global
+                    .api_key
+                    .clone()
+                    .unwrap_or_else(|| "dry-run".into()),
+            )
             .build()?
     } else {
         ctx.client()?
@@ -72,9 +77,11 @@ pub async fn run(ctx: &Ctx, args: SyncArgs) -> Result<(), CliError> {
 
     let bar = ctx.ui.multi().add(ProgressBar::new(0));
     bar.set_style(
-        ProgressStyle::with_template("{spinner} sync [{bar:30}] {pos}/{len} days {msg} ({elapsed})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} sync [{bar:30}] {pos}/{len} days {msg} ({elapsed})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     bar.enable_steady_tick(Duration::from_millis(120));
     let progress_bar = bar.clone();
@@ -98,9 +105,9 @@ pub async fn run(ctx: &Ctx, args: SyncArgs) -> Result<(), CliError> {
 fn show(bar: &ProgressBar, event: &SyncProgress) {
     match event {
         SyncProgress::Planned { plan } => bar.set_length(u64::from(plan.days())),
-        SyncProgress::WindowStarted {
-            window, job_id, ..
-        } => bar.set_message(format!("{window}: job {} started", short(job_id))),
+        SyncProgress::WindowStarted { window, job_id, .. } => {
+            bar.set_message(format!("{window}: job {} started", short(job_id)))
+        }
         SyncProgress::Job {
             window,
             status,
@@ -144,7 +151,10 @@ fn plan_lines(dest: &str, plan: &SyncPlan) -> Vec<String> {
         plan.window_days
     )];
     match plan.reread {
-        Some(w) => lines.push(format!("re-read for late events: {w} ({} day(s))", w.days())),
+        Some(w) => lines.push(format!(
+            "re-read for late events: {w} ({} day(s))",
+            w.days()
+        )),
         None => lines.push("re-read for late events: nothing".into()),
     }
     match plan.new_days {
@@ -238,7 +248,11 @@ async fn status(ctx: &Ctx, dest: &str) -> Result<(), CliError> {
                 "{} to {} ({})",
                 r.started_at.format("%Y-%m-%d %H:%M:%SZ"),
                 r.finished_at.format("%Y-%m-%d %H:%M:%SZ"),
-                if r.complete { "complete" } else { "stopped early" }
+                if r.complete {
+                    "complete"
+                } else {
+                    "stopped early"
+                }
             ))
         ),
         format!(
@@ -251,7 +265,13 @@ async fn status(ctx: &Ctx, dest: &str) -> Result<(), CliError> {
             ))
         ),
     ];
-    let max = state.days.values().map(|d| d.rows).max().unwrap_or(0).max(1);
+    let max = state
+        .days
+        .values()
+        .map(|d| d.rows)
+        .max()
+        .unwrap_or(0)
+        .max(1);
     if let (Some(first), Some(last)) = (state.days.keys().next(), state.days.keys().next_back()) {
         lines.push(String::new());
         for day in first.iter_days().take_while(|d| d <= last) {
@@ -260,7 +280,10 @@ async fn status(ctx: &Ctx, dest: &str) -> Result<(), CliError> {
                 Some(s) => {
                     let width = (s.rows * 40).div_ceil(max) as usize;
                     let mark = if state.is_unsettled(day) {
-                        format!("  read {}d after; may miss late events", s.read_after_days(day))
+                        format!(
+                            "  read {}d after; may miss late events",
+                            s.read_after_days(day)
+                        )
                     } else {
                         String::new()
                     };
