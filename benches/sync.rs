@@ -2,7 +2,7 @@
 //! process of its own), `Client::sync` into a fresh local dataset (windows
 //! of 7 days) versus the baseline of a single export of the whole range,
 //! its download and its conversion into the same dataset layout
-//! (`records::batches` → `dataset::land_batches`), in the same run.
+//! (`dataset::land_files`), in the same run.
 //!
 //! Each variant runs in a child process of this binary so its peak RSS
 //! (VmHWM) is its own. Also run: the sync of 10 days, to show whether peak
@@ -25,9 +25,8 @@ use chrono::NaiveDate;
 use common::{ServerSpec, list, median, print_machine, reps, status_kib};
 use userpilot_appex::{
     Client,
-    dataset::{DestinationOptions, LandOptions, land_batches, open},
+    dataset::{DestinationOptions, LandOptions, land_files, open},
     ext::jobs::WaitPolicy,
-    records::{BatchOptions, batches},
     types::ExportFormat,
 };
 
@@ -205,13 +204,9 @@ fn run_variant(variant: &str) {
                 let paths: Vec<PathBuf> = report.files.iter().map(|f| f.path.clone()).collect();
                 let dest = open(out.to_str().expect("utf-8"), &DestinationOptions::default())
                     .expect("destination");
-                land_batches(
-                    dest.as_ref(),
-                    batches(&paths, BatchOptions::default()),
-                    &LandOptions::default(),
-                )
-                .await
-                .expect("land");
+                land_files(dest.as_ref(), &paths, &LandOptions::default())
+                    .await
+                    .expect("land");
                 // The trigger, the polls, the files.
                 1 + polls.load(std::sync::atomic::Ordering::Relaxed) + paths.len() as u64
             }

@@ -36,6 +36,13 @@ pub trait Destination: fmt::Debug + Send + Sync {
     /// (never credentials).
     fn describe(&self) -> String;
 
+    /// The prefix a query engine puts before a key to read the object, as
+    /// `_appex/views.sql` uses it: `""` (paths relative to the dataset's
+    /// directory) by default, `s3://bucket/prefix/` for S3.
+    fn query_base(&self) -> String {
+        String::new()
+    }
+
     /// Stores `data` under `key`, replacing what was there atomically (local:
     /// a uniquely named temporary file created with `create_new`, fsync,
     /// rename, directory fsync; S3: one PUT).
@@ -60,12 +67,20 @@ pub struct DestinationOptions {
     /// The S3 endpoint for S3-compatible stores (MinIO, R2, moto…); the
     /// `AWS_ENDPOINT_URL` variable otherwise, then AWS itself.
     pub s3_endpoint: Option<String>,
+    /// Extra S3 settings, as `object_store`'s `AmazonS3ConfigKey` names
+    /// (`aws_access_key_id`, `aws_secret_access_key`, `aws_region`…), over
+    /// the `AWS_*` variables. `Debug` shows their names, never their values.
+    pub s3_config: Vec<(String, String)>,
 }
 
 impl fmt::Debug for DestinationOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DestinationOptions")
             .field("s3_endpoint", &self.s3_endpoint)
+            .field(
+                "s3_config",
+                &self.s3_config.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }

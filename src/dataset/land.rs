@@ -12,8 +12,13 @@ use arrow_array::{
     Array, ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray, UInt32Array,
     cast::AsArray,
 };
+use arrow_ipc::{
+    CompressionType,
+    reader::StreamReader,
+    writer::{IpcWriteOptions, StreamWriter},
+};
 use arrow_schema::{DataType, SchemaRef, TimeUnit};
-use arrow_select::{interleave::interleave, take::take_record_batch};
+use arrow_select::{concat::concat_batches, interleave::interleave, take::take_record_batch};
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use futures::{Stream, StreamExt};
@@ -27,14 +32,19 @@ use super::{
         ParquetBuffer, read_parquet,
     },
 };
-use crate::{Error, Result};
+use crate::{
+    Error, Result,
+    records::{self, BatchOptions, ReadOptions},
+};
 
 /// The column rows are partitioned and sorted by.
 pub const INSERTED_AT_COLUMN: &str = "inserted_at";
-/// The column duplicates are recognised by: rows of one day with the same
-/// value are written once (the first one seen: rows already in the day file
-/// win over new ones). Rows where it is null are all kept.
-pub const DEDUPE_KEY_COLUMN: &str = "internal_event_id";
+/// The column duplicates are recognised by ([`records::arrow::DEDUPE_KEY`]:
+/// `internal_event_id`, or a local surrogate when the export has none):
+/// rows of one day with the same value are written once (the first one
+/// seen: rows already in the day file win over new ones). Rows where it is
+/// null are all kept.
+pub const DEDUPE_KEY_COLUMN: &str = records::arrow::DEDUPE_KEY;
 /// Rows per batch handed to the Parquet writer.
 const WRITE_BATCH_ROWS: usize = 8192;
 
@@ -96,6 +106,8 @@ pub struct LandOptions {
     pub job_id: Option<String>,
     /// The export's range, recorded in each file's metadata.
     pub export_range: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// How input files are read ([`land_files`]).
+    pub read: ReadOptions,
     /// Progress callback.
     pub progress: Option<ProgressFn>,
 }
@@ -105,6 +117,7 @@ impl fmt::Debug for LandOptions {
         f.debug_struct("LandOptions")
             .field("job_id", &self.job_id)
             .field("export_range", &self.export_range)
+            .field("read", &self.read)
             .field("progress", &self.progress.is_some())
             .finish()
     }
@@ -165,12 +178,72 @@ pub struct LandReport {
     pub days: Vec<DayReport>,
 }
 
-/// Incoming rows, grouped by day.
+/// Incoming rows, grouped by day. Each day's rows wait in memory as
+/// zstd-compressed Arrow IPC (a batch of [`WRITE_BATCH_ROWS`] at a time),
+/// so holding a week of input costs its compressed size, not its decoded
+/// size; a day is decoded only when it is merged.
 #[derive(Default)]
 pub(crate) struct DayBuffers {
     schema: Option<SchemaRef>,
-    days: BTreeMap<NaiveDate, Vec<RecordBatch>>,
+    days: BTreeMap<NaiveDate, DaySpill>,
     rows_in: u64,
+}
+
+/// One day's incoming rows.
+struct DaySpill {
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
+    ipc: StreamWriter<Vec<u8>>,
+}
+
+fn spill_err(e: arrow_schema::ArrowError) -> Error {
+    Error::InvalidInput(format!("buffering rows: {e}"))
+}
+
+impl DaySpill {
+    fn new(schema: &SchemaRef) -> Result<Self> {
+        let options = IpcWriteOptions::default()
+            .try_with_compression(Some(CompressionType::ZSTD))
+            .map_err(spill_err)?;
+        Ok(DaySpill {
+            pending: Vec::new(),
+            pending_rows: 0,
+            ipc: StreamWriter::try_new_with_options(Vec::new(), schema, options)
+                .map_err(spill_err)?,
+        })
+    }
+
+    fn push(&mut self, batch: RecordBatch) -> Result<()> {
+        self.pending_rows += batch.num_rows();
+        self.pending.push(batch);
+        if self.pending_rows >= WRITE_BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let schema = self.pending[0].schema();
+        let batch = concat_batches(&schema, &self.pending).map_err(spill_err)?;
+        self.ipc.write(&batch).map_err(spill_err)?;
+        self.pending.clear();
+        self.pending_rows = 0;
+        Ok(())
+    }
+
+    /// The day's rows, decoded.
+    fn into_batches(mut self) -> Result<Vec<RecordBatch>> {
+        self.flush()?;
+        self.ipc.finish().map_err(spill_err)?;
+        let data = self.ipc.into_inner().map_err(spill_err)?;
+        StreamReader::try_new(std::io::Cursor::new(data), None)
+            .map_err(spill_err)?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(spill_err)
+    }
 }
 
 fn inserted_at(batch: &RecordBatch) -> Result<&TimestampMicrosecondArray> {
@@ -220,6 +293,7 @@ impl DayBuffers {
             }
             Some(_) => {}
         }
+        let schema = self.schema.clone().expect("set above");
         let ts = inserted_at(&batch)?;
         let mut groups: BTreeMap<NaiveDate, Vec<u32>> = BTreeMap::new();
         for row in 0..batch.num_rows() {
@@ -235,15 +309,19 @@ impl DayBuffers {
                 .push(row as u32);
         }
         self.rows_in += batch.num_rows() as u64;
-        if groups.len() == 1 {
-            let (day, _) = groups.pop_first().expect("one group");
-            self.days.entry(day).or_default().push(batch);
-            return Ok(());
-        }
+        let single = groups.len() == 1;
         for (day, rows) in groups {
-            let part = take_record_batch(&batch, &UInt32Array::from(rows))
-                .map_err(|e| Error::InvalidInput(format!("splitting a batch by day: {e}")))?;
-            self.days.entry(day).or_default().push(part);
+            let spill = match self.days.entry(day) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => e.insert(DaySpill::new(&schema)?),
+            };
+            let part = if single {
+                batch.clone()
+            } else {
+                take_record_batch(&batch, &UInt32Array::from(rows))
+                    .map_err(|e| Error::InvalidInput(format!("splitting a batch by day: {e}")))?
+            };
+            spill.push(part)?;
         }
         Ok(())
     }
@@ -276,6 +354,37 @@ where
     land_buffers(dest, buffers, options).await
 }
 
+/// Lands export files (any format [`records::batches`] reads: ndjson, CSV,
+/// gzip or not, Parquet, Avro) into `dest` like [`land_batches`], a file at
+/// a time (progress per file, then per day). Nothing is written unless every
+/// file was read to its end.
+pub async fn land_files<P: AsRef<std::path::Path>>(
+    dest: &dyn Destination,
+    files: &[P],
+    options: &LandOptions,
+) -> Result<LandReport> {
+    let mut buffers = DayBuffers::default();
+    for (index, file) in files.iter().enumerate() {
+        options.report(LandProgress::FileStarted {
+            path: file.as_ref().to_path_buf(),
+            index,
+            total: files.len(),
+        });
+        let batch_options = BatchOptions {
+            read: options.read,
+            ..BatchOptions::default()
+        };
+        let mut batches = records::batches([file], batch_options);
+        while let Some(batch) = batches.next().await {
+            buffers.add(batch?)?;
+            options.report(LandProgress::RowsRead(buffers.rows_in));
+        }
+    }
+    let mut report = land_buffers(dest, buffers, options).await?;
+    report.files = files.len() as u64;
+    Ok(report)
+}
+
 pub(crate) async fn land_buffers(
     dest: &dyn Destination,
     buffers: DayBuffers,
@@ -290,8 +399,9 @@ pub(crate) async fn land_buffers(
         return Ok(report);
     };
     let total = buffers.days.len();
-    for (index, (day, batches)) in buffers.days.into_iter().enumerate() {
+    for (index, (day, spill)) in buffers.days.into_iter().enumerate() {
         options.report(LandProgress::DayStarted { day, index, total });
+        let batches = spill.into_batches()?;
         let day_report = land_day(dest, day, &schema, batches, options).await?;
         report.rows_new += day_report.rows_new;
         report.duplicates_dropped += day_report.duplicates_dropped;
@@ -312,7 +422,7 @@ fn file_metadata(schema: &SchemaRef, options: &LandOptions) -> Vec<(String, Stri
     )];
     let version = schema
         .metadata()
-        .get(META_SCHEMA_VERSION)
+        .get(records::arrow::SCHEMA_VERSION_KEY)
         .cloned()
         .unwrap_or_else(|| "unknown".to_owned());
     meta.push((META_SCHEMA_VERSION.to_owned(), version));

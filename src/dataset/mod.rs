@@ -50,7 +50,7 @@ use futures::Stream;
 pub use destination::{Destination, DestinationOptions, ObjectInfo, check_key, open};
 pub use land::{
     DEDUPE_KEY_COLUMN, DayReport, INSERTED_AT_COLUMN, LandOptions, LandProgress, LandReport,
-    ProgressFn, day_key, land_batches, parse_day_key,
+    ProgressFn, day_key, land_batches, land_files, parse_day_key,
 };
 pub use local::LocalDir;
 pub use lookups::{
@@ -58,7 +58,7 @@ pub use lookups::{
 };
 #[cfg(feature = "s3")]
 pub use s3::S3Destination;
-pub use views::{VIEWS_KEY, lookup_kinds, views_sql, write_views};
+pub use views::{VIEWS_KEY, current_views, lookup_kinds, views_sql, write_views};
 pub use writer::{
     META_CRATE_VERSION, META_EXPORT_FROM, META_EXPORT_TO, META_JOB_ID, META_SCHEMA_VERSION,
     ParquetContents, ROW_GROUP_ROWS, read_parquet, write_parquet, writer_properties,
@@ -112,6 +112,15 @@ impl Dataset {
     /// [`write_views`]).
     pub async fn write_views(&self) -> Result<String> {
         write_views(self.dest.as_ref()).await
+    }
+
+    /// Lands export files (see [`land_files`]).
+    pub async fn land_files<P: AsRef<std::path::Path>>(
+        &self,
+        files: &[P],
+        options: &LandOptions,
+    ) -> Result<LandReport> {
+        land_files(self.dest.as_ref(), files, options).await
     }
 
     /// The days the dataset holds, in order.

@@ -1,12 +1,14 @@
 //! S3-compatible object storage as a [`Destination`] (cargo feature `s3`),
 //! through the `object_store` crate.
 
-use std::{fmt, sync::Arc};
+use std::{fmt, str::FromStr, sync::Arc};
 
 use bytes::Bytes;
 use futures::{FutureExt, TryStreamExt, future::BoxFuture};
 use object_store::{
-    ObjectStore, ObjectStoreExt, PutPayload, aws::AmazonS3Builder, path::Path as StorePath,
+    ObjectStore, ObjectStoreExt, PutPayload,
+    aws::{AmazonS3Builder, AmazonS3ConfigKey},
+    path::Path as StorePath,
 };
 
 use super::destination::{Destination, DestinationOptions, ObjectInfo, check_key, check_prefix};
@@ -53,14 +55,22 @@ impl S3Destination {
         // rustls with ring. Installing it twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-        if let Some(endpoint) = &options.s3_endpoint {
-            builder = builder.with_endpoint(endpoint);
+        let mut endpoint = std::env::var("AWS_ENDPOINT_URL")
+            .or_else(|_| std::env::var("AWS_ENDPOINT"))
+            .ok();
+        for (key, value) in &options.s3_config {
+            let config_key = AmazonS3ConfigKey::from_str(key).map_err(|_| {
+                Error::InvalidInput(format!("{describe}: unknown S3 setting {key:?}"))
+            })?;
+            if config_key == AmazonS3ConfigKey::Endpoint {
+                endpoint = Some(value.clone());
+            }
+            builder = builder.with_config(config_key, value);
         }
-        let endpoint = options
-            .s3_endpoint
-            .clone()
-            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
-            .or_else(|| std::env::var("AWS_ENDPOINT").ok());
+        if let Some(e) = &options.s3_endpoint {
+            builder = builder.with_endpoint(e);
+            endpoint = Some(e.clone());
+        }
         if endpoint
             .as_deref()
             .is_some_and(|e| e.starts_with("http://"))
@@ -105,6 +115,10 @@ impl Destination for S3Destination {
         } else {
             format!("s3://{}/{}", self.bucket, self.prefix)
         }
+    }
+
+    fn query_base(&self) -> String {
+        format!("{}/", self.describe())
     }
 
     fn put<'a>(&'a self, key: &'a str, data: Bytes) -> BoxFuture<'a, Result<()>> {

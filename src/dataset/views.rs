@@ -8,24 +8,27 @@ pub const VIEWS_KEY: &str = "_appex/views.sql";
 
 /// DuckDB `CREATE VIEW` statements for a dataset at `base` (`""` for paths
 /// relative to the dataset's directory, or e.g. `s3://bucket/prefix/`):
-/// `events` over every day file, with the `dt` partition column, and
+/// `events` over every day file, with the `dt` partition column (when
+/// `events` is true: DuckDB refuses a view over no files), and
 /// `lookup_<kind>` per lookup table.
 ///
 /// ```
-/// let sql = userpilot_appex::dataset::views_sql("", &["flows"]);
+/// let sql = userpilot_appex::dataset::views_sql("", true, &["flows"]);
 /// assert!(sql.contains("CREATE OR REPLACE VIEW events AS SELECT * FROM read_parquet('events/*/*.parquet', hive_partitioning = true);"));
 /// assert!(sql.contains("CREATE OR REPLACE VIEW lookup_flows AS SELECT * FROM read_parquet('lookups/flows.parquet');"));
 /// ```
-pub fn views_sql(base: &str, lookup_kinds: &[&str]) -> String {
+pub fn views_sql(base: &str, events: bool, lookup_kinds: &[&str]) -> String {
     let quote = |s: String| s.replace('\'', "''");
     let mut sql = String::from(
         "-- DuckDB views over this userpilot-appex dataset (written by appex).\n\
          -- Run from the dataset's directory: duckdb -init _appex/views.sql\n",
     );
-    sql.push_str(&format!(
-        "CREATE OR REPLACE VIEW events AS SELECT * FROM read_parquet('{}', hive_partitioning = true);\n",
-        quote(format!("{base}events/*/*.parquet"))
-    ));
+    if events {
+        sql.push_str(&format!(
+            "CREATE OR REPLACE VIEW events AS SELECT * FROM read_parquet('{}', hive_partitioning = true);\n",
+            quote(format!("{base}events/*/*.parquet"))
+        ));
+    }
     for kind in lookup_kinds {
         let name: String = kind
             .chars()
@@ -55,12 +58,23 @@ pub async fn lookup_kinds(dest: &dyn Destination) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Writes `_appex/views.sql` for what the dataset holds (paths relative to
-/// its root); returns the SQL.
-pub async fn write_views(dest: &dyn Destination) -> Result<String> {
+/// The views SQL for what the dataset holds now (paths as
+/// [`Destination::query_base`] says: relative to a directory, `s3://…` on
+/// S3).
+pub async fn current_views(dest: &dyn Destination) -> Result<String> {
     let kinds = lookup_kinds(dest).await?;
     let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
-    let sql = views_sql("", &kinds);
+    let events = dest
+        .list("events/")
+        .await?
+        .iter()
+        .any(|o| super::parse_day_key(&o.key).is_some());
+    Ok(views_sql(&dest.query_base(), events, &kinds))
+}
+
+/// Writes `_appex/views.sql` ([`current_views`]); returns the SQL.
+pub async fn write_views(dest: &dyn Destination) -> Result<String> {
+    let sql = current_views(dest).await?;
     dest.put(VIEWS_KEY, sql.clone().into()).await?;
     Ok(sql)
 }

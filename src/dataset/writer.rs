@@ -26,9 +26,9 @@ pub const META_JOB_ID: &str = "appex.job_id";
 pub const META_EXPORT_FROM: &str = "appex.export_from";
 /// Key-value metadata key: the end of the export's range (RFC 3339).
 pub const META_EXPORT_TO: &str = "appex.export_to";
-/// Key-value metadata key: the version of the events schema (see
-/// [`crate::records`]).
-pub const META_SCHEMA_VERSION: &str = "appex.schema_version";
+/// Key-value metadata key: the version of the events schema
+/// ([`crate::records::arrow::SCHEMA_VERSION`]).
+pub const META_SCHEMA_VERSION: &str = crate::records::arrow::SCHEMA_VERSION_KEY;
 
 /// The writer settings every dataset file uses: zstd (level 3), page
 /// statistics, `metadata` as key-value metadata.

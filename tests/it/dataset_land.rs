@@ -12,7 +12,9 @@ use chrono::{DateTime, NaiveDate};
 use futures::stream;
 use userpilot_appex::{
     Error,
-    dataset::{Dataset, DestinationOptions, LandOptions, day_key, open, read_parquet},
+    dataset::{
+        DEDUPE_KEY_COLUMN, Dataset, DestinationOptions, LandOptions, day_key, open, read_parquet,
+    },
 };
 
 fn schema() -> Arc<Schema> {
@@ -22,7 +24,7 @@ fn schema() -> Arc<Schema> {
             DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             true,
         ),
-        Field::new("internal_event_id", DataType::Utf8, true),
+        Field::new(DEDUPE_KEY_COLUMN, DataType::Utf8, true),
         Field::new("event_name", DataType::Utf8, true),
     ]))
 }

@@ -17,6 +17,12 @@ mod client_errors;
 mod client_operations;
 #[cfg(feature = "dataset")]
 mod dataset_land;
+#[cfg(feature = "dataset")]
+mod dataset_lookups;
+#[cfg(feature = "dataset")]
+mod dataset_readers;
+#[cfg(feature = "s3")]
+mod dataset_s3;
 mod download_filename;
 mod download_files;
 mod download_memory;

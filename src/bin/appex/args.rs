@@ -67,13 +67,39 @@ pub enum Command {
     Demo(DemoArgs),
     /// Keep a deduplicated, day-partitioned Parquet copy of the events up to date.
     Sync(SyncArgs),
+    /// Print the DuckDB views (`_appex/views.sql`) of a dataset.
+    Sql(SqlArgs),
+}
+
+/// Where a dataset is landed: `--dest DIR|s3://bucket/prefix`.
+#[derive(Debug, Args)]
+pub struct DestArgs {
+    /// Land as a Parquet dataset here: a directory, or s3://bucket/prefix
+    /// (region and credentials from the AWS_* variables).
+    #[arg(long, value_name = "DIR|s3://bucket/prefix")]
+    pub dest: Option<String>,
+    /// Endpoint of an S3-compatible store (MinIO, R2…) for an s3:// --dest.
+    #[arg(long, value_name = "URL", requires = "dest")]
+    pub s3_endpoint: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The dataset: a directory, or s3://bucket/prefix.
+    #[arg(long, value_name = "DIR|s3://bucket/prefix", default_value = ".")]
+    pub dest: String,
+    /// Endpoint of an S3-compatible store for an s3:// --dest.
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct LookupsArgs {
-    /// What to list.
-    #[arg(value_enum)]
-    pub kind: LookupKind,
+    /// What to list (with --dest: land all 12 lookup tables instead).
+    #[arg(value_enum, required_unless_present = "dest", conflicts_with = "dest")]
+    pub kind: Option<LookupKind>,
+    #[command(flatten)]
+    pub dest: DestArgs,
 }
 
 /// The lookups, named as on the command line.
@@ -156,7 +182,7 @@ pub struct ExportArgs {
     #[arg(long, value_enum, default_value_t = OnConflict::Fail)]
     pub on_conflict: OnConflict,
     /// Print the job id and return without waiting.
-    #[arg(long, conflicts_with_all = ["max_wait", "out"])]
+    #[arg(long, conflicts_with_all = ["max_wait", "out", "dest"])]
     pub no_wait: bool,
     /// Give up waiting (exit code 7) after this many seconds.
     #[arg(long, value_name = "SECS")]
@@ -164,6 +190,8 @@ pub struct ExportArgs {
     /// Download the files into this directory once the job completes.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub dest: DestArgs,
 }
 
 /// Export file formats.
@@ -213,8 +241,10 @@ pub struct RecordsArgs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Print counts by event type instead of the events.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "dest")]
     pub summary: bool,
+    #[command(flatten)]
+    pub dest: DestArgs,
 }
 
 #[derive(Debug, Args)]

@@ -31,7 +31,6 @@ use crate::{
     },
     generated::types::{ExportFormat, ExportRequest},
     models::{ExportJob, JobStatus},
-    records::{self, BatchOptions},
 };
 
 /// Where staged files go when the destination is not a local directory.
@@ -386,15 +385,15 @@ impl Runner {
         let options = LandOptions {
             job_id: Some(job_id.clone()),
             export_range: Some((midnight(window.first), midnight_after(window.last))),
-            progress: None,
+            ..LandOptions::default()
         };
         let mut landed = Vec::new();
         for (i, file) in files.iter().enumerate() {
             if i == 1 {
                 self.checkpoint(Checkpoint::MidLanding)?;
             }
-            let stream = records::batches(std::slice::from_ref(file), BatchOptions::default());
-            let report = dataset::land_batches(self.dest.as_ref(), stream, &options).await?;
+            let report =
+                dataset::land_files(self.dest.as_ref(), std::slice::from_ref(file), &options).await?;
             landed.extend(report.days);
         }
         if files.len() <= 1 {

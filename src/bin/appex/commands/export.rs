@@ -1,9 +1,15 @@
-//! `appex export`: trigger, wait with progress, download with `--out`.
+//! `appex export`: trigger, wait with progress, download with `--out`,
+//! land as a Parquet dataset with `--dest`.
 
+use chrono::{DateTime, NaiveTime, Utc};
 use serde::Serialize;
 use userpilot_appex::{
     Error,
-    ext::{export::ConflictPolicy, jobs::JobOrigin},
+    dataset::{LandOptions, LandReport},
+    ext::{
+        export::{ConflictPolicy, ExportTime},
+        jobs::JobOrigin,
+    },
     models::ExportJob,
 };
 
@@ -16,10 +22,16 @@ pub struct ExportOut {
     pub job_id: String,
     pub status: String,
     pub files: Vec<FileOut>,
+    /// With `--dest`: what was landed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub landed: Option<LandReport>,
 }
 
 pub async fn run(ctx: &Ctx, args: ExportArgs) -> Result<(), CliError> {
     let client = ctx.client()?;
+    // Opened first: a bad destination fails before any export is triggered.
+    let dataset = super::land::open_dest(&args.dest)?;
+    let range = (earliest(&args.from), earliest_after(&args.to));
     let mut request = client
         .export()
         .from(args.from)
@@ -60,6 +72,7 @@ pub async fn run(ctx: &Ctx, args: ExportArgs) -> Result<(), CliError> {
                 job_id,
                 status,
                 files: Vec::new(),
+                landed: None,
             })
         } else {
             ctx.ui.print_lines([job_id])
@@ -68,6 +81,46 @@ pub async fn run(ctx: &Ctx, args: ExportArgs) -> Result<(), CliError> {
 
     let job = jobs::wait_with_progress(&ctx.ui, &handle).await?;
     let status = job.status().as_str().to_string();
+    if let Some(dataset) = dataset {
+        // Raw files go to a temporary directory unless --out keeps them.
+        let temp;
+        let dir = match args.out {
+            Some(dir) => dir,
+            None => {
+                temp = tempfile::Builder::new()
+                    .prefix("appex-export-")
+                    .tempdir()
+                    .map_err(|e| {
+                        CliError::Other(format!("cannot create a temporary directory: {e}"))
+                    })?;
+                temp.path().to_path_buf()
+            }
+        };
+        let report =
+            super::download::download_with_progress(&ctx.ui, &client, job, &dir, 4).await?;
+        let files: Vec<_> = report.files.iter().map(|f| f.path.clone()).collect();
+        let options = LandOptions {
+            job_id: Some(job_id.clone()),
+            export_range: Some(range),
+            ..LandOptions::default()
+        };
+        let landed = super::land::land_files(&ctx.ui, &dataset, &files, options).await?;
+        return if ctx.ui.json {
+            ctx.ui.print_json(&ExportOut {
+                job_id,
+                status,
+                files: super::download::files_of(&report),
+                landed: Some(landed),
+            })
+        } else {
+            let mut lines = vec![format!(
+                "job {job_id} {status} ({} files)",
+                report.files.len()
+            )];
+            lines.extend(super::land::report_lines(&landed));
+            ctx.ui.print_lines(lines)
+        };
+    }
     let Some(dir) = args.out else {
         let files = listed_files(&job);
         return if ctx.ui.json {
@@ -75,6 +128,7 @@ pub async fn run(ctx: &Ctx, args: ExportArgs) -> Result<(), CliError> {
                 job_id,
                 status,
                 files,
+                landed: None,
             })
         } else {
             let mut lines = vec![format!("job {job_id} {status} ({} files)", files.len())];
@@ -83,6 +137,25 @@ pub async fn run(ctx: &Ctx, args: ExportArgs) -> Result<(), CliError> {
         };
     };
     download_and_print(ctx, &client, job, job_id, status, &dir).await
+}
+
+/// The first instant of a `--from` bound.
+fn earliest(t: &ExportTime) -> DateTime<Utc> {
+    match t {
+        ExportTime::Date(date) => date.and_time(NaiveTime::MIN).and_utc(),
+        ExportTime::DateTime(t) => *t,
+    }
+}
+
+/// The first instant after a `--to` bound (a date means its whole day).
+fn earliest_after(t: &ExportTime) -> DateTime<Utc> {
+    match t {
+        ExportTime::Date(date) => date
+            .succ_opt()
+            .map(|d| d.and_time(NaiveTime::MIN).and_utc())
+            .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        ExportTime::DateTime(t) => *t,
+    }
 }
 
 /// The job's files, not downloaded.
@@ -112,6 +185,7 @@ async fn download_and_print(
             job_id,
             status,
             files: super::download::files_of(&report),
+            landed: None,
         })
     } else {
         let mut lines = vec![format!(

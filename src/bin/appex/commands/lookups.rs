@@ -1,5 +1,5 @@
 //! `appex lookups <KIND>`: a table, or a JSON array of the items with
-//! unknown fields kept.
+//! unknown fields kept; `appex lookups --dest`: all 12 lookup tables landed.
 
 use futures::TryStreamExt;
 use serde::Serialize;
@@ -30,7 +30,13 @@ const MAX_CELL: usize = 48;
 
 pub async fn run(ctx: &Ctx, args: LookupsArgs) -> Result<(), CliError> {
     let client = ctx.client()?;
-    let items = fetch(&client, args.kind).await?;
+    if let Some(dataset) = super::land::open_dest(&args.dest)? {
+        return super::land::land_lookups(ctx, &client, &dataset).await;
+    }
+    let Some(kind) = args.kind else {
+        return Err(CliError::Usage("name a lookup kind, or pass --dest".into()));
+    };
+    let items = fetch(&client, kind).await?;
     if ctx.ui.json {
         return ctx.ui.print_json(&items);
     }

@@ -4,6 +4,7 @@ mod demo;
 mod download;
 mod export;
 mod jobs;
+mod land;
 mod lookups;
 mod records;
 mod simulate;
@@ -55,5 +56,6 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Records(args) => records::run(&ctx, args).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
         Command::Sync(args) => sync::run(&ctx, args).await,
+        Command::Sql(args) => land::sql(&ctx, args).await,
     }
 }

@@ -1,5 +1,6 @@
 //! `appex records <FILE>…`: downloaded export files as ndjson of typed
-//! events (a JSON array under `--json`), or counts with `--summary`.
+//! events (a JSON array under `--json`), or counts with `--summary`, or
+//! landed as a Parquet dataset with `--dest`.
 
 use std::{
     io::{self, BufWriter, Write},
@@ -13,6 +14,11 @@ use super::Ctx;
 use crate::{args::RecordsArgs, errors::CliError, output::Ui};
 
 pub async fn run(ctx: &Ctx, args: RecordsArgs) -> Result<(), CliError> {
+    if let Some(dataset) = super::land::open_dest(&args.dest)? {
+        let options = userpilot_appex::dataset::LandOptions::default();
+        let report = super::land::land_files(&ctx.ui, &dataset, &args.files, options).await?;
+        return super::land::print_report(&ctx.ui, &report);
+    }
     if args.summary {
         let summary = records_stream(&args.files).summarize().await?;
         return print_summary(&ctx.ui, &summary);
