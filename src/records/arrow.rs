@@ -36,7 +36,7 @@
 use std::{
     collections::HashMap,
     fmt,
-    path::{Path, PathBuf},
+    path::Path,
     pin::Pin,
     sync::{
         Arc, OnceLock,
@@ -58,8 +58,9 @@ use futures::Stream;
 
 use super::{
     ReadOptions,
-    event::{Cell, EXPORT_FIELD_KINDS, EXPORT_FIELDS, ExportedEvent, FieldKind},
-    stream::{read_events, spawn_reader},
+    event::{EXPORT_FIELD_KINDS, EXPORT_FIELDS, ExportedEvent},
+    field::{Cell, FieldKind},
+    stream::{Files, spawn_reader},
 };
 use crate::Result;
 
@@ -391,17 +392,12 @@ where
     I: IntoIterator<Item = P>,
     P: AsRef<Path>,
 {
-    let paths: Vec<PathBuf> = paths
-        .into_iter()
-        .map(|p| p.as_ref().to_path_buf())
-        .collect();
-    let skipped = Arc::new(AtomicU64::new(0));
-    let counter = skipped.clone();
     let batch_size = options.batch_size.max(1);
-    let rx = spawn_reader(1, Err, move |tx| {
+    let files = Files::new(paths, options.read);
+    let (rx, skipped) = spawn_reader(files, 1, Err, move |files, tx| {
         let mut builder = EventBatchBuilder::with_capacity(batch_size);
         let mut failure = None;
-        read_events(&paths, options.read, &counter, |item| match item {
+        files.read(|item| match item {
             Ok(event) => {
                 builder.push(&event);
                 if builder.len() < batch_size {

@@ -6,49 +6,40 @@ use apache_avro::{Reader, types::Value as Avro};
 use serde_json::{Map, Value};
 
 use super::{
-    Fault,
-    event::{ExportedEvent, format_micros, text_cell},
+    EXPORT_FIELD_KINDS, EXPORT_FIELDS, Fault, FieldKind,
+    event::{ExportedEvent, text_cell},
+    field::format_micros,
     reader::Source,
 };
 use crate::{Error, Result, error::RecordLocation};
 
-/// The avro schema of the export file contract: a record `ExportedEvent`
-/// whose fields are all `["null", "string"]` unions except `screen_width`
-/// and `screen_height` (`["null", "long"]`); `metadata` holds JSON text.
+/// The avro schema (JSON) of the export file contract: a record
+/// `ExportedEvent` whose fields are all `["null", "string"]` unions except
+/// the [`FieldKind::Integer`] ones, `screen_width` and `screen_height`
+/// (`["null", "long"]`); `metadata` holds JSON text.
 ///
 /// The reader does not require it: any record whose field names match is
 /// read, and other field types are converted leniently.
 ///
 /// ```
-/// let schema = apache_avro::Schema::parse_str(userpilot_appex::records::avro::SCHEMA).unwrap();
+/// let json = userpilot_appex::records::avro::schema_json();
+/// let schema = apache_avro::Schema::parse_str(&json).unwrap();
 /// assert!(matches!(schema, apache_avro::Schema::Record(_)));
 /// ```
-pub const SCHEMA: &str = r#"{
-  "type": "record",
-  "name": "ExportedEvent",
-  "fields": [
-    {"name": "app_token", "type": ["null", "string"], "default": null},
-    {"name": "event_type", "type": ["null", "string"], "default": null},
-    {"name": "event_name", "type": ["null", "string"], "default": null},
-    {"name": "user_id", "type": ["null", "string"], "default": null},
-    {"name": "company_id", "type": ["null", "string"], "default": null},
-    {"name": "source", "type": ["null", "string"], "default": null},
-    {"name": "inserted_at", "type": ["null", "string"], "default": null},
-    {"name": "internal_event_id", "type": ["null", "string"], "default": null},
-    {"name": "hostname", "type": ["null", "string"], "default": null},
-    {"name": "pathname", "type": ["null", "string"], "default": null},
-    {"name": "screen_width", "type": ["null", "long"], "default": null},
-    {"name": "screen_height", "type": ["null", "long"], "default": null},
-    {"name": "device_type", "type": ["null", "string"], "default": null},
-    {"name": "user_agent", "type": ["null", "string"], "default": null},
-    {"name": "operating_system", "type": ["null", "string"], "default": null},
-    {"name": "browser", "type": ["null", "string"], "default": null},
-    {"name": "browser_language", "type": ["null", "string"], "default": null},
-    {"name": "session", "type": ["null", "string"], "default": null},
-    {"name": "country_code", "type": ["null", "string"], "default": null},
-    {"name": "metadata", "type": ["null", "string"], "default": null}
-  ]
-}"#;
+pub fn schema_json() -> String {
+    let fields: Vec<Value> = EXPORT_FIELDS
+        .iter()
+        .zip(EXPORT_FIELD_KINDS)
+        .map(|(name, kind)| {
+            let ty = match kind {
+                FieldKind::Integer => "long",
+                _ => "string",
+            };
+            serde_json::json!({"name": name, "type": ["null", ty], "default": null})
+        })
+        .collect();
+    serde_json::json!({"type": "record", "name": "ExportedEvent", "fields": fields}).to_string()
+}
 
 /// Streams events from an avro object container.
 pub(crate) struct AvroRows {

@@ -5,7 +5,7 @@ use std::hash::Hasher as _;
 
 use twox_hash::XxHash64;
 
-use super::event::{ExportedEvent, format_micros};
+use super::{event::ExportedEvent, field::format_micros};
 
 /// The key that identifies an event for deduplication.
 ///

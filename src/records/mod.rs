@@ -49,6 +49,7 @@ pub mod arrow;
 pub mod avro;
 mod csv;
 mod event;
+mod field;
 mod format;
 mod key;
 mod ndjson;
@@ -61,9 +62,9 @@ mod summary;
 #[cfg(feature = "arrow")]
 pub use arrow::{BatchOptions, BatchStream, batches};
 pub use event::{
-    Cell, EXPORT_FIELD_KINDS, EXPORT_FIELDS, EventSource, EventType, ExportedEvent, FieldKind,
-    Interaction, format_micros, parse_inserted_at,
+    EXPORT_FIELD_KINDS, EXPORT_FIELDS, EventSource, EventType, ExportedEvent, Interaction,
 };
+pub use field::{Cell, FieldKind, format_micros, parse_inserted_at};
 pub use format::RecordFormat;
 pub use key::DedupeKey;
 pub(crate) use reader::Fault;

@@ -16,8 +16,9 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchR
 use serde_json::{Map, Number, Value};
 
 use super::{
-    EXPORT_FIELDS, Fault, arrow,
-    event::{ExportedEvent, field_index, format_micros, from_json_fields, text_cell},
+    EXPORT_FIELD_KINDS, EXPORT_FIELDS, Fault, FieldKind, arrow,
+    event::{ExportedEvent, field_index, from_json_fields, text_cell},
+    field::format_micros,
 };
 use crate::{Error, Result, error::RecordLocation};
 
@@ -25,8 +26,9 @@ use crate::{Error, Result, error::RecordLocation};
 pub const BATCH_SIZE: usize = 1024;
 
 /// The arrow schema of the export file contract: one nullable column per
-/// field, UTF-8 strings except `screen_width`/`screen_height` (Int64);
-/// `metadata` holds JSON text.
+/// field, `Int64` for the [`FieldKind::Integer`] fields (`screen_width`,
+/// `screen_height`), UTF-8 strings for the others; `metadata` holds JSON
+/// text. (What this crate itself writes is [`arrow::schema`].)
 ///
 /// The reader does not require it: other integer, float, boolean,
 /// timestamp and dictionary-encoded string columns are converted too.
@@ -39,11 +41,11 @@ pub fn schema() -> Schema {
     Schema::new(
         EXPORT_FIELDS
             .iter()
-            .map(|&name| {
-                let ty = if name == "screen_width" || name == "screen_height" {
-                    DataType::Int64
-                } else {
-                    DataType::Utf8
+            .zip(EXPORT_FIELD_KINDS)
+            .map(|(&name, kind)| {
+                let ty = match kind {
+                    FieldKind::Integer => DataType::Int64,
+                    _ => DataType::Utf8,
                 };
                 Field::new(name, ty, true)
             })

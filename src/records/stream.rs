@@ -148,19 +148,15 @@ where
     I: IntoIterator<Item = P>,
     P: AsRef<Path>,
 {
-    let paths: Vec<PathBuf> = paths
-        .into_iter()
-        .map(|p| p.as_ref().to_path_buf())
-        .collect();
-    let skipped = Arc::new(AtomicU64::new(0));
-    let counter = skipped.clone();
-    let files = paths.len() as u64;
-    let rx = spawn_reader(
+    let files = Files::new(paths, options);
+    let count = files.paths.len() as u64;
+    let (rx, skipped) = spawn_reader(
+        files,
         CHANNEL_CHUNKS,
         |e| vec![Err(e)],
-        move |tx| {
+        |files, tx| {
             let mut chunk = Vec::with_capacity(CHUNK);
-            read_events(&paths, options, &counter, |item| {
+            files.read(|item| {
                 let failed = item.is_err();
                 chunk.push(item);
                 if failed || chunk.len() == CHUNK {
@@ -178,23 +174,77 @@ where
         rx,
         buffered: VecDeque::new(),
         skipped,
-        files,
+        files: count,
     }
 }
 
-/// Runs `read` on a Tokio blocking thread with the sending side of a
-/// channel of `capacity` items, and returns the receiving side. Outside a
-/// Tokio runtime nothing runs and the channel holds one error, as `wrap`
-/// makes it an item.
-pub(crate) fn spawn_reader<T, F>(capacity: usize, wrap: fn(Error) -> T, read: F) -> Receiver<T>
+/// The files a stream reads, how, and the malformed rows skipped so far.
+pub(crate) struct Files {
+    paths: Vec<PathBuf>,
+    options: ReadOptions,
+    skipped: Arc<AtomicU64>,
+}
+
+impl Files {
+    pub(crate) fn new<I, P>(paths: I, options: ReadOptions) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: AsRef<Path>,
+    {
+        Files {
+            paths: paths
+                .into_iter()
+                .map(|p| p.as_ref().to_path_buf())
+                .collect(),
+            options,
+            skipped: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Reads the events of the files, file after file, handing each (or the
+    /// error that ends the reading) to `each` until it returns `false`.
+    pub(crate) fn read(&self, mut each: impl FnMut(Result<ExportedEvent>) -> bool) {
+        let mut skipped_before = 0;
+        for path in &self.paths {
+            let mut reader = match RecordReader::with_options(path, self.options) {
+                Ok(r) => r,
+                Err(e) => {
+                    each(Err(e));
+                    return;
+                }
+            };
+            while let Some(item) = reader.next() {
+                self.skipped
+                    .store(skipped_before + reader.skipped(), Ordering::Release);
+                if !each(item) {
+                    return;
+                }
+            }
+            skipped_before += reader.skipped();
+            self.skipped.store(skipped_before, Ordering::Release);
+        }
+    }
+}
+
+/// Runs `read` on a Tokio blocking thread with the files and the sending
+/// side of a channel of `capacity` items; returns the receiving side and
+/// the files' count of skipped rows. Outside a Tokio runtime nothing runs
+/// and the channel holds one error, as `wrap` makes it an item.
+pub(crate) fn spawn_reader<T, F>(
+    files: Files,
+    capacity: usize,
+    wrap: fn(Error) -> T,
+    read: F,
+) -> (Receiver<T>, Arc<AtomicU64>)
 where
     T: Send + 'static,
-    F: FnOnce(Sender<T>) + Send + 'static,
+    F: FnOnce(Files, Sender<T>) + Send + 'static,
 {
+    let skipped = files.skipped.clone();
     let (tx, rx) = tokio::sync::mpsc::channel(capacity);
     match tokio::runtime::Handle::try_current() {
         Ok(handle) => {
-            handle.spawn_blocking(move || read(tx));
+            handle.spawn_blocking(move || read(files, tx));
         }
         Err(_) => {
             let _ = tx.try_send(wrap(Error::InvalidInput(
@@ -202,34 +252,5 @@ where
             )));
         }
     }
-    rx
-}
-
-/// Reads the events of `paths`, file after file, handing each (or the
-/// error that ends the reading) to `each` until it returns `false`.
-/// `skipped` follows the malformed rows skipped so far (lenient mode).
-pub(crate) fn read_events(
-    paths: &[PathBuf],
-    options: ReadOptions,
-    skipped: &AtomicU64,
-    mut each: impl FnMut(Result<ExportedEvent>) -> bool,
-) {
-    let mut skipped_before = 0;
-    for path in paths {
-        let mut reader = match RecordReader::with_options(path, options) {
-            Ok(r) => r,
-            Err(e) => {
-                each(Err(e));
-                return;
-            }
-        };
-        while let Some(item) = reader.next() {
-            skipped.store(skipped_before + reader.skipped(), Ordering::Release);
-            if !each(item) {
-                return;
-            }
-        }
-        skipped_before += reader.skipped();
-        skipped.store(skipped_before, Ordering::Release);
-    }
+    (rx, skipped)
 }

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
-    event::{EventSource, EventType, ExportedEvent, format_micros},
+    event::{EventSource, EventType, ExportedEvent},
+    field::format_micros,
     reader::{ReadOptions, RecordReader},
 };
 use crate::Result;

@@ -115,9 +115,15 @@ fn csv(events: &[Event]) -> Result<Vec<u8>, String> {
     w.into_inner().map_err(|e| e.to_string())
 }
 
+/// Whether a field is an integer in the export file contract (the records
+/// layer's field table says which).
 #[cfg(any(feature = "parquet", feature = "avro"))]
 fn is_int_field(name: &str) -> bool {
-    matches!(name, "screen_width" | "screen_height")
+    use crate::records::{EXPORT_FIELD_KINDS, FieldKind};
+    FIELDS
+        .iter()
+        .zip(EXPORT_FIELD_KINDS)
+        .any(|(f, kind)| *f == name && kind == FieldKind::Integer)
 }
 
 #[cfg(feature = "parquet")]
@@ -125,21 +131,9 @@ fn parquet(events: &[Event]) -> Result<Vec<u8>, String> {
     use std::sync::Arc;
 
     use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
-    use arrow_schema::{DataType, Field, Schema};
     use parquet::{arrow::ArrowWriter, basic::Compression, file::properties::WriterProperties};
 
-    let fields: Vec<Field> = FIELDS
-        .iter()
-        .map(|name| {
-            let ty = if is_int_field(name) {
-                DataType::Int64
-            } else {
-                DataType::Utf8
-            };
-            Field::new(*name, ty, true)
-        })
-        .collect();
-    let schema = Arc::new(Schema::new(fields));
+    let schema = Arc::new(crate::records::parquet::schema());
     let columns: Vec<ArrayRef> = FIELDS
         .iter()
         .enumerate()
@@ -173,24 +167,12 @@ fn parquet(events: &[Event]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// The avro schema of an exported event.
-#[cfg(feature = "avro")]
-pub(crate) fn avro_schema_json() -> String {
-    let fields: Vec<Value> = FIELDS
-        .iter()
-        .map(|name| {
-            let ty = if is_int_field(name) { "long" } else { "string" };
-            serde_json::json!({"name": name, "type": ["null", ty], "default": null})
-        })
-        .collect();
-    serde_json::json!({"type": "record", "name": "ExportedEvent", "fields": fields}).to_string()
-}
-
 #[cfg(feature = "avro")]
 fn avro(events: &[Event]) -> Result<Vec<u8>, String> {
     use apache_avro::{Schema, Writer, types::Value as AvroValue};
 
-    let schema = Schema::parse_str(&avro_schema_json()).map_err(|e| e.to_string())?;
+    let schema =
+        Schema::parse_str(&crate::records::avro::schema_json()).map_err(|e| e.to_string())?;
     let mut writer = Writer::new(&schema, Vec::new()).map_err(|e| e.to_string())?;
     for e in events {
         let record: Vec<(String, AvroValue)> = FIELDS

@@ -37,6 +37,7 @@ mod pagination;
 mod properties;
 mod records_arrow;
 mod records_columnar;
+mod records_fields;
 mod records_stream;
 mod records_text;
 mod secret_hygiene;

@@ -1,7 +1,7 @@
 //! Record reader: parquet and avro (run with `--features parquet,avro`).
 #![cfg(any(feature = "parquet", feature = "avro"))]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::Timelike;
 use serde_json::json;
@@ -180,7 +180,7 @@ mod parquet_files {
         assert!(!read[1].extra.contains_key("campaign"));
     }
 
-    fn with_bad_row(dir: &Path) -> PathBuf {
+    fn with_bad_row(dir: &Path) -> std::path::PathBuf {
         let events: Vec<ExportedEvent> = (0..5).map(expected).collect();
         let path = dir.join("bad.parquet");
         // Write row 4 (index 3) with a broken inserted_at.
@@ -273,12 +273,12 @@ mod avro_files {
         Codec, DeflateSettings, Schema, Writer,
         types::{Record, Value as Avro},
     };
-    use userpilot_appex::records::{EXPORT_FIELDS, avro::SCHEMA};
+    use userpilot_appex::records::{EXPORT_FIELDS, avro::schema_json};
 
     use super::*;
 
     fn write_avro(path: &Path, events: &[ExportedEvent], bad_time_at: Option<usize>) {
-        let schema = Schema::parse_str(SCHEMA).unwrap();
+        let schema = Schema::parse_str(&schema_json()).unwrap();
         let file = std::fs::File::create(path).unwrap();
         let mut w =
             Writer::with_codec(&schema, file, Codec::Deflate(DeflateSettings::default())).unwrap();
