@@ -1,7 +1,7 @@
 //! Keeping a copy of an environment's events current: windowed,
 //! resumable, late-event safe.
 //!
-//! [`Client::sync`] lands every UTC day from a start day to an end day
+//! [`Client::sync`](crate::Client::sync) lands every UTC day from a start day to an end day
 //! (yesterday by default) in a destination (a local directory or
 //! `s3://bucket/prefix`), one Parquet file per day, deduplicated on
 //! `internal_event_id`. Run it again (nightly, say) and it reads only what
@@ -36,7 +36,7 @@
 //!    download its files to a staging directory, land each day (merge with
 //!    what the day holds, dedupe, replace the day's file atomically), then
 //!    save the state with the watermark moved past the window. A failure
-//!    leaves earlier windows committed ([`Error::SyncIncomplete`]).
+//!    leaves earlier windows committed ([`Error::SyncIncomplete`](crate::Error::SyncIncomplete)).
 //! 3. **Lookups** are refreshed as tables at the end.
 //!
 //! # What survives what
@@ -52,7 +52,7 @@
 //! - **Someone else's export running** (`409`): waited for (at most
 //!   [`SyncRun::max_wait_other`]), then this window is triggered.
 //! - **Other filters than the copy was made with**: refused
-//!   ([`Error::InvalidInput`]) unless [`SyncRun::reset`].
+//!   ([`Error::InvalidInput`](crate::Error::InvalidInput)) unless [`SyncRun::reset`].
 //! - **Two syncs on one local destination**: the second waits for the
 //!   first's lock or is refused, as [`SyncRun::lock_policy`] says. (An S3
 //!   destination has no lock: run one sync per prefix.)

@@ -393,7 +393,8 @@ impl Runner {
                 self.checkpoint(Checkpoint::MidLanding)?;
             }
             let report =
-                dataset::land_files(self.dest.as_ref(), std::slice::from_ref(file), &options).await?;
+                dataset::land_files(self.dest.as_ref(), std::slice::from_ref(file), &options)
+                    .await?;
             landed.extend(report.days);
         }
         if files.len() <= 1 {
