@@ -35,8 +35,8 @@ pub struct SyncReport {
     pub duplicates_dropped: u64,
     /// Exports triggered (a resumed in-flight job is not one).
     pub exports_triggered: u32,
-    /// API requests made: triggers, job polls, job lists, file downloads,
-    /// lookup pages.
+    /// API requests the windows made: triggers, job polls, job lists and
+    /// file downloads (the lookup refresh is not counted).
     pub requests: u64,
     /// The window size (days) in force at the end.
     pub window_days: u32,
