@@ -149,25 +149,24 @@ async fn land_into_moto_and_read_back_with_object_store_and_pyarrow() {
     assert!(!text.contains(SECRET_KEY), "{text}");
 }
 
-/// Lists the day's prefix and reads the day file in a loop until stdin
-/// closes; prints every row count seen, and FAIL lines for a missing or
+/// Lists the day's prefix and reads the day file in a loop until the stop
+/// file (the last argument) exists; prints every row count seen, and FAIL lines for a missing or
 /// unreadable file. It lists with pyarrow's S3 client and reads each file
 /// with one GET (boto3), parsed by pyarrow: S3 makes each request atomic,
 /// not a series of ranged reads (pyarrow's own reads fetch the footer and
 /// the pages by separate range requests, and can mix two versions of a file
 /// replaced meanwhile, on S3 as on moto; see the README).
 const READER_LOOP: &str = r#"
-import sys, threading, boto3, pyarrow as pa, pyarrow.fs as pafs, pyarrow.parquet as pq
+import os, sys, boto3, pyarrow as pa, pyarrow.fs as pafs, pyarrow.parquet as pq
 fs = pafs.S3FileSystem(endpoint_override=sys.argv[1], scheme="http", region="us-east-1",
                        access_key=sys.argv[3], secret_key=sys.argv[4])
 s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
                   aws_access_key_id=sys.argv[3], aws_secret_access_key=sys.argv[4])
-done = threading.Event()
-threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+stop = sys.argv[5]
 path = sys.argv[2]
 reads = 0
 print("ready", flush=True)
-while not done.is_set():
+while not os.path.exists(stop):
     try:
         infos = fs.get_file_info(pafs.FileSelector(path.rsplit("/", 1)[0], recursive=False))
         names = [i.path for i in infos]
@@ -197,13 +196,16 @@ async fn relanding_a_day_on_s3_is_atomic_for_a_reader_in_a_loop() {
     .await
     .unwrap();
     let key = format!("appex-atomic/ds/{}", day_key("2026-03-01".parse().unwrap()));
+    let stop_dir = tempfile::tempdir().unwrap();
+    let stop = stop_dir.path().join("stop");
     let mut reader = Command::new(python::env_dir().join("bin/python"))
         .arg("-c")
         .arg(READER_LOOP)
         .args([&moto.endpoint, &key, ACCESS_KEY, SECRET_KEY])
-        .stdin(Stdio::piped())
+        .arg(&stop)
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut stdout = std::io::BufReader::new(reader.stdout.take().unwrap());
@@ -227,10 +229,13 @@ async fn relanding_a_day_on_s3_is_atomic_for_a_reader_in_a_loop() {
         assert_eq!(report.days[0].rows_new, 1);
         expected.push(report.days[0].rows_after);
     }
-    drop(reader.stdin.take());
+    std::fs::write(&stop, "").unwrap();
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
-    assert!(reader.wait().unwrap().success());
+    let status = reader.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut reader.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "reader: {status}\n{stderr}\n{rest}");
     assert!(
         !rest.contains("FAIL"),
         "the reader saw a missing or broken day:\n{rest}"

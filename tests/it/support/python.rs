@@ -43,7 +43,7 @@ fn run_setup(step: &str, cmd: &mut Command) {
 }
 
 /// The environment's directory, created (once, serialised across the tests
-/// of this process and, by a lock file, across processes) if missing.
+/// of this process and, by a lock directory, across processes) if missing.
 pub fn env_dir() -> PathBuf {
     let mut guard = SETUP.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(dir) = guard.as_ref() {
@@ -54,11 +54,7 @@ pub fn env_dir() -> PathBuf {
     let dir = target.join("pyenv");
     let stamp = dir.join(".appex-ready");
     let wanted = REQUIREMENTS.join("\n");
-    let lock_path = target.join("pyenv.lock");
-    let lock = fs::File::create(&lock_path)
-        .unwrap_or_else(|e| fail("creating target/pyenv.lock", &e.to_string()));
-    lock.lock()
-        .unwrap_or_else(|e| fail("locking target/pyenv.lock", &e.to_string()));
+    let _lock = DirLock::acquire(&target.join("pyenv.lock"));
     if fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
         let started = Instant::now();
         if dir.exists() {
@@ -89,9 +85,47 @@ pub fn env_dir() -> PathBuf {
             started.elapsed()
         );
     }
-    let _ = lock.unlock();
     *guard = Some(dir.clone());
     dir
+}
+
+/// A lock across processes: a directory created atomically, removed on
+/// drop; one left by a killed process is taken over after 20 minutes.
+struct DirLock(PathBuf);
+
+impl DirLock {
+    fn acquire(path: &Path) -> DirLock {
+        let deadline = Instant::now() + Duration::from_secs(30 * 60);
+        loop {
+            match fs::create_dir(path) {
+                Ok(()) => return DirLock(path.to_path_buf()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let stale = fs::metadata(path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age > Duration::from_secs(20 * 60));
+                    if stale {
+                        let _ = fs::remove_dir(path);
+                    }
+                    if Instant::now() > deadline {
+                        fail(
+                            "waiting for target/pyenv.lock",
+                            "still held after 30 minutes",
+                        );
+                    }
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                Err(e) => fail("creating target/pyenv.lock", &e.to_string()),
+            }
+        }
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir(&self.0);
+    }
 }
 
 /// Runs a Python script in the environment with `args`; its stdout, or a
