@@ -1,7 +1,7 @@
 //! Downloading a completed export's files from their presigned URLs:
 //! streamed to disk, several at once, resumed and retried, verified.
 //!
-//! Start from [`Client::download`]:
+//! Start from [`Client::download`](crate::Client::download):
 //!
 //! ```no_run
 //! # async fn run() -> userpilot_appex::Result<()> {

@@ -24,7 +24,7 @@ pub enum ProgressEvent {
     Failed,
 }
 
-/// A progress report, given to the [`Download::on_progress`] callback:
+/// A progress report, given to the [`Download::on_progress`](super::Download::on_progress) callback:
 /// one file's bytes and the whole download's.
 #[derive(Clone, Debug)]
 pub struct DownloadProgress<'a> {

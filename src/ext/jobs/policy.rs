@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-/// How [`JobPoller::wait`] spaces its polls and when it gives up.
+/// How [`JobPoller::wait`](super::JobPoller::wait) spaces its polls and when it gives up.
 ///
 /// The delay after poll `n` is `min(max_delay, initial_delay * multiplier^(n-1))`,
 /// rounded to the millisecond (tokio's timer resolution); with jitter on, a
@@ -81,15 +81,15 @@ impl WaitPolicy {
         self
     }
 
-    /// Sets how long [`JobPoller::wait`] waits in all before
-    /// [`Error::WaitTimeout`]. The last poll happens when it runs out.
+    /// Sets how long [`JobPoller::wait`](super::JobPoller::wait) waits in all before
+    /// [`Error::WaitTimeout`](crate::Error::WaitTimeout). The last poll happens when it runs out.
     pub fn with_max_wait(mut self, max_wait: Duration) -> Self {
         self.max_wait = max_wait;
         self
     }
 
     /// Sets how long after the trigger (or after the handle was made) a
-    /// `404` is read as "not visible yet" rather than [`Error::NotFound`].
+    /// `404` is read as "not visible yet" rather than [`Error::NotFound`](crate::Error::NotFound).
     /// Once the job has been seen, a `404` is always an error.
     pub fn with_not_found_grace(mut self, grace: Duration) -> Self {
         self.not_found_grace = grace;
