@@ -293,6 +293,19 @@ pub enum Error {
         /// Why it cannot be read and what to do about it.
         reason: String,
     },
+    /// A sync committed some windows, then stopped on `source`: the state
+    /// is saved and the next run continues where this one stopped.
+    #[error("sync incomplete ({} of {} window(s) committed, watermark {}): {source}",
+        report.windows.iter().filter(|w| w.committed).count(),
+        report.windows_planned,
+        report.watermark.map(|d| d.to_string()).unwrap_or_else(|| "none".into()))]
+    SyncIncomplete {
+        /// What the run did before it stopped.
+        report: Box<crate::ext::sync::SyncReport>,
+        /// Why it stopped.
+        #[source]
+        source: Box<Error>,
+    },
     // --- dataset ---
     /// A dataset destination (object storage) failed an operation. The
     /// message never holds credentials.

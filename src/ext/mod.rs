@@ -6,3 +6,4 @@ pub mod export;
 pub mod jobs;
 pub mod lookups;
 pub mod pagination;
+pub mod sync;

@@ -33,7 +33,21 @@ pub struct SimulatorConfig {
     pub(crate) app_token: String,
     pub(crate) environment_name: String,
     pub(crate) synthetic_file_size: Option<u64>,
+    pub(crate) max_range_days: usize,
+    pub(crate) late_events: Vec<LateEvents>,
     pub(crate) faults: Faults,
+}
+
+/// Backdated events for one day ([`SimulatorConfig::late_events`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct LateEvents {
+    /// The day their `inserted_at` falls on.
+    pub day: chrono::NaiveDate,
+    /// How many.
+    pub count: usize,
+    /// Exports triggered this long after the simulator started (on its
+    /// clock) or later contain them; earlier ones do not.
+    pub visible_after: Duration,
 }
 
 /// The fault knobs, all off by default. Set through [`SimulatorConfig`].
@@ -74,6 +88,8 @@ impl Default for SimulatorConfig {
             app_token: "NX-SIM00001".into(),
             environment_name: "simulator".into(),
             synthetic_file_size: None,
+            max_range_days: 366,
+            late_events: Vec::new(),
             faults: Faults::default(),
         }
     }
@@ -187,6 +203,38 @@ impl SimulatorConfig {
     /// gives every synthetic file a new version. `0` turns it off.
     pub fn synthetic_file_size(mut self, bytes: u64) -> Self {
         self.synthetic_file_size = (bytes > 0).then_some(bytes);
+        self
+    }
+
+    /// The longest range one export may cover, in days (default 366).
+    /// A trigger over more days is refused with `400` and the spec's error
+    /// body, whose `details` read `the range covers N days; at most M are
+    /// allowed`. Userpilot does not document its own limit; this knob lets
+    /// code that discovers it (halving on refusal) be tested. `0` is read as 1.
+    pub fn max_range_days(mut self, days: usize) -> Self {
+        self.max_range_days = days.max(1);
+        self
+    }
+
+    /// Backdated events: `count` more events whose `inserted_at` falls on
+    /// `day`, present in the files of exports triggered at least
+    /// `visible_after` after the simulator started (on its clock, so
+    /// [`Simulator::advance`](super::Simulator::advance) moves past it) and
+    /// absent from earlier ones, as when events are imported late with a
+    /// past timestamp. They are generated from the seed like the day's
+    /// other events (same request, same bytes) and carry their own
+    /// `internal_event_id`s. Repeatable; several calls for one day add up.
+    pub fn late_events(
+        mut self,
+        day: chrono::NaiveDate,
+        count: usize,
+        visible_after: Duration,
+    ) -> Self {
+        self.late_events.push(LateEvents {
+            day,
+            count,
+            visible_after,
+        });
         self
     }
 

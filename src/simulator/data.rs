@@ -194,7 +194,7 @@ pub(crate) fn day_events(
     filters: &Filters,
 ) -> Vec<Event> {
     let day_text = day.to_string();
-    let mut rng = fastrand::Rng::with_seed(derive_seed(
+    let rng = fastrand::Rng::with_seed(derive_seed(
         seed,
         &[
             "events",
@@ -204,6 +204,41 @@ pub(crate) fn day_events(
             &filters.company_ids.join(","),
         ],
     ));
+    events_of_day(rng, app_token, day, count, filters)
+}
+
+/// Backdated events of one day (the `batch`th set configured for it):
+/// like [`day_events`], from a seed of their own.
+pub(crate) fn late_day_events(
+    seed: u64,
+    app_token: &str,
+    day: NaiveDate,
+    count: usize,
+    batch: usize,
+    filters: &Filters,
+) -> Vec<Event> {
+    let rng = fastrand::Rng::with_seed(derive_seed(
+        seed,
+        &[
+            "late-events",
+            &day.to_string(),
+            &batch.to_string(),
+            &filters.event_types.join(","),
+            &filters.user_ids.join(","),
+            &filters.company_ids.join(","),
+        ],
+    ));
+    events_of_day(rng, app_token, day, count, filters)
+}
+
+/// `count` events spread over `day`, sorted by `inserted_at`, drawn from `rng`.
+fn events_of_day(
+    mut rng: fastrand::Rng,
+    app_token: &str,
+    day: NaiveDate,
+    count: usize,
+    filters: &Filters,
+) -> Vec<Event> {
     let types: Vec<String> = if filters.event_types.is_empty() {
         crate::models::EventType::KNOWN
             .iter()

@@ -30,7 +30,11 @@
 //!
 //! Faults are opt-in knobs of [`SimulatorConfig`]: 429 every N requests, a
 //! rate of 503s, dropped, truncated or slow downloads, a repeated cursor, a
-//! failing job, 404s for a new job's first polls.
+//! failing job, 404s for a new job's first polls. Knobs for keeping a copy
+//! current: [`SimulatorConfig::max_range_days`] (longer ranges refused),
+//! [`SimulatorConfig::late_events`] (backdated events that show up in later
+//! exports only), [`SimulatorConfig::job_retention`] (jobs vanish), and
+//! [`Simulator::start_foreign_export`] (an export started by someone else).
 //!
 //! # Testing your own code against the simulator
 //!
@@ -292,6 +296,19 @@ impl Simulator {
     /// the range.
     pub fn replace_objects(&self) {
         self.state.replace_objects();
+    }
+
+    /// Starts an export "by someone else" (another script or a colleague
+    /// using the same environment): all event types, ndjson, over the
+    /// `days` days (at least 1) that end yesterday. It runs like any job
+    /// (`pending`, one chunk a day, `completed`) and, while it runs, every
+    /// trigger answers 409. Returns its id, or `None` if an export is
+    /// already running.
+    pub fn start_foreign_export(&self, days: usize) -> Option<String> {
+        self.state
+            .create_foreign_job(days)
+            .ok()
+            .map(|job| job.id.clone())
     }
 
     /// The ids of the jobs currently kept, oldest first.

@@ -28,9 +28,6 @@ use super::{
 
 type Shared = Arc<State>;
 
-/// The longest export range accepted, in days.
-pub(crate) const MAX_RANGE_DAYS: i64 = 366;
-
 /// A path of the API: its prefix, then `suffix` (a literal).
 macro_rules! api_path {
     () => {
@@ -258,6 +255,7 @@ fn export_days(
     from: Option<&str>,
     to: Option<&str>,
     now: DateTime<Utc>,
+    max_days: usize,
 ) -> Result<Vec<NaiveDate>, String> {
     let parse = |name: &str, v: &str| {
         parse_instant(v)
@@ -276,9 +274,9 @@ fn export_days(
         return Err(format!("`from` ({first}) is after `to` ({last})"));
     }
     let days = (last - first).num_days() + 1;
-    if days > MAX_RANGE_DAYS {
+    if days > max_days as i64 {
         return Err(format!(
-            "the range covers {days} days; at most {MAX_RANGE_DAYS} are allowed"
+            "the range covers {days} days; at most {max_days} are allowed"
         ));
     }
     Ok(first.iter_days().take(days as usize).collect())
@@ -301,7 +299,12 @@ async fn trigger_export(AxState(state): AxState<Shared>, body: Bytes) -> Respons
         Ok(f) => f,
         Err(e) => return bad_request(&e),
     };
-    let days = match export_days(req.from.as_deref(), req.to.as_deref(), state.wall_now()) {
+    let days = match export_days(
+        req.from.as_deref(),
+        req.to.as_deref(),
+        state.wall_now(),
+        state.config.max_range_days,
+    ) {
         Ok(d) => d,
         Err(e) => return bad_request(&e),
     };

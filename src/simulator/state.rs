@@ -26,6 +26,8 @@ pub(crate) struct State {
     pub config: SimulatorConfig,
     pub base_url: String,
     signing_key: [u8; 32],
+    /// When the simulator started, on its clock.
+    started: Instant,
     inner: Mutex<Inner>,
     /// The filler behind synthetic files, made on first use.
     synthetic: OnceLock<Bytes>,
@@ -72,6 +74,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// An event's `inserted_at` text (empty if absent).
+fn inserted_at(event: &data::Event) -> &str {
+    match &event.values[6] {
+        Some(data::FieldValue::Str(text)) => text,
+        _ => "",
+    }
+}
+
 /// The timestamp format of job times.
 pub(crate) fn fmt_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
@@ -104,6 +114,7 @@ impl State {
             config,
             base_url,
             signing_key: key,
+            started: Instant::now(),
             inner: Mutex::new(Inner::default()),
             synthetic: OnceLock::new(),
         }
@@ -234,6 +245,15 @@ impl State {
         Ok(job)
     }
 
+    /// Starts a job as someone else would (all event types, ndjson) over
+    /// `days` days ending yesterday; `Err` = the running job's id.
+    pub fn create_foreign_job(&self, days: usize) -> Result<Arc<Job>, String> {
+        let last = self.wall_now().date_naive() - chrono::Duration::days(1);
+        let first = last - chrono::Duration::days(days.max(1) as i64 - 1);
+        let days = first.iter_days().take(days.max(1)).collect();
+        self.create_job(Format::Ndjson, Filters::default(), days)
+    }
+
     /// The job's phase at `now`.
     pub fn phase(&self, job: &Job, now: Instant) -> Phase {
         let elapsed = now.saturating_duration_since(job.triggered);
@@ -360,13 +380,34 @@ impl State {
         if let Some(b) = cell.get() {
             return Ok(b.clone());
         }
-        let events = data::day_events(
+        let day = job.days[i];
+        let mut events = data::day_events(
             self.config.seed,
             &self.config.app_token,
-            job.days[i],
+            day,
             self.config.events_per_day,
             &job.filters,
         );
+        let since_start = job.triggered.saturating_duration_since(self.started);
+        let mut late_added = false;
+        for (batch, late) in self.config.late_events.iter().enumerate() {
+            if late.day == day && since_start >= late.visible_after {
+                late_added = true;
+                events.extend(data::late_day_events(
+                    self.config.seed,
+                    &self.config.app_token,
+                    day,
+                    late.count,
+                    batch,
+                    &job.filters,
+                ));
+            }
+        }
+        if late_added {
+            // Sorted by `inserted_at` like every file (its fixed-width
+            // text sorts as the time does).
+            events.sort_by(|a, b| inserted_at(a).cmp(inserted_at(b)));
+        }
         let bytes = Bytes::from(encode::encode(job.format, &events)?);
         Ok(cell.get_or_init(|| bytes).clone())
     }

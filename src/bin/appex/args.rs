@@ -80,6 +80,8 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// The whole flow against an in-process simulator: trigger, wait, download, read.
     Demo(DemoArgs),
+    /// Keep a deduplicated, day-partitioned Parquet copy of the events up to date.
+    Sync(SyncArgs),
     /// Print the DuckDB views (`_appex/views.sql`) of a dataset.
     Sql(SqlArgs),
 }
@@ -280,6 +282,88 @@ pub struct DemoArgs {
     pub out: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct SyncArgs {
+    #[command(subcommand)]
+    pub command: Option<SyncCommand>,
+    /// Where the copy lives: a directory or s3://bucket/prefix.
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX", required = true)]
+    pub dest: Option<String>,
+    /// First UTC day to sync (included).
+    #[arg(long, value_name = "DATE", value_parser = parse_day, required = true)]
+    pub start: Option<NaiveDate>,
+    /// Last UTC day to sync, included (default: yesterday, UTC).
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
+    pub end: Option<NaiveDate>,
+    /// Days per export (the server may force fewer; the state remembers).
+    #[arg(long, value_name = "DAYS", default_value = "7d", value_parser = parse_days)]
+    pub window: u32,
+    /// Landed days re-read on every run for late (backdated) events.
+    #[arg(long, value_name = "DAYS", default_value = "3d", value_parser = parse_days_or_zero)]
+    pub lookback: u32,
+    /// Event type to sync (repeatable; all types when absent).
+    #[arg(long = "event-type", value_name = "T")]
+    pub event_types: Vec<String>,
+    /// User id to sync events of (repeatable).
+    #[arg(long = "user-id", value_name = "ID")]
+    pub user_ids: Vec<String>,
+    /// Company id to sync events of (repeatable).
+    #[arg(long = "company-id", value_name = "ID")]
+    pub company_ids: Vec<String>,
+    /// Segment to sync events of.
+    #[arg(long, value_name = "ID")]
+    pub segment_id: Option<String>,
+    /// Passed through as `exclusions` (meaning undocumented by Userpilot).
+    #[arg(long, value_name = "S")]
+    pub exclusions: Option<String>,
+    /// Print the plan (windows, days, what is re-read) and trigger nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Give up waiting for one export (exit 7), or for someone else's running export (exit 5), after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub max_wait: Option<u64>,
+    /// Fail at once (exit 1) when another sync holds the destination, instead of waiting for it.
+    #[arg(long)]
+    pub no_wait_lock: bool,
+    /// Accept filters other than the ones the copy was made with.
+    #[arg(long)]
+    pub reset: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// What a destination holds, from its state (no query, no API call).
+    Status {
+        /// The destination: a directory or s3://bucket/prefix.
+        #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+        dest: String,
+    },
+}
+
+/// `YYYY-MM-DD`.
+pub fn parse_day(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| "expected a UTC day as YYYY-MM-DD".to_string())
+}
+
+/// A number of days: `7d` or `7`, at least 1.
+pub fn parse_days(s: &str) -> Result<u32, String> {
+    match parse_days_or_zero(s)? {
+        0 => Err("expected at least 1 day".to_string()),
+        n => Ok(n),
+    }
+}
+
+/// A number of days: `3d` or `3`, 0 allowed.
+pub fn parse_days_or_zero(s: &str) -> Result<u32, String> {
+    let s = s.trim();
+    s.strip_suffix('d')
+        .unwrap_or(s)
+        .parse::<u32>()
+        .map_err(|_| "expected a number of days such as 7d".to_string())
+}
+
 /// `YYYY-MM-DD` or RFC 3339 (converted to UTC).
 pub fn parse_time(s: &str) -> Result<ExportTime, String> {
     let s = s.trim();
@@ -316,5 +400,14 @@ mod tests {
         assert_eq!(t.to_wire(), "2025-01-10T10:00:00Z");
         assert!(parse_time("10/01/2025").is_err());
         assert!(parse_time("2025-13-01").is_err());
+    }
+
+    #[test]
+    fn days_read_with_or_without_the_suffix() {
+        assert_eq!(parse_days("7d"), Ok(7));
+        assert_eq!(parse_days("3"), Ok(3));
+        assert!(parse_days("0d").is_err());
+        assert_eq!(parse_days_or_zero("0d"), Ok(0));
+        assert!(parse_days("1w").is_err());
     }
 }

@@ -27,6 +27,8 @@ pub mod code {
     pub const MAX_WAIT: u8 = 7;
     /// Stopped by Ctrl-C (SIGINT) or SIGTERM; the same command resumes.
     pub const INTERRUPTED: u8 = crate::interrupt::EXIT_CODE;
+    /// `sync` committed some windows, then stopped: run it again to continue.
+    pub const PARTIAL: u8 = 8;
 }
 
 /// Why a command failed.
@@ -129,6 +131,7 @@ pub fn lib_exit_code(error: &Error) -> u8 {
         } => code::JOB_FAILED,
         Error::WaitTimeout { .. } => code::MAX_WAIT,
         Error::Interrupted { .. } => code::INTERRUPTED,
+        Error::SyncIncomplete { .. } => code::PARTIAL,
         _ => code::OTHER,
     }
 }

@@ -13,6 +13,8 @@ pub mod server;
 #[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod spec;
+#[cfg(all(feature = "simulator", feature = "dataset"))]
+pub mod sync;
 
 use userpilot_appex::{Client, RetryPolicy, models::LookupKind};
 

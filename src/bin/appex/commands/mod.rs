@@ -8,6 +8,7 @@ mod land;
 mod lookups;
 mod records;
 mod simulate;
+mod sync;
 
 use userpilot_appex::{Client, client::ENV_API_KEY};
 
@@ -63,6 +64,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Simulate(args) => simulate::run(&ctx, args).await,
         Command::Records(args) => records::run(&ctx, args).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
+        Command::Sync(args) => sync::run(&ctx, args).await,
         Command::Sql(args) => land::sql(&ctx, args).await,
     }
 }

@@ -1,0 +1,224 @@
+//! [`SyncRun`]: the builder [`Client::sync`] returns, and the checkpoints
+//! tests stop a run at.
+
+use std::{fmt, path::PathBuf, sync::Arc, time::Duration};
+
+use chrono::NaiveDate;
+
+use super::{SyncPlan, SyncProgress, SyncReport, run};
+use crate::{
+    Client,
+    error::Result,
+    ext::{download::LockPolicy, export::ExportRequestBuilder, jobs::WaitPolicy},
+};
+
+/// A named point of a sync run, for tests that stop a run there
+/// ([`SyncRun::checkpoint_hook`]).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Checkpoint {
+    /// The export was triggered and recorded in the state.
+    AfterTrigger,
+    /// The job was polled once and is still running.
+    MidWait,
+    /// The first file's first bytes are on disk.
+    MidDownload,
+    /// Every file of the window is staged.
+    AfterStaging,
+    /// The window's first day landed; the others not yet.
+    MidLanding,
+    /// Every day of the window landed; the state is not saved yet.
+    AfterLanding,
+    /// The state with the window committed is saved.
+    AfterStateWrite,
+}
+
+impl Checkpoint {
+    /// Every checkpoint, in the order a window passes them.
+    pub const ALL: [Checkpoint; 7] = [
+        Checkpoint::AfterTrigger,
+        Checkpoint::MidWait,
+        Checkpoint::MidDownload,
+        Checkpoint::AfterStaging,
+        Checkpoint::MidLanding,
+        Checkpoint::AfterLanding,
+        Checkpoint::AfterStateWrite,
+    ];
+}
+
+pub(super) type ProgressFn = Box<dyn FnMut(&SyncProgress) + Send>;
+pub(super) type CheckpointFn = Arc<dyn Fn(Checkpoint) -> bool + Send + Sync>;
+
+/// A sync of the events into a destination; from [`Client::sync`], run
+/// with [`run`](Self::run). See the [module documentation](super).
+pub struct SyncRun {
+    pub(super) client: Client,
+    pub(super) destination: String,
+    pub(super) start: Option<NaiveDate>,
+    pub(super) end: Option<NaiveDate>,
+    pub(super) window_days: u32,
+    pub(super) lookback_days: u32,
+    pub(super) filters: ExportRequestBuilder,
+    pub(super) wait: WaitPolicy,
+    pub(super) max_wait_other: Duration,
+    pub(super) lock_policy: LockPolicy,
+    pub(super) reset: bool,
+    pub(super) refresh_lookups: bool,
+    pub(super) staging: Option<PathBuf>,
+    pub(super) progress: Option<ProgressFn>,
+    pub(super) checkpoint: Option<CheckpointFn>,
+}
+
+impl fmt::Debug for SyncRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyncRun")
+            .field("destination", &self.destination)
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .field("window_days", &self.window_days)
+            .field("lookback_days", &self.lookback_days)
+            .field("filters", &self.filters)
+            .field("reset", &self.reset)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A sync of this environment's events into `destination`: a local
+    /// directory or `s3://bucket/prefix`. Set at least
+    /// [`start`](SyncRun::start), then [`run`](SyncRun::run) it.
+    pub fn sync(&self, destination: impl Into<String>) -> SyncRun {
+        SyncRun {
+            client: self.clone(),
+            destination: destination.into(),
+            start: None,
+            end: None,
+            window_days: 7,
+            lookback_days: 3,
+            filters: ExportRequestBuilder::new(),
+            wait: WaitPolicy::default(),
+            max_wait_other: Duration::from_secs(30 * 60),
+            lock_policy: LockPolicy::default(),
+            reset: false,
+            refresh_lookups: true,
+            staging: None,
+            progress: None,
+            checkpoint: None,
+        }
+    }
+}
+
+impl SyncRun {
+    /// The first UTC day to sync (required on a first run; later runs may
+    /// repeat it).
+    pub fn start(mut self, day: NaiveDate) -> Self {
+        self.start = Some(day);
+        self
+    }
+
+    /// The last UTC day to sync, included (default: yesterday, UTC).
+    pub fn end(mut self, day: NaiveDate) -> Self {
+        self.end = Some(day);
+        self
+    }
+
+    /// Days per export (default 7; at least 1). The state's remembered size
+    /// wins when it is smaller (the server refused larger ones).
+    pub fn window_days(mut self, days: u32) -> Self {
+        self.window_days = days.max(1);
+        self
+    }
+
+    /// Landed days re-read for late events on every run (default 3).
+    pub fn lookback_days(mut self, days: u32) -> Self {
+        self.lookback_days = days;
+        self
+    }
+
+    /// The export filters: event types, users, companies, segment,
+    /// exclusions. Its range, format and emails are ignored (the sync sets
+    /// the range per window and reads ndjson).
+    pub fn filters(mut self, filters: ExportRequestBuilder) -> Self {
+        self.filters = filters;
+        self
+    }
+
+    /// How each window's job is waited for (default [`WaitPolicy::default`]).
+    pub fn wait_policy(mut self, policy: WaitPolicy) -> Self {
+        self.wait = policy;
+        self
+    }
+
+    /// How long to wait for an export someone else started before giving
+    /// up with [`Error::Conflict`](crate::Error::Conflict) (default 30 min).
+    pub fn max_wait_other(mut self, max: Duration) -> Self {
+        self.max_wait_other = max;
+        self
+    }
+
+    /// What to do when another sync holds a local destination's lock:
+    /// wait for it (default) or fail at once with
+    /// [`Error::DirectoryBusy`](crate::Error::DirectoryBusy). The same rules
+    /// as the downloader's directory lock: an advisory lock released when
+    /// the run ends or its process dies.
+    pub fn lock_policy(mut self, policy: LockPolicy) -> Self {
+        self.lock_policy = policy;
+        self
+    }
+
+    /// Accept filters other than the ones the copy was made with: the
+    /// state starts over (landed days stay and are merged into).
+    pub fn reset(mut self, reset: bool) -> Self {
+        self.reset = reset;
+        self
+    }
+
+    /// Whether to refresh the lookup tables at the end (default `true`).
+    pub fn refresh_lookups(mut self, refresh: bool) -> Self {
+        self.refresh_lookups = refresh;
+        self
+    }
+
+    /// Where raw export files are staged (default: `_appex/staging` in a
+    /// local destination; a directory under the system temp dir named
+    /// after an S3 destination).
+    pub fn staging_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.staging = Some(dir.into());
+        self
+    }
+
+    /// Called with each step of the run.
+    pub fn on_progress(mut self, callback: impl FnMut(&SyncProgress) + Send + 'static) -> Self {
+        self.progress = Some(Box::new(callback));
+        self
+    }
+
+    /// Test hook: called at each [`Checkpoint`]; returning `true` stops the
+    /// run there as a kill would (nothing cleaned up, nothing saved), with
+    /// an [`Error::Io`](crate::Error::Io) of kind `Interrupted`.
+    #[doc(hidden)]
+    pub fn checkpoint_hook(
+        mut self,
+        hook: impl Fn(Checkpoint) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.checkpoint = Some(Arc::new(hook));
+        self
+    }
+
+    /// The plan this sync would follow, from the destination's state;
+    /// nothing is triggered or written (`--dry-run`).
+    pub async fn plan(&self) -> Result<SyncPlan> {
+        run::plan(self).await
+    }
+
+    /// Runs the sync; see the [module documentation](super).
+    ///
+    /// Errors: [`Error::InvalidInput`](crate::Error::InvalidInput) for a
+    /// missing start, a start after the end, or filters other than the
+    /// state's; [`Error::SyncIncomplete`](crate::Error::SyncIncomplete)
+    /// when some windows were committed before a failure; otherwise the
+    /// failure of the first window (nothing committed).
+    pub async fn run(self) -> Result<SyncReport> {
+        run::run(self).await
+    }
+}

@@ -1,0 +1,272 @@
+//! `appex sync` and `appex sync status` end to end: the binary against the
+//! simulator (in-process, and `appex simulate` in its own process).
+#![cfg(feature = "cli")]
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Stdio},
+    time::Duration,
+};
+
+use serde_json::Value;
+use userpilot_appex::simulator::Route;
+
+use crate::support::cli::{Run, SECRET_KEY, Sim, appex_cmd, fast};
+
+fn dest(dir: &Path) -> String {
+    dir.join("copy").to_str().unwrap().to_string()
+}
+
+fn state_of(dest: &str) -> Option<Value> {
+    let text = std::fs::read_to_string(Path::new(dest).join("_appex/state.json")).ok()?;
+    Some(serde_json::from_str(&text).expect("state is JSON"))
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_triggers_nothing() {
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dest(dir.path());
+    let run = sim
+        .appex(&[
+            "sync",
+            "--dest",
+            &dest,
+            "--start",
+            "2025-03-01",
+            "--end",
+            "2025-03-10",
+            "--window",
+            "4d",
+            "--dry-run",
+        ])
+        .ok();
+    assert!(
+        run.stdout
+            .contains("window 1: 2025-03-01..=2025-03-04 (4 day(s))"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("window 3: 2025-03-09..=2025-03-10 (2 day(s))"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("nothing was triggered"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(sim.sim.request_count(Route::TriggerExport), 0);
+    assert!(sim.sim.requests().is_empty(), "no API call at all");
+    assert!(state_of(&dest).is_none(), "no state written");
+
+    let json = sim
+        .appex(&[
+            "sync",
+            "--dest",
+            &dest,
+            "--start",
+            "2025-03-01",
+            "--end",
+            "2025-03-10",
+            "--dry-run",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(json["windows"].as_array().unwrap().len(), 2);
+    assert_eq!(json["window_days"], 7);
+}
+
+#[test]
+fn sync_lands_the_days_then_a_second_run_adds_nothing_and_status_shows_them() {
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dest(dir.path());
+    let args = [
+        "sync",
+        "--dest",
+        &dest,
+        "--start",
+        "2025-03-01",
+        "--end",
+        "2025-03-05",
+        "--json",
+        "-q",
+    ];
+    let first = sim.appex(&args).ok().json();
+    assert_eq!(first["complete"], true);
+    assert_eq!(first["days"].as_array().unwrap().len(), 5);
+    assert_eq!(first["new_rows"], 250);
+    assert_eq!(first["watermark"], "2025-03-05");
+    for d in 1..=5 {
+        assert!(
+            Path::new(&dest)
+                .join(format!("events/dt=2025-03-0{d}/events.parquet"))
+                .is_file()
+        );
+    }
+
+    let second = sim.appex(&args).ok().json();
+    assert_eq!(second["new_rows"], 0);
+    assert_eq!(second["exports_triggered"], 1);
+
+    let status = sim
+        .appex(&["sync", "status", "--dest", &dest, "--json"])
+        .ok()
+        .json();
+    assert_eq!(status["state"]["watermark"], "2025-03-05");
+    assert_eq!(status["days"].as_array().unwrap().len(), 5);
+    assert_eq!(status["days"][0]["rows"], 50);
+    assert_eq!(status["gaps"], serde_json::json!([]));
+
+    let human = sim.appex(&["sync", "status", "--dest", &dest]).ok();
+    assert!(
+        human.stdout.contains("watermark:   2025-03-05"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human.stdout.contains("2025-03-03         50  ####"),
+        "{}",
+        human.stdout
+    );
+    assert!(!human.stdout.contains(SECRET_KEY));
+}
+
+#[test]
+fn a_sync_stopped_after_committed_windows_exits_8_and_the_next_run_finishes() {
+    let sim = Sim::with(fast());
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dest(dir.path());
+    let args = [
+        "sync",
+        "--dest",
+        &dest,
+        "--start",
+        "2025-03-01",
+        "--end",
+        "2025-03-06",
+        "--window",
+        "2d",
+        "--lookback",
+        "0d",
+        "--max-wait",
+        "1",
+    ];
+    // Once the first window is committed, someone starts a long export
+    // (365 days × 20 ms) that outlasts --max-wait.
+    let run = std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| {
+            for _ in 0..2000 {
+                if state_of(&dest).is_some_and(|s| !s["watermark"].is_null()) {
+                    return sim.sim.start_foreign_export(365).is_some();
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            false
+        });
+        let run = sim.appex(&args);
+        assert!(watcher.join().unwrap(), "the foreign export started");
+        run
+    });
+    let line = run.fails_with(8);
+    assert!(line.contains("sync incomplete"), "{line}");
+    let state = state_of(&dest).unwrap();
+    let watermark = state["watermark"].as_str().unwrap().to_string();
+    assert!(watermark.as_str() < "2025-03-06", "{watermark}");
+
+    sim.sim.advance(Duration::from_secs(3600));
+    let next = sim.appex(&args).ok();
+    assert!(
+        next.stdout.contains("watermark 2025-03-06"),
+        "{}",
+        next.stdout
+    );
+}
+
+#[test]
+fn other_filters_exit_2_unless_reset() {
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dest(dir.path());
+    let base = [
+        "sync",
+        "--dest",
+        &dest,
+        "--start",
+        "2025-03-01",
+        "--end",
+        "2025-03-01",
+        "-q",
+    ];
+    let mut tracks = base.to_vec();
+    tracks.extend(["--event-type", "track"]);
+    sim.appex(&tracks).ok();
+    let line = sim.appex(&base).fails_with(2);
+    assert!(line.contains("--reset"), "{line}");
+    let mut reset = base.to_vec();
+    reset.push("--reset");
+    sim.appex(&reset).ok();
+}
+
+#[test]
+fn sync_against_appex_simulate_in_its_own_process() {
+    let mut cmd = appex_cmd();
+    cmd.args([
+        "simulate",
+        "--json",
+        "--port",
+        "0",
+        "--events",
+        "20",
+        "--chunk-ms",
+        "10",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    struct Foreground(Child);
+    impl Drop for Foreground {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Foreground(cmd.spawn().expect("spawn simulate"));
+    let mut reader = BufReader::new(child.0.stdout.take().unwrap());
+    let mut text = String::new();
+    let info: Value = loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "simulate ended: {text}"
+        );
+        text.push_str(&line);
+        if let Ok(v) = serde_json::from_str(&text) {
+            break v;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dest(dir.path());
+    let mut run = appex_cmd();
+    run.args([
+        "--base-url",
+        info["base_url"].as_str().unwrap(),
+        "--api-key",
+        info["api_key"].as_str().unwrap(),
+        "sync",
+        "--dest",
+        &dest,
+        "--start",
+        "2025-03-01",
+        "--end",
+        "2025-03-03",
+        "--json",
+    ]);
+    let report = Run::of(run).ok().json();
+    assert_eq!(report["complete"], true);
+    assert_eq!(report["new_rows"], 60);
+}

@@ -1,0 +1,157 @@
+//! Shared by the `sync_*` tests: a fast simulator, a client with quick
+//! polling, the rows a dataset holds, and the rows one export returns.
+
+use std::{collections::BTreeMap, fs, path::Path, time::Duration};
+
+use chrono::NaiveDate;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use userpilot_appex::{
+    Client,
+    ext::{jobs::WaitPolicy, sync::SyncRun},
+    simulator::{Simulator, SimulatorConfig},
+    types::ExportFormat,
+};
+
+/// A day of March 2025.
+pub fn day(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, 3, d).expect("a March day")
+}
+
+/// Jobs that finish in milliseconds, small days.
+pub fn fast() -> SimulatorConfig {
+    SimulatorConfig::default()
+        .events_per_day(30)
+        .pending_duration(Duration::from_millis(2))
+        .chunk_duration(Duration::from_millis(2))
+}
+
+pub async fn start(config: SimulatorConfig) -> Simulator {
+    Simulator::start(config).await.expect("simulator starts")
+}
+
+pub fn client(sim: &Simulator) -> Client {
+    Client::builder()
+        .base_url(sim.base_url())
+        .api_key(sim.api_key())
+        .build()
+        .expect("client builds")
+}
+
+/// Polls every few milliseconds.
+pub fn quick_wait() -> WaitPolicy {
+    WaitPolicy::default()
+        .with_initial_delay(Duration::from_millis(5))
+        .with_max_delay(Duration::from_millis(20))
+        .with_jitter(userpilot_appex::config::Jitter::None)
+        .with_max_wait(Duration::from_secs(30))
+        .with_not_found_grace(Duration::from_millis(200))
+}
+
+/// A sync of `first..=last` into `dir` with quick polling and no lookups.
+pub fn sync(sim: &Simulator, dir: &Path, first: u32, last: u32) -> SyncRun {
+    client(sim)
+        .sync(dir.to_str().expect("utf-8 path"))
+        .start(day(first))
+        .end(day(last))
+        .wait_policy(quick_wait())
+        .refresh_lookups(false)
+}
+
+/// The `internal_event_id`s of each day file of the dataset in `dir`,
+/// sorted, duplicates kept (so a duplicate shows as two equal ids).
+pub fn dataset_rows(dir: &Path) -> BTreeMap<NaiveDate, Vec<String>> {
+    let mut out = BTreeMap::new();
+    let events = dir.join("events");
+    let Ok(entries) = fs::read_dir(&events) else {
+        return out;
+    };
+    for entry in entries {
+        let entry = entry.expect("dir entry");
+        let name = entry.file_name().into_string().expect("utf-8 name");
+        let Some(day) = name.strip_prefix("dt=") else {
+            continue;
+        };
+        let day = NaiveDate::parse_from_str(day, "%Y-%m-%d").expect("dt=YYYY-MM-DD");
+        let file = fs::File::open(entry.path().join("events.parquet")).expect("day file");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("parquet")
+            .build()
+            .expect("reader");
+        let mut ids = Vec::new();
+        for batch in reader {
+            let batch = batch.expect("batch");
+            let column = batch
+                .column_by_name("internal_event_id")
+                .expect("internal_event_id column");
+            let strings = arrow_array::cast::AsArray::as_string_opt::<i32>(column.as_ref())
+                .map(|a| {
+                    a.iter()
+                        .map(|v| v.unwrap_or_default().to_string())
+                        .collect::<Vec<_>>()
+                })
+                .or_else(|| {
+                    arrow_array::cast::AsArray::as_string_view_opt(column.as_ref()).map(|a| {
+                        a.iter()
+                            .map(|v| v.unwrap_or_default().to_string())
+                            .collect()
+                    })
+                })
+                .expect("a text column");
+            ids.extend(strings);
+        }
+        ids.sort();
+        out.insert(day, ids);
+    }
+    out
+}
+
+/// Whether any day holds an id twice.
+pub fn has_duplicates(rows: &BTreeMap<NaiveDate, Vec<String>>) -> bool {
+    rows.values()
+        .any(|ids| ids.windows(2).any(|w| w[0] == w[1]))
+}
+
+/// The rows of a single export of `first..=last`, by day of `inserted_at`,
+/// deduplicated: what a dataset of that range must hold.
+pub async fn reference_rows(
+    sim: &Simulator,
+    first: u32,
+    last: u32,
+) -> BTreeMap<NaiveDate, Vec<String>> {
+    let client = client(sim);
+    let job = client
+        .export()
+        .range(day(first), day(last))
+        .format(ExportFormat::Ndjson)
+        .send()
+        .await
+        .expect("reference export")
+        .wait_policy(quick_wait())
+        .wait()
+        .await
+        .expect("reference export completes");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = client
+        .download(job, dir.path())
+        .run()
+        .await
+        .expect("download");
+    let mut out: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
+    for file in report.files {
+        let bytes = fs::read(&file.path).expect("file");
+        let text = crate::support::simulator::gunzip(&bytes).expect("gzip");
+        for line in String::from_utf8(text).expect("utf-8").lines() {
+            let event: serde_json::Value = serde_json::from_str(line).expect("ndjson");
+            let at = event["inserted_at"].as_str().expect("inserted_at");
+            let d = NaiveDate::parse_from_str(&at[..10], "%Y-%m-%d").expect("date");
+            out.entry(d)
+                .or_default()
+                .push(event["internal_event_id"].as_str().expect("id").to_string());
+        }
+    }
+    for ids in out.values_mut() {
+        ids.sort();
+        ids.dedup();
+    }
+    out
+}

@@ -1,0 +1,328 @@
+//! `Client::sync` against the simulator: what lands, what a second run
+//! does, adaptive windows, late events, conflicts, changed filters.
+
+use std::{
+    fs,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use userpilot_appex::{
+    Error,
+    ext::{
+        export::ExportRequestBuilder,
+        sync::{JobSource, SyncProgress, SyncState, Window},
+    },
+    simulator::Route,
+};
+
+use crate::support::sync::{dataset_rows, day, fast, has_duplicates, reference_rows, start, sync};
+
+#[tokio::test]
+async fn a_first_sync_lands_every_day_like_one_export_of_the_range() {
+    let sim = start(fast()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = sync(&sim, dir.path(), 1, 10)
+        .window_days(4)
+        .run()
+        .await
+        .unwrap();
+
+    let windows: Vec<Window> = report.windows.iter().map(|w| w.window).collect();
+    assert_eq!(
+        windows,
+        [
+            Window {
+                first: day(1),
+                last: day(4)
+            },
+            Window {
+                first: day(5),
+                last: day(8)
+            },
+            Window {
+                first: day(9),
+                last: day(10)
+            },
+        ]
+    );
+    assert!(
+        report
+            .windows
+            .iter()
+            .all(|w| w.committed && w.job == JobSource::Triggered)
+    );
+    assert_eq!(report.exports_triggered, 3);
+    assert_eq!(sim.request_count(Route::TriggerExport), 3);
+    assert!(report.complete);
+    assert_eq!(report.watermark, Some(day(10)));
+    assert_eq!(report.new_rows, 300);
+    assert_eq!(report.late_rows, 0);
+
+    let rows = dataset_rows(dir.path());
+    assert_eq!(rows, reference_rows(&sim, 1, 10).await);
+    let state = SyncState::load(dir.path().to_str().unwrap()).await.unwrap();
+    assert_eq!(state.watermark, Some(day(10)));
+    assert_eq!(state.in_flight, None);
+    assert_eq!(state.days.len(), 10);
+    assert!(state.days.values().all(|d| d.rows == 30));
+    assert!(
+        !dir.path().join("_appex/staging").exists()
+            || fs::read_dir(dir.path().join("_appex/staging"))
+                .unwrap()
+                .next()
+                .is_none(),
+        "staged files are removed once their window is committed"
+    );
+}
+
+#[tokio::test]
+async fn a_second_sync_reads_only_the_lookback_and_changes_no_row() {
+    let sim = start(fast()).await;
+    let dir = tempfile::tempdir().unwrap();
+    sync(&sim, dir.path(), 1, 10)
+        .window_days(7)
+        .lookback_days(3)
+        .run()
+        .await
+        .unwrap();
+    let files_before: Vec<Vec<u8>> = (1..=10)
+        .map(|d| {
+            fs::read(
+                dir.path()
+                    .join(format!("events/dt=2025-03-{d:02}/events.parquet")),
+            )
+            .unwrap()
+        })
+        .collect();
+    let triggers = sim.request_count(Route::TriggerExport);
+
+    let second = sync(&sim, dir.path(), 1, 10)
+        .window_days(7)
+        .lookback_days(3)
+        .run()
+        .await
+        .unwrap();
+
+    assert_eq!(sim.request_count(Route::TriggerExport), triggers + 1);
+    let windows: Vec<Window> = second.windows.iter().map(|w| w.window).collect();
+    assert_eq!(
+        windows,
+        [Window {
+            first: day(8),
+            last: day(10)
+        }]
+    );
+    assert_eq!(second.new_rows, 0);
+    assert_eq!(second.duplicates_dropped, 90);
+    assert!(second.days.iter().all(|d| d.reread && d.new_rows == 0));
+    let files_after: Vec<Vec<u8>> = (1..=10)
+        .map(|d| {
+            fs::read(
+                dir.path()
+                    .join(format!("events/dt=2025-03-{d:02}/events.parquet")),
+            )
+            .unwrap()
+        })
+        .collect();
+    assert!(files_before == files_after, "no day file changed");
+}
+
+#[tokio::test]
+async fn a_refused_range_halves_the_window_and_the_state_remembers_it() {
+    let sim = start(fast().max_range_days(3)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let halved = Arc::new(Mutex::new(Vec::new()));
+    let seen = halved.clone();
+    let report = sync(&sim, dir.path(), 1, 10)
+        .window_days(7)
+        .on_progress(move |p| {
+            if let SyncProgress::Halved { window_days, .. } = p {
+                seen.lock().unwrap().push(*window_days);
+            }
+        })
+        .run()
+        .await
+        .unwrap();
+
+    assert_eq!(*halved.lock().unwrap(), [3]);
+    assert_eq!(report.windows[0].job, JobSource::Refused);
+    let committed: Vec<u32> = report
+        .windows
+        .iter()
+        .filter(|w| w.committed)
+        .map(|w| w.window.days())
+        .collect();
+    assert_eq!(committed, [3, 3, 3, 1]);
+    assert_eq!(report.window_days, 3);
+    let state = SyncState::load(dir.path().to_str().unwrap()).await.unwrap();
+    assert_eq!(state.window_days, Some(3));
+    assert_eq!(dataset_rows(dir.path()).len(), 10);
+
+    // The next run starts at 3 days: no refusal.
+    let posts = sim.request_count(Route::TriggerExport);
+    let next = sync(&sim, dir.path(), 1, 12)
+        .window_days(7)
+        .lookback_days(0)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(sim.request_count(Route::TriggerExport), posts + 1);
+    assert!(next.windows.iter().all(|w| w.job != JobSource::Refused));
+}
+
+#[tokio::test]
+async fn late_events_inside_the_lookback_land_exactly_once() {
+    let config = fast().late_events(day(9), 5, Duration::from_secs(3600));
+    let sim = start(config).await;
+    let dir = tempfile::tempdir().unwrap();
+    sync(&sim, dir.path(), 1, 10)
+        .lookback_days(3)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(dataset_rows(dir.path())[&day(9)].len(), 30);
+
+    sim.advance(Duration::from_secs(3600));
+    let second = sync(&sim, dir.path(), 1, 10)
+        .lookback_days(3)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(second.new_rows, 5);
+    assert_eq!(second.late_rows, 5);
+    let third = sync(&sim, dir.path(), 1, 10)
+        .lookback_days(3)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(third.new_rows, 0);
+
+    let rows = dataset_rows(dir.path());
+    assert_eq!(rows[&day(9)].len(), 35);
+    assert!(!has_duplicates(&rows));
+    assert_eq!(rows, reference_rows(&sim, 1, 10).await);
+}
+
+#[tokio::test]
+async fn someone_elses_running_export_is_waited_for_then_the_window_runs() {
+    let sim = start(fast().chunk_duration(Duration::from_millis(60))).await;
+    let foreign = sim.start_foreign_export(3).expect("nothing runs");
+    let dir = tempfile::tempdir().unwrap();
+    let waited = Arc::new(Mutex::new(Vec::new()));
+    let seen = waited.clone();
+    let report = sync(&sim, dir.path(), 1, 2)
+        .on_progress(move |p| {
+            if let SyncProgress::WaitingForOther { job_id } = p {
+                seen.lock().unwrap().push(job_id.clone());
+            }
+        })
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(*waited.lock().unwrap(), [foreign]);
+    assert!(report.complete);
+    assert_eq!(report.exports_triggered, 1);
+    assert_eq!(dataset_rows(dir.path()).len(), 2);
+}
+
+#[tokio::test]
+async fn someone_elses_export_past_the_bound_is_a_conflict_and_nothing_lands() {
+    let sim = start(fast().chunk_duration(Duration::from_secs(3600))).await;
+    sim.start_foreign_export(1).expect("nothing runs");
+    let dir = tempfile::tempdir().unwrap();
+    let error = sync(&sim, dir.path(), 1, 2)
+        .max_wait_other(Duration::from_millis(100))
+        .run()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Conflict(_)), "{error}");
+    assert!(dataset_rows(dir.path()).is_empty());
+}
+
+#[tokio::test]
+async fn other_filters_are_refused_unless_reset() {
+    let sim = start(fast()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let tracks = || ExportRequestBuilder::new().event_type("track");
+    sync(&sim, dir.path(), 1, 2)
+        .filters(tracks())
+        .run()
+        .await
+        .unwrap();
+    let posts = sim.request_count(Route::TriggerExport);
+
+    let error = sync(&sim, dir.path(), 1, 2).run().await.unwrap_err();
+    assert!(matches!(error, Error::InvalidInput(_)), "{error}");
+    assert!(error.to_string().contains("--reset"), "{error}");
+    assert_eq!(
+        sim.request_count(Route::TriggerExport),
+        posts,
+        "nothing triggered"
+    );
+
+    // Same filters in another order: accepted.
+    sync(&sim, dir.path(), 1, 2)
+        .filters(tracks())
+        .run()
+        .await
+        .unwrap();
+    sync(&sim, dir.path(), 1, 2)
+        .reset(true)
+        .run()
+        .await
+        .unwrap();
+    let state = SyncState::load(dir.path().to_str().unwrap()).await.unwrap();
+    assert_eq!(state.watermark, Some(day(2)));
+}
+
+#[tokio::test]
+async fn a_failing_window_after_committed_ones_is_incomplete_and_the_next_run_continues() {
+    let sim = Arc::new(start(fast()).await);
+    let dir = tempfile::tempdir().unwrap();
+    // Once the second window is committed, someone starts a long export
+    // (365 days of 2 ms chunks) that outlasts the 50 ms bound.
+    let other = sim.clone();
+    let error = sync(&sim, dir.path(), 1, 6)
+        .window_days(2)
+        .max_wait_other(Duration::from_millis(50))
+        .on_progress(move |p| {
+            if let SyncProgress::WindowCommitted { window } = p
+                && window.last == day(4)
+            {
+                other.start_foreign_export(365);
+            }
+        })
+        .run()
+        .await
+        .unwrap_err();
+    let Error::SyncIncomplete { report, source } = error else {
+        panic!("expected SyncIncomplete, got {error}");
+    };
+    assert!(matches!(*source, Error::Conflict(_)), "{source}");
+    assert!(!report.complete);
+    assert_eq!(report.watermark, Some(day(4)));
+    assert_eq!(report.windows.iter().filter(|w| w.committed).count(), 2);
+    let state = SyncState::load(dir.path().to_str().unwrap()).await.unwrap();
+    assert_eq!(state.watermark, Some(day(4)));
+    assert!(!state.last_run.as_ref().unwrap().complete);
+
+    // The foreign export ends; the next run goes on from day 5 (minus the lookback).
+    sim.advance(Duration::from_secs(3600));
+    let next = sync(&sim, dir.path(), 1, 6)
+        .window_days(2)
+        .lookback_days(0)
+        .run()
+        .await
+        .unwrap();
+    let windows: Vec<Window> = next.windows.iter().map(|w| w.window).collect();
+    assert_eq!(
+        windows,
+        [Window {
+            first: day(5),
+            last: day(6)
+        }]
+    );
+    let rows = dataset_rows(dir.path());
+    assert_eq!(rows, reference_rows(&sim, 1, 6).await);
+}
