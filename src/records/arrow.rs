@@ -372,7 +372,8 @@ impl Stream for BatchStream {
 /// not the file size, and a slow consumer slows the reading down. The
 /// stream ends after the first error (which names the file), after the
 /// batch of the events read before it. Must be called within a Tokio
-/// runtime; outside one, the stream yields a single [`Error::NoRuntime`].
+/// runtime; outside one, the stream yields a single
+/// [`Error::NoRuntime`](crate::Error::NoRuntime).
 ///
 /// ```no_run
 /// use futures::TryStreamExt;

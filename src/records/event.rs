@@ -257,6 +257,7 @@ pub(crate) fn field_index(name: &str) -> Option<usize> {
 /// event model reads: a [`FieldKind::Json`] field's cell is parsed as JSON
 /// text (kept as a string if it is not JSON), everything else stays a
 /// string.
+#[cfg_attr(not(any(feature = "parquet", feature = "avro")), allow(dead_code))]
 pub(crate) fn text_cell(name: &str, cell: String) -> Value {
     match field_index(name).map(|i| EXPORT_FIELD_KINDS[i]) {
         Some(FieldKind::Json) => json_text(&cell),

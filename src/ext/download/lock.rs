@@ -1,6 +1,6 @@
 //! One download at a time per directory: an exclusive advisory lock
-//! (`flock`, through `fs4`) on `.appex-download.lock` in the directory,
-//! held for the whole download.
+//! (`std::fs::File::try_lock`: `flock` on Unix) on `.appex-download.lock`
+//! in the directory, held for the whole download.
 
 use std::{
     io::{Read, Seek, Write},
@@ -79,10 +79,10 @@ fn try_lock(path: &PathBuf) -> std::io::Result<Option<DirectoryLock>> {
         .create(true)
         .truncate(false)
         .open(path)?;
-    match fs4::FileExt::try_lock(&file) {
+    match file.try_lock() {
         Ok(()) => {}
-        Err(fs4::TryLockError::WouldBlock) => return Ok(None),
-        Err(fs4::TryLockError::Error(e)) => return Err(e),
+        Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => return Err(e),
     }
     file.set_len(0)?;
     file.rewind()?;

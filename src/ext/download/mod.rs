@@ -70,6 +70,7 @@ mod report;
 
 pub use builder::{Download, DownloadSource};
 pub use filename::sanitize_filename;
+#[cfg(feature = "dataset")]
 pub(crate) use lock::DirectoryLock;
 pub use lock::LockPolicy;
 pub use part::Durability;

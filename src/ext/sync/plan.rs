@@ -161,6 +161,7 @@ pub(crate) fn windows(from: NaiveDate, end: NaiveDate, size: u32) -> Vec<Window>
 
 /// The window size to try after the server refused `size` days as too
 /// long: half of it (rounded down), or `None` when one day was refused.
+#[cfg_attr(not(feature = "dataset"), allow(dead_code))]
 pub(crate) fn halve(size: u32) -> Option<u32> {
     (size > 1).then_some(size / 2)
 }

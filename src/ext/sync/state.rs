@@ -133,6 +133,7 @@ impl SyncState {
     }
 
     /// Records a landed day.
+    #[cfg_attr(not(feature = "dataset"), allow(dead_code))]
     pub(crate) fn record_day(
         &mut self,
         day: NaiveDate,
@@ -176,6 +177,7 @@ impl SyncState {
     }
 
     /// Moves the watermark to `day` unless it is already past it.
+    #[cfg_attr(not(feature = "dataset"), allow(dead_code))]
     pub(crate) fn advance(&mut self, day: NaiveDate) {
         if self.watermark.is_none_or(|w| w < day) {
             self.watermark = Some(day);
