@@ -46,11 +46,7 @@ async fn run() -> userpilot_appex::Result<()> {
             "using the built-in simulator at {} (set USERPILOT_API_KEY for the real API)",
             sim.base_url()
         );
-        let client = Client::builder()
-            .api_key(sim.api_key())
-            .base_url(sim.base_url())
-            .build()?;
-        (client, Some(sim))
+        (sim.client()?, Some(sim))
     };
     let out = std::env::var_os("APPEX_OUT")
         .map(PathBuf::from)
