@@ -1,6 +1,8 @@
 //! Hand-written extensions: what the spec cannot express, one file per
 //! capability.
 
+#[cfg(feature = "dataset")]
+mod catalogue_tables;
 pub mod download;
 pub mod export;
 pub mod jobs;

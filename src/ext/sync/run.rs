@@ -611,28 +611,12 @@ impl Runner {
     async fn refresh_lookups(&mut self) -> Result<()> {
         let catalogue = self.client.catalogue().await?;
         let dest = self.dest.as_ref();
-        let mut landed = Vec::new();
-        macro_rules! land {
-            ($($kind:ident),* $(,)?) => {$(
-                landed.push(
-                    dataset::land_lookup(dest, stringify!($kind), &catalogue.$kind).await?.kind,
-                );
-            )*};
-        }
-        land!(
-            user_properties,
-            company_properties,
-            segments,
-            features_events,
-            events_properties,
-            flows,
-            banners,
-            embeds,
-            spotlights,
-            surveys,
-            resource_center_modules,
-            checklists,
-        );
+        let landed = catalogue
+            .land_tables(dest, |_| {})
+            .await?
+            .into_iter()
+            .map(|t| t.kind)
+            .collect();
         dataset::write_views(dest).await?;
         self.report.lookups = landed;
         Ok(())

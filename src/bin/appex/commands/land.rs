@@ -15,6 +15,7 @@ use userpilot_appex::{
         current_views,
     },
     ext::lookups::Catalogue,
+    models::LookupKind,
 };
 
 use super::Invocation;
@@ -156,33 +157,20 @@ pub async fn land_lookups(
     client: &Client,
     dataset: &Dataset,
 ) -> Result<(), CliError> {
-    let bar = ctx.ui.multi().add(ProgressBar::new(12));
+    let bar = ctx
+        .ui
+        .multi()
+        .add(ProgressBar::new(LookupKind::ALL.len() as u64));
     bar.set_style(style("{prefix:24!} [{bar:30}] {pos}/{len} tables {msg}"));
     bar.set_prefix("lookups");
     bar.set_message("fetching");
     let c: Catalogue = client.catalogue().await?;
-    let mut tables = Vec::new();
-    macro_rules! land {
-        ($($field:ident),* $(,)?) => {$(
-            bar.set_message(stringify!($field));
-            tables.push(dataset.land_lookup(stringify!($field), &c.$field).await?);
+    let tables = c
+        .land_tables(dataset.destination().as_ref(), |table| {
+            bar.set_message(table.kind.clone());
             bar.inc(1);
-        )*};
-    }
-    land!(
-        user_properties,
-        company_properties,
-        segments,
-        features_events,
-        events_properties,
-        flows,
-        banners,
-        embeds,
-        spotlights,
-        surveys,
-        resource_center_modules,
-        checklists,
-    );
+        })
+        .await?;
     bar.finish_and_clear();
     dataset.write_views().await?;
     let landed = LookupsLanded {
