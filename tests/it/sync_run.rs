@@ -13,6 +13,7 @@ use userpilot_appex::{
         export::ExportRequestBuilder,
         sync::{JobSource, SyncProgress, SyncState, Window},
     },
+    models::LookupKind,
     simulator::Route,
 };
 
@@ -74,6 +75,39 @@ async fn a_first_sync_lands_every_day_like_one_export_of_the_range() {
                 .is_none(),
         "staged files are removed once their window is committed"
     );
+}
+
+#[tokio::test]
+async fn a_sync_ends_by_replacing_every_lookup_table_and_the_views() {
+    let sim = start(fast()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = sync(&sim, dir.path(), 1, 2)
+        .refresh_lookups(true)
+        .run()
+        .await
+        .unwrap();
+
+    let kinds: Vec<&str> = LookupKind::ALL.iter().map(|k| k.name()).collect();
+    assert_eq!(
+        report.lookups, kinds,
+        "one table per row of the lookup table"
+    );
+    let views = fs::read_to_string(dir.path().join("_appex/views.sql")).unwrap();
+    for kind in &kinds {
+        let table = dir.path().join(format!("lookups/{kind}.parquet"));
+        let bytes = fs::read(&table).unwrap_or_else(|e| panic!("{}: {e}", table.display()));
+        assert_eq!(&bytes[..4], b"PAR1", "{kind} is a Parquet file");
+        assert!(
+            views.contains(&format!("lookups/{kind}.parquet")),
+            "{kind} has a view"
+        );
+    }
+    for kind in LookupKind::ALL {
+        assert!(
+            sim.request_count(Route::from(*kind)) >= 1,
+            "{kind:?} was fetched"
+        );
+    }
 }
 
 #[tokio::test]
