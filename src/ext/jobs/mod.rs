@@ -4,6 +4,9 @@
 //! [`JobPoller::poll`] is one step, [`JobPoller::wait`] runs to a terminal
 //! state under a [`WaitPolicy`], and [`JobPoller::updates`] is the same loop
 //! as a [`Stream`](futures::Stream). Cancelling is dropping the future (or the stream).
+//! Waits are cancel-safe: they hold no state but the job id, so a dropped
+//! wait (Ctrl-C, a timeout around it) loses nothing; the job keeps running
+//! on the server and `client.job(id)` waits for it again.
 //! By default the wait follows the job's chunk counts and polls near the
 //! predicted end ([`PollSchedule::FollowProgress`]); without them it backs
 //! off as [`WaitPolicy`] says.
