@@ -23,38 +23,17 @@ use userpilot_appex::{
 /// The downloader writes through a 256 KiB buffer; the file is 128 times that.
 const FILE_SIZE: u64 = 32 * 1024 * 1024;
 
-/// Set in the child process that does the measuring.
-const CHILD: &str = "APPEX_TEST_MEMORY_CHILD";
-
 #[test]
 fn a_file_much_larger_than_the_buffer_downloads_in_flat_memory() {
-    if std::env::var_os(CHILD).is_some() {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(measure());
-        return;
-    }
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "download_memory::a_file_much_larger_than_the_buffer_downloads_in_flat_memory",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the measuring child failed:\n{stdout}\n{stderr}"
-    );
-    assert!(
-        stdout.contains("1 passed") && stderr.contains("peak heap growth"),
-        "the child did not run the measurement:\n{stdout}\n{stderr}"
+    alloc::measure_in_child(
+        "download_memory::a_file_much_larger_than_the_buffer_downloads_in_flat_memory",
+        || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(measure())
+        },
     );
 }
 

@@ -321,33 +321,12 @@ async fn batches_yield_the_rows_before_an_error_then_the_error() {
     assert_eq!((rows, stream.skipped()), (7, 1));
 }
 
-/// Set in the child process that measures the heap.
-const CHILD: &str = "APPEX_TEST_BATCHES_MEMORY_CHILD";
-
+/// Measured alone in a child process (see `support::alloc::measure_in_child`).
 #[test]
 fn batches_of_a_large_file_keep_memory_bounded_by_the_batch_size() {
-    if std::env::var_os(CHILD).is_some() {
-        return measure_batches_memory();
-    }
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "records_arrow::batches_of_a_large_file_keep_memory_bounded_by_the_batch_size",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the measuring child failed:\n{stdout}\n{stderr}"
-    );
-    assert!(
-        stdout.contains("1 passed") && stderr.contains("peak heap growth"),
-        "the child did not run the measurement:\n{stdout}\n{stderr}"
+    alloc::measure_in_child(
+        "records_arrow::batches_of_a_large_file_keep_memory_bounded_by_the_batch_size",
+        measure_batches_memory,
     );
 }
 

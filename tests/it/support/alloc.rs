@@ -74,3 +74,32 @@ pub fn process_baseline() -> isize {
 pub fn process_peak_growth(baseline: isize) -> usize {
     (PROCESS_PEAK.load(Ordering::Relaxed) - baseline).max(0) as usize
 }
+
+/// Set in a child process started by [`measure_in_child`].
+const MEASURING_CHILD: &str = "APPEX_TEST_MEASURING_CHILD";
+
+/// Runs `measure` alone in a child process of this test binary, so the
+/// process-wide counters see its work and nothing else. Call it from the
+/// test named `test` (its path, `module::name`): in the test run it starts
+/// the child running that one test and checks that it passed and printed
+/// `peak heap growth`; in the child it runs `measure`.
+pub fn measure_in_child(test: &str, measure: impl FnOnce()) {
+    if std::env::var_os(MEASURING_CHILD).is_some() {
+        return measure();
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(MEASURING_CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the measuring child failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("1 passed") && stderr.contains("peak heap growth"),
+        "the child did not run the measurement:\n{stdout}\n{stderr}"
+    );
+}
