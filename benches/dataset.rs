@@ -20,11 +20,7 @@ use std::{
 };
 
 use common::{list, median, print_machine, reps};
-use userpilot_appex::{
-    Client,
-    simulator::{Simulator, SimulatorConfig},
-    types::ExportFormat,
-};
+use userpilot_appex::types::ExportFormat;
 
 /// Runs a command, prints `seconds peak_rss_kib exit_code`.
 const MEASURE: &str = r#"
@@ -68,7 +64,12 @@ fn main() {
         let days = 7 * weeks;
         let input = base.join(format!("in-{weeks}w"));
         let started = std::time::Instant::now();
-        let files = runtime.block_on(export_files(&input, per_day, days));
+        let files = runtime.block_on(common::export_files(
+            &input,
+            per_day,
+            days,
+            ExportFormat::Ndjson,
+        ));
         let gz: u64 = files
             .iter()
             .map(|f| std::fs::metadata(f).unwrap().len())
@@ -211,43 +212,4 @@ fn pyenv() -> PathBuf {
         );
     }
     python
-}
-
-/// Exports `days` days of `events_per_day` events as ndjson.gz from an
-/// in-process simulator and downloads the files into `dir`.
-async fn export_files(dir: &Path, events_per_day: usize, days: u32) -> Vec<PathBuf> {
-    let sim = Simulator::start(
-        SimulatorConfig::default()
-            .seed(7)
-            .events_per_day(events_per_day)
-            .pending_duration(std::time::Duration::ZERO)
-            .chunk_duration(std::time::Duration::from_millis(1)),
-    )
-    .await
-    .expect("simulator");
-    let client = Client::builder()
-        .base_url(sim.base_url())
-        .api_key(sim.api_key())
-        .build()
-        .expect("client");
-    let from = chrono::NaiveDate::from_ymd_opt(2025, 3, 1).expect("date");
-    let to = from + chrono::Days::new(u64::from(days - 1));
-    let job = client
-        .export()
-        .range(from, to)
-        .format(ExportFormat::Ndjson)
-        .send()
-        .await
-        .expect("trigger")
-        .wait()
-        .await
-        .expect("job completes");
-    let report = client
-        .download(&job, dir)
-        .concurrency(2)
-        .run()
-        .await
-        .expect("download");
-    sim.shutdown().await;
-    report.files.into_iter().map(|f| f.path).collect()
 }

@@ -20,11 +20,7 @@ use std::{
 
 use common::{list, median, print_machine, reps};
 use flate2::{Compression, read::MultiGzDecoder, write::GzEncoder};
-use userpilot_appex::{
-    records::RecordReader,
-    simulator::{Simulator, SimulatorConfig},
-    types::ExportFormat,
-};
+use userpilot_appex::{records::RecordReader, types::ExportFormat};
 
 const DAYS: u32 = 10;
 const MB: f64 = 1_000_000.0;
@@ -51,7 +47,7 @@ fn main() {
         .build()
         .expect("runtime");
     // Probe the size of an event, then size the export to the target.
-    let probe = runtime.block_on(export_files(
+    let probe = runtime.block_on(common::export_files(
         &base.join("probe"),
         2_000,
         1,
@@ -74,7 +70,12 @@ fn main() {
             continue;
         }
         let started = Instant::now();
-        let days = runtime.block_on(export_files(&base.join(name), events_per_day, DAYS, format));
+        let days = runtime.block_on(common::export_files(
+            &base.join(name),
+            events_per_day,
+            DAYS,
+            format,
+        ));
         let file = base.join(format!("export.{name}"));
         let (raw_bytes, gz_bytes) = join_gzip(&days, &file, format == ExportFormat::Csv);
         for d in &days {
@@ -138,7 +139,7 @@ fn main() {
             .is_none_or(|o| o == "parquet" || o == "ndjson")
     {
         let started = Instant::now();
-        let days = runtime.block_on(export_files(
+        let days = runtime.block_on(common::export_files(
             &base.join("parquet"),
             events_per_day,
             DAYS,
@@ -183,46 +184,6 @@ fn main() {
     for line in summary {
         println!("{line}");
     }
-}
-
-/// Exports `days` days of `events_per_day` events in `format` from an
-/// in-process simulator and downloads the files into `dir`.
-async fn export_files(
-    dir: &Path,
-    events_per_day: usize,
-    days: u32,
-    format: ExportFormat,
-) -> Vec<PathBuf> {
-    let sim = Simulator::start(
-        SimulatorConfig::default()
-            .seed(11)
-            .events_per_day(events_per_day)
-            .pending_duration(std::time::Duration::ZERO)
-            .chunk_duration(std::time::Duration::from_millis(1)),
-    )
-    .await
-    .expect("simulator");
-    let client = sim.client().expect("client");
-    let from = chrono::NaiveDate::from_ymd_opt(2025, 3, 1).expect("date");
-    let to = from + chrono::Days::new(u64::from(days - 1));
-    let job = client
-        .export()
-        .range(from, to)
-        .format(format)
-        .send()
-        .await
-        .expect("trigger")
-        .wait()
-        .await
-        .expect("job completes");
-    let report = client
-        .download(&job, dir)
-        .concurrency(2)
-        .run()
-        .await
-        .expect("download");
-    sim.shutdown().await;
-    report.files.into_iter().map(|f| f.path).collect()
 }
 
 /// Concatenates gzip files' contents (CSV: one header) into one gzip file

@@ -5,6 +5,7 @@
 
 use std::{
     io::{BufRead, BufReader, Write},
+    path::{Path, PathBuf},
     process::{Child, ChildStdin, Command, Stdio},
     time::Duration,
 };
@@ -12,6 +13,7 @@ use std::{
 use userpilot_appex::{
     Client,
     simulator::{Simulator, SimulatorConfig},
+    types::ExportFormat,
 };
 
 /// Env var that turns a bench binary into the simulator server process.
@@ -240,4 +242,44 @@ pub fn under_cargo_bench(name: &str) -> bool {
     }
     println!("bench {name}: skipped (not run by `cargo bench`; pass --bench to run it)");
     false
+}
+
+/// Exports `days` days of `events_per_day` events in `format` from an
+/// in-process simulator and downloads the files into `dir`.
+pub async fn export_files(
+    dir: &Path,
+    events_per_day: usize,
+    days: u32,
+    format: ExportFormat,
+) -> Vec<PathBuf> {
+    let sim = Simulator::start(
+        SimulatorConfig::default()
+            .seed(11)
+            .events_per_day(events_per_day)
+            .pending_duration(std::time::Duration::ZERO)
+            .chunk_duration(std::time::Duration::from_millis(1)),
+    )
+    .await
+    .expect("simulator");
+    let client = sim.client().expect("client");
+    let from = chrono::NaiveDate::from_ymd_opt(2025, 3, 1).expect("date");
+    let to = from + chrono::Days::new(u64::from(days - 1));
+    let job = client
+        .export()
+        .range(from, to)
+        .format(format)
+        .send()
+        .await
+        .expect("trigger")
+        .wait()
+        .await
+        .expect("job completes");
+    let report = client
+        .download(&job, dir)
+        .concurrency(2)
+        .run()
+        .await
+        .expect("download");
+    sim.shutdown().await;
+    report.files.into_iter().map(|f| f.path).collect()
 }
