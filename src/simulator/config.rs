@@ -69,6 +69,9 @@ pub(crate) struct Faults {
     pub fail_at_chunk: Option<usize>,
     /// A new job answers 404 to its first M polls.
     pub not_found_polls: usize,
+    /// Just before the Nth valid export request (1-based), someone else
+    /// starts an export of this many days.
+    pub foreign_export_before_trigger: Option<(usize, usize)>,
 }
 
 impl Default for SimulatorConfig {
@@ -303,6 +306,17 @@ impl SimulatorConfig {
     /// polls (the job is listed all along), like an eventually consistent store.
     pub fn not_found_polls(mut self, m: usize) -> Self {
         self.faults.not_found_polls = m;
+        self
+    }
+
+    /// Fault: just before the `n`th valid export request (1-based) is
+    /// answered, someone else starts an export of `days` days ending
+    /// yesterday (as [`Simulator::start_foreign_export`] does), so that
+    /// request meets a running job: `409`, and the foreign job is listed.
+    ///
+    /// [`Simulator::start_foreign_export`]: crate::simulator::Simulator::start_foreign_export
+    pub fn foreign_export_before_trigger(mut self, n: usize, days: usize) -> Self {
+        self.faults.foreign_export_before_trigger = (n > 0).then_some((n, days));
         self
     }
 }

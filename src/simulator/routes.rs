@@ -313,6 +313,7 @@ async fn trigger_export(AxState(state): AxState<Shared>, body: Bytes) -> Respons
         user_ids: req.user_id.unwrap_or_default(),
         company_ids: req.company_id.unwrap_or_default(),
     };
+    state.before_trigger();
     match state.create_job(format, filters, days) {
         Ok(job) => {
             let body = json!({

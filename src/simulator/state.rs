@@ -39,6 +39,8 @@ struct Inner {
     offset: Duration,
     jobs: Vec<Arc<Job>>,
     job_counter: u64,
+    /// Valid export requests seen so far (for the foreign-export fault).
+    triggers: usize,
     api_requests: u64,
     /// URLs signed in an older generation are expired.
     url_generation: u64,
@@ -243,6 +245,21 @@ impl State {
         });
         inner.jobs.push(job.clone());
         Ok(job)
+    }
+
+    /// Counts a valid export request and, if the foreign-export fault
+    /// names this one, starts the foreign job first.
+    pub fn before_trigger(&self) {
+        let n = {
+            let mut inner = lock(&self.inner);
+            inner.triggers += 1;
+            inner.triggers
+        };
+        if let Some((at, days)) = self.config.faults.foreign_export_before_trigger
+            && at == n
+        {
+            let _ = self.create_foreign_job(days);
+        }
     }
 
     /// Starts a job as someone else would (all event types, ndjson) over

@@ -1,5 +1,6 @@
 //! The simulator's knobs for testing a sync offline: a largest range,
-//! late (backdated) events, a foreign running export, job retention.
+//! late (backdated) events, a foreign running export (now, or just
+//! before the Nth trigger), job retention.
 #![cfg(feature = "simulator")]
 
 use std::{collections::BTreeSet, time::Duration};
@@ -112,6 +113,27 @@ async fn a_foreign_export_blocks_triggers_until_it_ends() {
     sim.advance(Duration::from_secs(4 * 3600)); // 1 h pending + 2 chunks
     let mine = trigger(&sim, json!({"from": "2025-03-01", "to": "2025-03-01"})).await;
     assert_ne!(mine, foreign);
+}
+
+#[tokio::test]
+async fn a_foreign_export_starts_just_before_the_named_trigger() {
+    let sim = start(manual_clock().foreign_export_before_trigger(2, 3)).await;
+    let body = json!({"from": "2025-03-01", "to": "2025-03-01"});
+    let first = completed_job(&sim, body.clone()).await;
+    let second = post(&sim, EXPORTS, body.clone()).await;
+    assert_eq!(second.status, StatusCode::CONFLICT, "{}", second.text());
+    let listed = get(&sim, JOBS).await.json();
+    let foreign = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job_id"] != first["job_id"])
+        .expect("the foreign job is listed");
+    assert_eq!(foreign["status"], "pending");
+
+    // Only the named trigger: once the foreign job ends, triggers succeed.
+    sim.advance(Duration::from_secs(4 * 3600));
+    assert_eq!(post(&sim, EXPORTS, body).await.status, StatusCode::CREATED);
 }
 
 #[tokio::test]
