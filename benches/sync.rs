@@ -26,7 +26,7 @@ use common::{ServerSpec, list, median, print_machine, reps, status_kib};
 use userpilot_appex::{
     Client,
     dataset::{DestinationOptions, LandOptions, land_files, open},
-    ext::jobs::WaitPolicy,
+    ext::{jobs::WaitPolicy, sync::LookupRefresh},
     types::ExportFormat,
 };
 
@@ -175,7 +175,7 @@ fn run_variant(variant: &str) {
                     .end(last)
                     .window_days(7)
                     .wait_policy(wait())
-                    .refresh_lookups(false)
+                    .lookups(LookupRefresh::Skip)
                     .run()
                     .await
                     .expect("sync");

@@ -1,7 +1,15 @@
 //! The one request hook: retries, `Retry-After`, and a tracing span around
 //! every operation. Cross-cutting behaviour lives here and nowhere else.
 
-use std::{cell::Cell, time::Duration};
+use std::{
+    cell::Cell,
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 use reqwest::{Method, Response, StatusCode, header::RETRY_AFTER};
@@ -17,6 +25,20 @@ tokio::task_local! {
     /// The status of the last answer seen inside [`super::operation_gate`]; progenitor
     /// drops it when a body fails to decode.
     pub(crate) static LAST_STATUS: Cell<Option<StatusCode>>;
+
+    /// Counts every HTTP request sent inside [`count_requests`]' scope.
+    static REQUESTS_SENT: Arc<AtomicU64>;
+}
+
+/// Runs `work`, adding to `counter` every HTTP request it sends in its
+/// task (API requests, each retry included, and file downloads).
+pub(crate) async fn count_requests<F: Future>(counter: Arc<AtomicU64>, work: F) -> F::Output {
+    REQUESTS_SENT.scope(counter, work).await
+}
+
+/// Counts one request sent, inside a [`count_requests`] scope.
+pub(crate) fn note_request_sent() {
+    let _ = REQUESTS_SENT.try_with(|n| n.fetch_add(1, Ordering::Relaxed));
 }
 
 /// Parses `Retry-After` as delay-seconds or an HTTP date.
@@ -73,6 +95,7 @@ impl ClientHooks<ClientState> for RawClient {
             let mut retries = 0u32;
             loop {
                 // A request whose body cannot be cloned is sent once, as is.
+                note_request_sent();
                 let Some(attempt) = request.try_clone() else {
                     return client.execute(request).await;
                 };

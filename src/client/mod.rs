@@ -16,7 +16,9 @@ use crate::{
     models::ErrorResponse,
 };
 
-pub(crate) use hooks::{describe as describe_transport_error, retry_after};
+pub(crate) use hooks::{
+    count_requests, describe as describe_transport_error, note_request_sent, retry_after,
+};
 #[doc(hidden)]
 pub use ops::JOB_OPERATIONS;
 

@@ -59,6 +59,54 @@ pub trait Destination: fmt::Debug + Send + Sync {
     /// Deletes the object under `key`; deleting a missing object is not an
     /// error.
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<()>>;
+
+    /// The object under `key` with its version (S3: its ETag), for a later
+    /// [`put_if`](Self::put_if); `None` if there is none.
+    ///
+    /// The default (a local directory) has no versions:
+    /// [`Error::InvalidInput`].
+    fn get_versioned<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(Bytes, ObjectVersion)>>> {
+        let _ = key;
+        Box::pin(async move { Err(no_conditional_writes(&self.describe())) })
+    }
+
+    /// Stores `data` under `key` only if `condition` holds, in one request
+    /// the store checks atomically (S3: `If-None-Match: *` or `If-Match`).
+    /// `Ok(Some(version))`: written; `Ok(None)`: the condition did not hold
+    /// and nothing was written.
+    ///
+    /// The default (a local directory, locked with a file lock instead) has
+    /// no conditional writes: [`Error::InvalidInput`].
+    fn put_if<'a>(
+        &'a self,
+        key: &'a str,
+        data: Bytes,
+        condition: &'a PutCondition,
+    ) -> BoxFuture<'a, Result<Option<ObjectVersion>>> {
+        let _ = (key, data, condition);
+        Box::pin(async move { Err(no_conditional_writes(&self.describe())) })
+    }
+}
+
+/// A version of a stored object (S3: its ETag), as
+/// [`Destination::get_versioned`] and [`Destination::put_if`] return it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectVersion(pub String);
+
+/// When [`Destination::put_if`] writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PutCondition {
+    /// Only if no object is stored under the key (a create).
+    Absent,
+    /// Only if the stored object is still this version (a compare-and-swap).
+    Matches(ObjectVersion),
+}
+
+fn no_conditional_writes(describe: &str) -> Error {
+    Error::InvalidInput(format!("{describe} has no conditional writes"))
 }
 
 /// How to open a destination; only S3 destinations use these.

@@ -47,7 +47,9 @@ use arrow_array::RecordBatch;
 use chrono::NaiveDate;
 use futures::Stream;
 
-pub use destination::{Destination, DestinationOptions, ObjectInfo, check_key, open};
+pub use destination::{
+    Destination, DestinationOptions, ObjectInfo, ObjectVersion, PutCondition, check_key, open,
+};
 pub use land::{
     DEDUPE_KEY_COLUMN, DayReport, INSERTED_AT_COLUMN, LandOptions, LandProgress, LandReport,
     ProgressFn, day_key, land_batches, land_files, parse_day_key,

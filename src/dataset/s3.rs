@@ -6,12 +6,15 @@ use std::{fmt, str::FromStr, sync::Arc};
 use bytes::Bytes;
 use futures::{FutureExt, TryStreamExt, future::BoxFuture};
 use object_store::{
-    ObjectStore, ObjectStoreExt, PutPayload,
+    ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion,
     aws::{AmazonS3Builder, AmazonS3ConfigKey},
     path::Path as StorePath,
 };
 
-use super::destination::{Destination, DestinationOptions, ObjectInfo, check_key, check_prefix};
+use super::destination::{
+    Destination, DestinationOptions, ObjectInfo, ObjectVersion, PutCondition, check_key,
+    check_prefix,
+};
 use crate::{Error, Result};
 
 /// `s3://bucket/prefix`: objects are stored under `prefix/`, each replaced
@@ -190,6 +193,60 @@ impl Destination for S3Destination {
             match self.store.delete(&self.path(key)).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
                 Err(e) => Err(self.err("delete", key, e)),
+            }
+        }
+        .boxed()
+    }
+
+    fn get_versioned<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(Bytes, ObjectVersion)>>> {
+        async move {
+            check_key(key)?;
+            match self.store.get(&self.path(key)).await {
+                Ok(got) => {
+                    let version = ObjectVersion(got.meta.e_tag.clone().unwrap_or_default());
+                    let bytes = got.bytes().await.map_err(|e| self.err("get", key, e))?;
+                    Ok(Some((bytes, version)))
+                }
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(self.err("get", key, e)),
+            }
+        }
+        .boxed()
+    }
+
+    fn put_if<'a>(
+        &'a self,
+        key: &'a str,
+        data: Bytes,
+        condition: &'a PutCondition,
+    ) -> BoxFuture<'a, Result<Option<ObjectVersion>>> {
+        async move {
+            check_key(key)?;
+            let mode = match condition {
+                PutCondition::Absent => PutMode::Create,
+                PutCondition::Matches(version) => PutMode::Update(UpdateVersion {
+                    e_tag: Some(version.0.clone()),
+                    version: None,
+                }),
+            };
+            let options = PutOptions {
+                mode,
+                ..PutOptions::default()
+            };
+            match self
+                .store
+                .put_opts(&self.path(key), PutPayload::from(data), options)
+                .await
+            {
+                Ok(put) => Ok(Some(ObjectVersion(put.e_tag.unwrap_or_default()))),
+                Err(
+                    object_store::Error::AlreadyExists { .. }
+                    | object_store::Error::Precondition { .. },
+                ) => Ok(None),
+                Err(e) => Err(self.err("put", key, e)),
             }
         }
         .boxed()

@@ -256,3 +256,71 @@ fn sync_against_appex_simulate_in_its_own_process() {
     assert_eq!(report["complete"], true);
     assert_eq!(report["new_rows"], 60);
 }
+
+#[test]
+fn the_progress_bar_shows_days_windows_and_job_status_on_stderr_and_q_hides_it() {
+    // Jobs of a few 100 ms chunks: the bar has time to draw its messages.
+    let sim = Sim::with(fast().chunk_duration(Duration::from_millis(150)));
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dest(dir.path());
+    let args = [
+        "sync",
+        "--dest",
+        &dest,
+        "--start",
+        "2025-03-01",
+        "--end",
+        "2025-03-04",
+        "--window",
+        "2d",
+        "--no-lookups",
+        "--json",
+    ];
+    let mut cmd = sim.command();
+    cmd.env("APPEX_PROGRESS", "always").args(args);
+    let run = Run::of(cmd).ok();
+    assert!(run.stderr.contains("days"), "the bar: {:?}", run.stderr);
+    assert!(
+        run.stderr.contains("2025-03-01..=2025-03-02: job"),
+        "window and job status: {:?}",
+        run.stderr
+    );
+    assert!(!run.stdout.contains('\u{1b}'), "no escape codes on stdout");
+    assert_eq!(run.json()["days"].as_array().map(Vec::len), Some(4));
+
+    let mut cmd = sim.command();
+    cmd.env("APPEX_PROGRESS", "always").args(args).arg("-q");
+    let quiet = Run::of(cmd).ok();
+    assert!(quiet.stderr.is_empty(), "{:?}", quiet.stderr);
+    assert_eq!(quiet.json()["new_rows"], 0);
+}
+
+#[test]
+fn no_wait_lock_exits_1_while_another_holds_the_destination() {
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dest(dir.path());
+    // Hold the destination's lock as a running sync would.
+    let appex = Path::new(&dest).join("_appex");
+    std::fs::create_dir_all(&appex).unwrap();
+    let held = std::fs::File::create(appex.join(".appex-download.lock")).unwrap();
+    held.try_lock().unwrap();
+    let args = [
+        "sync",
+        "--dest",
+        &dest,
+        "--start",
+        "2025-03-01",
+        "--end",
+        "2025-03-02",
+        "--no-wait-lock",
+    ];
+    let line = sim.appex(&args).fails_with(1);
+    assert!(line.contains("is in use"), "{line}");
+    assert_eq!(sim.sim.request_count(Route::TriggerExport), 0);
+    assert!(state_of(&dest).is_none(), "nothing written");
+
+    drop(held);
+    sim.appex(&args).ok();
+    assert_eq!(state_of(&dest).unwrap()["watermark"], "2025-03-02");
+}

@@ -54,4 +54,7 @@ mod spec_drift;
 mod spec_repairs;
 mod spec_surface;
 mod sync_crash;
+mod sync_lock;
 mod sync_run;
+#[cfg(feature = "s3")]
+mod sync_s3;

@@ -11,7 +11,7 @@ use userpilot_appex::{
     Error,
     ext::{
         export::ExportRequestBuilder,
-        sync::{JobSource, SyncProgress, SyncState, Window},
+        sync::{JobSource, LookupRefresh, SyncProgress, SyncState, Window},
     },
     models::LookupKind,
     simulator::Route,
@@ -82,7 +82,7 @@ async fn a_sync_ends_by_replacing_every_lookup_table_and_the_views() {
     let sim = start(fast()).await;
     let dir = tempfile::tempdir().unwrap();
     let report = sync(&sim, dir.path(), 1, 2)
-        .refresh_lookups(true)
+        .lookups(LookupRefresh::Refresh)
         .run()
         .await
         .unwrap();
@@ -108,6 +108,14 @@ async fn a_sync_ends_by_replacing_every_lookup_table_and_the_views() {
             "{kind:?} was fetched"
         );
     }
+    // Every request the simulator saw (trigger, polls, file downloads,
+    // every lookup page) is counted.
+    let seen = sim.requests();
+    assert!(
+        seen.iter()
+            .any(|r| r.route == Route::from(LookupKind::ALL[0]))
+    );
+    assert_eq!(report.requests, seen.len() as u64, "{seen:#?}");
 }
 
 #[tokio::test]

@@ -329,6 +329,12 @@ pub struct SyncArgs {
     /// Accept filters other than the ones the copy was made with.
     #[arg(long)]
     pub reset: bool,
+    /// Leave the lookup tables as they are (refreshed at the end by default).
+    #[arg(long)]
+    pub no_lookups: bool,
+    /// Endpoint of an S3-compatible store (MinIO, R2…) for an s3:// --dest.
+    #[arg(long, value_name = "URL", global = true)]
+    pub s3_endpoint: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -391,6 +391,7 @@ impl<'c, 'a> FileFetch<'c, 'a> {
         }
         let from = self.part.have();
         tracing::debug!(file = %self.planned.filename, url = %self.url, from, "requesting");
+        crate::client::note_request_sent();
         let sent = tokio::select! {
             sent = tokio::time::timeout(self.ctx.stall, request.send()) => sent,
             () = self.ctx.stop_requested() => return Ok(Outcome::Interrupted),

@@ -5,9 +5,10 @@ use std::{fmt, path::PathBuf, sync::Arc, time::Duration};
 
 use chrono::NaiveDate;
 
-use super::{SyncPlan, SyncProgress, SyncReport, run};
+use super::{SyncPlan, SyncProgress, SyncReport, lock, run};
 use crate::{
     Client,
+    dataset::DestinationOptions,
     error::Result,
     ext::{download::LockPolicy, export::ExportRequestBuilder, jobs::WaitPolicy},
 };
@@ -46,6 +47,18 @@ impl Checkpoint {
     ];
 }
 
+/// Whether a sync refreshes the lookup tables at its end
+/// ([`SyncRun::lookups`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LookupRefresh {
+    /// Replace every lookup table with a fresh snapshot, then the views
+    /// (default).
+    #[default]
+    Refresh,
+    /// Leave the lookup tables as they are (`--no-lookups`).
+    Skip,
+}
+
 pub(super) type ProgressFn = Box<dyn FnMut(&SyncProgress) + Send>;
 pub(super) type CheckpointFn = Arc<dyn Fn(Checkpoint) -> bool + Send + Sync>;
 
@@ -54,6 +67,7 @@ pub(super) type CheckpointFn = Arc<dyn Fn(Checkpoint) -> bool + Send + Sync>;
 pub struct SyncRun {
     pub(super) client: Client,
     pub(super) destination: String,
+    pub(super) destination_options: DestinationOptions,
     pub(super) start: Option<NaiveDate>,
     pub(super) end: Option<NaiveDate>,
     pub(super) window_days: u32,
@@ -62,8 +76,9 @@ pub struct SyncRun {
     pub(super) wait: WaitPolicy,
     pub(super) max_wait_other: Duration,
     pub(super) lock_policy: LockPolicy,
+    pub(super) lock_expiry: Duration,
     pub(super) reset: bool,
-    pub(super) refresh_lookups: bool,
+    pub(super) lookups: LookupRefresh,
     pub(super) staging: Option<PathBuf>,
     pub(super) progress: Option<ProgressFn>,
     pub(super) checkpoint: Option<CheckpointFn>,
@@ -91,6 +106,7 @@ impl Client {
         SyncRun {
             client: self.clone(),
             destination: destination.into(),
+            destination_options: DestinationOptions::default(),
             start: None,
             end: None,
             window_days: 7,
@@ -99,8 +115,9 @@ impl Client {
             wait: WaitPolicy::default(),
             max_wait_other: Duration::from_secs(30 * 60),
             lock_policy: LockPolicy::default(),
+            lock_expiry: lock::DEFAULT_EXPIRY,
             reset: false,
-            refresh_lookups: true,
+            lookups: LookupRefresh::default(),
             staging: None,
             progress: None,
             checkpoint: None,
@@ -156,13 +173,32 @@ impl SyncRun {
         self
     }
 
-    /// What to do when another sync holds a local destination's lock:
-    /// wait for it (default) or fail at once with
-    /// [`Error::DirectoryBusy`](crate::Error::DirectoryBusy). The same rules
-    /// as the downloader's directory lock: an advisory lock released when
-    /// the run ends or its process dies.
+    /// How an S3 destination is reached: endpoint and settings over the
+    /// `AWS_*` variables (default: the variables alone). A local
+    /// destination ignores them.
+    pub fn destination_options(mut self, options: DestinationOptions) -> Self {
+        self.destination_options = options;
+        self
+    }
+
+    /// What to do when another sync holds the destination's lock: wait
+    /// for it (default) or fail at once with
+    /// [`Error::DirectoryBusy`](crate::Error::DirectoryBusy), the
+    /// downloader's rules. A local destination is locked with the
+    /// downloader's advisory lock on its `_appex/` (released when the run
+    /// ends or its process dies); an S3 destination with the lock object
+    /// `_appex/lock.json` (see [`lock_expiry`](Self::lock_expiry)).
     pub fn lock_policy(mut self, policy: LockPolicy) -> Self {
         self.lock_policy = policy;
+        self
+    }
+
+    /// How long an S3 destination's lock object lives without a refresh
+    /// (default 10 minutes). The running sync refreshes it every third of
+    /// this; a lock past its expiry (its holder died) is taken over by the
+    /// next sync. Hosts' clocks must agree to well within it.
+    pub fn lock_expiry(mut self, expiry: Duration) -> Self {
+        self.lock_expiry = expiry.max(Duration::from_millis(300));
         self
     }
 
@@ -173,9 +209,10 @@ impl SyncRun {
         self
     }
 
-    /// Whether to refresh the lookup tables at the end (default `true`).
-    pub fn refresh_lookups(mut self, refresh: bool) -> Self {
-        self.refresh_lookups = refresh;
+    /// Whether the lookup tables are refreshed at the end (default
+    /// [`LookupRefresh::Refresh`]).
+    pub fn lookups(mut self, lookups: LookupRefresh) -> Self {
+        self.lookups = lookups;
         self
     }
 

@@ -53,9 +53,11 @@
 //!   [`SyncRun::max_wait_other`]), then this window is triggered.
 //! - **Other filters than the copy was made with**: refused
 //!   ([`Error::InvalidInput`](crate::Error::InvalidInput)) unless [`SyncRun::reset`].
-//! - **Two syncs on one local destination**: the second waits for the
-//!   first's lock or is refused, as [`SyncRun::lock_policy`] says. (An S3
-//!   destination has no lock: run one sync per prefix.)
+//! - **Two syncs on one destination**: the second waits for the first's
+//!   lock or is refused, as [`SyncRun::lock_policy`] says: the downloader's
+//!   file lock on a local destination's `_appex/`, the lock object
+//!   [`LOCK_KEY`] (created with a conditional PUT, refreshed while the run
+//!   lasts, taken over once expired) on S3.
 //!
 //! What the crate assumes about the API: `from` and `to` are sent as dates
 //! and `to`'s day is included; the range filters on `inserted_at`; events
@@ -63,6 +65,8 @@
 
 #[cfg(feature = "dataset")]
 mod builder;
+#[cfg(feature = "dataset")]
+mod lock;
 mod plan;
 mod report;
 #[cfg(feature = "dataset")]
@@ -70,7 +74,9 @@ mod run;
 mod state;
 
 #[cfg(feature = "dataset")]
-pub use builder::{Checkpoint, SyncRun};
+pub use builder::{Checkpoint, LookupRefresh, SyncRun};
+#[cfg(feature = "dataset")]
+pub use lock::LOCK_KEY;
 
 pub use plan::{SyncPlan, Window};
 pub use report::{DayReport, JobSource, SyncProgress, SyncReport, WindowReport};

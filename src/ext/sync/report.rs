@@ -35,8 +35,9 @@ pub struct SyncReport {
     pub duplicates_dropped: u64,
     /// Exports triggered (a resumed in-flight job is not one).
     pub exports_triggered: u32,
-    /// API requests the windows made: triggers, job polls, job lists and
-    /// file downloads (the lookup refresh is not counted).
+    /// HTTP requests the run sent to the API and its file host: triggers,
+    /// job polls and lists, file downloads and the lookup refresh, each
+    /// retry counted (the destination's own requests are not).
     pub requests: u64,
     /// The window size (days) in force at the end.
     pub window_days: u32,
@@ -121,6 +122,12 @@ pub enum SyncProgress {
         status: String,
         /// Its progress, 0 to 1, when known.
         fraction: Option<f64>,
+    },
+    /// Another sync holds the destination's lock; this one waits for it
+    /// ([`LockPolicy::Wait`](crate::ext::download::LockPolicy::Wait)).
+    WaitingForLock {
+        /// Who holds it: the lock, and the holder as it recorded itself.
+        holder: String,
     },
     /// Someone else's export is running; the sync waits for it to end.
     WaitingForOther {

@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 use tokio::{sync::Notify, time::Instant};
 
 use super::{
-    Checkpoint, SyncRun,
+    Checkpoint, LookupRefresh, SyncRun,
+    lock::{Acquire, SyncLock},
     plan::{SyncPlan, Window, halve},
     report::{DayReport, JobSource, SyncProgress, SyncReport, WindowReport},
     state::{InFlight, RunRecord, STATE_KEY, SyncState, filters_hash, request_hash},
@@ -25,7 +26,7 @@ use crate::{
     dataset::{self, Destination, DestinationOptions, LandOptions},
     error::{Error, Result},
     ext::{
-        download::{DirectoryLock, Durability, ProgressEvent},
+        download::{Durability, ProgressEvent},
         export::ConflictPolicy,
         jobs::WaitPolicy,
     },
@@ -43,10 +44,16 @@ impl SyncState {
     /// Reading changes nothing: a local directory that does not exist is
     /// not created (its state is empty).
     pub async fn load(destination: &str) -> Result<SyncState> {
+        Self::load_with(destination, &DestinationOptions::default()).await
+    }
+
+    /// [`load`](Self::load), reaching an S3 destination with `options`
+    /// (endpoint, settings) over the `AWS_*` variables.
+    pub async fn load_with(destination: &str, options: &DestinationOptions) -> Result<SyncState> {
         if local_root(destination).is_some_and(|root| !root.exists()) {
             return Ok(SyncState::empty());
         }
-        let dest = dataset::open(destination, &DestinationOptions::default())?;
+        let dest = dataset::open(destination, options)?;
         load_state(dest.as_ref()).await
     }
 }
@@ -120,7 +127,7 @@ fn days_and_template(sync: &SyncRun) -> Result<(NaiveDate, NaiveDate, ExportRequ
 /// The plan, from the state as it is; creates and writes nothing.
 pub(super) async fn plan(sync: &SyncRun) -> Result<SyncPlan> {
     let (start, end, template) = days_and_template(sync)?;
-    let state = SyncState::load(&sync.destination).await?;
+    let state = SyncState::load_with(&sync.destination, &sync.destination_options).await?;
     Ok(checked(sync, state, start, end, template)?.2)
 }
 
@@ -134,8 +141,9 @@ fn window_request(template: &ExportRequest, window: Window) -> ExportRequest {
 }
 
 /// Everything one run carries from window to window.
-struct Runner {
+struct Runner<'a> {
     client: Client,
+    lock: &'a SyncLock,
     dest: Arc<dyn Destination>,
     state: SyncState,
     template: ExportRequest,
@@ -158,23 +166,40 @@ enum WindowEnd {
 pub(super) async fn run(mut sync: SyncRun) -> Result<SyncReport> {
     let started = Instant::now();
     let started_at = Utc::now();
-    let (start, end, template) = days_and_template(&sync)?;
-    let dest = dataset::open(&sync.destination, &DestinationOptions::default())?;
-    // Held until the run ends (or its process dies): the state is read
-    // and written by one run at a time.
-    let _lock = match local_root(&sync.destination) {
-        Some(root) => {
-            let dir = root.join("_appex");
-            tokio::fs::create_dir_all(&dir)
-                .await
-                .map_err(|source| Error::Io {
-                    path: dir.clone(),
-                    source,
-                })?;
-            Some(DirectoryLock::acquire(&dir, sync.lock_policy).await?)
+    days_and_template(&sync)?;
+    let dest = dataset::open(&sync.destination, &sync.destination_options)?;
+    // Held until the run ends: the state is read and written by one run
+    // at a time.
+    let root = local_root(&sync.destination);
+    let lock = Acquire {
+        dest: &dest,
+        local: root.as_deref(),
+        policy: sync.lock_policy,
+        expiry: sync.lock_expiry,
+        wait: &sync.wait,
+    }
+    .run(|holder| {
+        if let Some(callback) = sync.progress.as_mut() {
+            callback(&SyncProgress::WaitingForLock { holder });
         }
-        None => None,
-    };
+    })
+    .await?;
+    let result = locked(sync, dest, &lock, started, started_at).await;
+    let released = lock.release().await;
+    let report = result?;
+    released?;
+    Ok(report)
+}
+
+/// The run, once the destination is locked.
+async fn locked(
+    mut sync: SyncRun,
+    dest: Arc<dyn Destination>,
+    lock: &SyncLock,
+    started: Instant,
+    started_at: chrono::DateTime<Utc>,
+) -> Result<SyncReport> {
+    let (start, end, template) = days_and_template(&sync)?;
     let state = load_state(dest.as_ref()).await?;
     let (state, template, plan) = checked(&sync, state, start, end, template)?;
     let staging = match sync.staging.take() {
@@ -183,6 +208,7 @@ pub(super) async fn run(mut sync: SyncRun) -> Result<SyncReport> {
     };
     let mut runner = Runner {
         client: sync.client.clone(),
+        lock,
         dest,
         state,
         template,
@@ -210,7 +236,9 @@ pub(super) async fn run(mut sync: SyncRun) -> Result<SyncReport> {
     if let Some(job) = &resume {
         cursor = Some(job.window.first);
     }
-    let result: Result<()> = async {
+    let requests = runner.requests.clone();
+    let lookups = sync.lookups;
+    let result: Result<()> = crate::client::count_requests(requests, async {
         while let Some(first) = cursor {
             let window = match &resume {
                 Some(job) => job.window,
@@ -235,13 +263,12 @@ pub(super) async fn run(mut sync: SyncRun) -> Result<SyncReport> {
                 }
             }
         }
+        if lookups == LookupRefresh::Refresh {
+            runner.refresh_lookups().await?;
+        }
         Ok(())
-    }
+    })
     .await;
-    let result = match result {
-        Ok(()) if sync.refresh_lookups => runner.refresh_lookups().await,
-        other => other,
-    };
     let error = match result {
         Ok(()) => {
             runner.finish(started, started_at, true).await?;
@@ -303,7 +330,13 @@ fn is_range_refusal(error: &Error) -> bool {
         || mentions(&failure.body_excerpt)
 }
 
-impl Runner {
+impl Runner<'_> {
+    /// Saves the state, if the lock is still this run's.
+    async fn save(&self) -> Result<()> {
+        self.lock.check()?;
+        save_state(self.dest.as_ref(), &self.state).await
+    }
+
     fn emit(&self, event: SyncProgress) {
         if let Ok(mut guard) = self.progress.lock()
             && let Some(callback) = guard.as_mut()
@@ -344,7 +377,7 @@ impl Runner {
                         request_hash: hash,
                         triggered_at: at,
                     });
-                    save_state(self.dest.as_ref(), &self.state).await?;
+                    self.save().await?;
                     self.checkpoint(Checkpoint::AfterTrigger)?;
                     (id, JobSource::Triggered, at)
                 }
@@ -435,7 +468,7 @@ impl Runner {
         self.state.advance(window.last);
         self.state.in_flight = None;
         self.state.window_days = Some(window_days.max(window.days()).min(window_days));
-        save_state(self.dest.as_ref(), &self.state).await?;
+        self.save().await?;
         self.checkpoint(Checkpoint::AfterStateWrite)?;
         if let Err(error) = tokio::fs::remove_dir_all(&dir).await
             && error.kind() != std::io::ErrorKind::NotFound
@@ -455,7 +488,6 @@ impl Runner {
     /// not triggered again); `None` when it is gone (`404`, past the job
     /// retention) or failed, and the window must be triggered again.
     async fn resume(&mut self, job: &InFlight) -> Result<Option<(String, chrono::DateTime<Utc>)>> {
-        self.requests.fetch_add(1, Ordering::Relaxed);
         match self.client.get_job(&job.job_id).await {
             Ok(found) if found.status() == JobStatus::Failed => Ok(None),
             Ok(_) => Ok(Some((job.job_id.clone(), job.triggered_at))),
@@ -469,7 +501,6 @@ impl Runner {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            self.requests.fetch_add(1, Ordering::Relaxed);
             let error = match self
                 .client
                 .trigger_export_with_conflict_policy(request, &ConflictPolicy::Fail, &self.wait)
@@ -482,7 +513,6 @@ impl Runner {
                 Err(error @ Error::Conflict(_)) if attempts < 4 => error,
                 Err(error) => return Err(error),
             };
-            self.requests.fetch_add(1, Ordering::Relaxed);
             let running = self
                 .client
                 .list_jobs()
@@ -509,14 +539,7 @@ impl Runner {
             });
             let policy = self.wait.clone().with_max_wait(self.max_wait_other);
             let poller = self.client.job(&other).wait_policy(policy).poller();
-            let requests = self.requests.clone();
-            match poller
-                .on_progress(move |_| {
-                    requests.fetch_add(1, Ordering::Relaxed);
-                })
-                .wait()
-                .await
-            {
+            match poller.wait().await {
                 Ok(_) | Err(Error::JobFailed { .. }) | Err(Error::NotFound(_)) => {}
                 Err(Error::WaitTimeout { .. }) => return Err(error),
                 Err(other_error) => return Err(other_error),
@@ -530,7 +553,6 @@ impl Runner {
         let stopped = Arc::new(AtomicBool::new(false));
         let hook = self.checkpoint.clone();
         let progress = self.progress.clone();
-        let requests = self.requests.clone();
         let (stop_tx, stopped_tx) = (stop.clone(), stopped.clone());
         let poller = self
             .client
@@ -538,7 +560,6 @@ impl Runner {
             .wait_policy(self.wait.clone())
             .poller()
             .on_progress(move |update| {
-                requests.fetch_add(1, Ordering::Relaxed);
                 if let Ok(mut guard) = progress.lock()
                     && let Some(callback) = guard.as_mut()
                 {
@@ -558,7 +579,6 @@ impl Runner {
                     stop_tx.notify_one();
                 }
             });
-        self.requests.fetch_add(1, Ordering::Relaxed);
         let job = tokio::select! {
             biased;
             _ = stop.notified() => return Err(injected(Checkpoint::MidWait)),
@@ -577,15 +597,11 @@ impl Runner {
         let stopped = Arc::new(AtomicBool::new(false));
         let hook = self.checkpoint.clone();
         let (stop_tx, stopped_tx) = (stop.clone(), stopped.clone());
-        let requests = self.requests.clone();
         let download = self
             .client
             .download(job, dir)
             .durability(Durability::None)
             .on_progress(move |p| {
-                if p.event == ProgressEvent::Started {
-                    requests.fetch_add(1, Ordering::Relaxed);
-                }
                 if p.event == ProgressEvent::Data
                     && !stopped_tx.load(Ordering::Relaxed)
                     && hook
@@ -634,7 +650,7 @@ impl Runner {
             finished_at: Utc::now(),
             complete,
         });
-        save_state(self.dest.as_ref(), &self.state).await?;
+        self.save().await?;
         self.report.complete = complete;
         self.report.watermark = self.state.watermark;
         self.report.requests = self.requests.load(Ordering::Relaxed);

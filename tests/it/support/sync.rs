@@ -1,13 +1,22 @@
 //! Shared by the `sync_*` tests: a fast simulator, a client with quick
 //! polling, the rows a dataset holds, and the rows one export returns.
 
-use std::{collections::BTreeMap, fs, path::Path, time::Duration};
+use std::{
+    collections::BTreeMap,
+    fs,
+    path::Path,
+    sync::{Arc, Condvar, Mutex},
+    time::Duration,
+};
 
 use chrono::NaiveDate;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use userpilot_appex::{
     Client,
-    ext::{jobs::WaitPolicy, sync::SyncRun},
+    ext::{
+        jobs::WaitPolicy,
+        sync::{Checkpoint, LookupRefresh, SyncRun},
+    },
     simulator::{Simulator, SimulatorConfig},
     types::ExportFormat,
 };
@@ -54,15 +63,14 @@ pub fn sync(sim: &Simulator, dir: &Path, first: u32, last: u32) -> SyncRun {
         .start(day(first))
         .end(day(last))
         .wait_policy(quick_wait())
-        .refresh_lookups(false)
+        .lookups(LookupRefresh::Skip)
 }
 
 /// The `internal_event_id`s of each day file of the dataset in `dir`,
 /// sorted, duplicates kept (so a duplicate shows as two equal ids).
 pub fn dataset_rows(dir: &Path) -> BTreeMap<NaiveDate, Vec<String>> {
     let mut out = BTreeMap::new();
-    let events = dir.join("events");
-    let Ok(entries) = fs::read_dir(&events) else {
+    let Ok(entries) = fs::read_dir(dir.join("events")) else {
         return out;
     };
     for entry in entries {
@@ -72,37 +80,87 @@ pub fn dataset_rows(dir: &Path) -> BTreeMap<NaiveDate, Vec<String>> {
             continue;
         };
         let day = NaiveDate::parse_from_str(day, "%Y-%m-%d").expect("dt=YYYY-MM-DD");
-        let file = fs::File::open(entry.path().join("events.parquet")).expect("day file");
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .expect("parquet")
-            .build()
-            .expect("reader");
-        let mut ids = Vec::new();
-        for batch in reader {
-            let batch = batch.expect("batch");
-            let column = batch
-                .column_by_name("internal_event_id")
-                .expect("internal_event_id column");
-            let strings = arrow_array::cast::AsArray::as_string_opt::<i32>(column.as_ref())
-                .map(|a| {
-                    a.iter()
-                        .map(|v| v.unwrap_or_default().to_string())
-                        .collect::<Vec<_>>()
-                })
-                .or_else(|| {
-                    arrow_array::cast::AsArray::as_string_view_opt(column.as_ref()).map(|a| {
-                        a.iter()
-                            .map(|v| v.unwrap_or_default().to_string())
-                            .collect()
-                    })
-                })
-                .expect("a text column");
-            ids.extend(strings);
-        }
-        ids.sort();
-        out.insert(day, ids);
+        let bytes = fs::read(entry.path().join("events.parquet")).expect("day file");
+        out.insert(day, parquet_ids(bytes.into()));
     }
     out
+}
+
+/// The `internal_event_id`s of one day file, sorted, duplicates kept.
+pub fn parquet_ids(file: bytes::Bytes) -> Vec<String> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("parquet")
+        .build()
+        .expect("reader");
+    let mut ids = Vec::new();
+    for batch in reader {
+        let batch = batch.expect("batch");
+        let column = batch
+            .column_by_name("internal_event_id")
+            .expect("internal_event_id column");
+        let text = |v: Option<&str>| v.unwrap_or_default().to_string();
+        match arrow_array::cast::AsArray::as_string_opt::<i32>(column.as_ref()) {
+            Some(a) => ids.extend(a.iter().map(text)),
+            None => ids.extend(
+                arrow_array::cast::AsArray::as_string_view_opt(column.as_ref())
+                    .expect("a text column")
+                    .iter()
+                    .map(text),
+            ),
+        }
+    }
+    ids.sort();
+    ids
+}
+
+/// Holds a sync at a checkpoint until [`open`](Gate::open)ed: the run that
+/// reaches it blocks there (holding its destination's lock) while the test
+/// does something else; no sleep, no race. Needs a multi-thread runtime.
+#[derive(Clone, Default)]
+pub struct Gate(Arc<(Mutex<(bool, bool)>, Condvar)>);
+
+impl Gate {
+    /// A checkpoint hook that holds the run the first time it reaches `at`.
+    pub fn at(&self, at: Checkpoint) -> impl Fn(Checkpoint) -> bool + Send + Sync + 'static {
+        let gate = self.clone();
+        move |reached| {
+            if reached == at {
+                // `block_in_place`: the tasks queued on this worker (the
+                // lock's heartbeat) move to another thread meanwhile.
+                tokio::task::block_in_place(|| {
+                    let (state, changed) = &*gate.0;
+                    let mut s = state.lock().unwrap();
+                    s.0 = true;
+                    changed.notify_all();
+                    while !s.1 {
+                        s = changed.wait(s).unwrap();
+                    }
+                });
+            }
+            false
+        }
+    }
+
+    /// Waits until a run is held at the gate.
+    pub async fn reached(&self) {
+        let gate = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let (state, changed) = &*gate.0;
+            let mut s = state.lock().unwrap();
+            while !s.0 {
+                s = changed.wait(s).unwrap();
+            }
+        })
+        .await
+        .unwrap();
+    }
+
+    /// Lets the held run (and any later one) go on.
+    pub fn open(&self) {
+        let (state, changed) = &*self.0;
+        state.lock().unwrap().1 = true;
+        changed.notify_all();
+    }
 }
 
 /// Whether any day holds an id twice.

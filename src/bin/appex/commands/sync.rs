@@ -7,10 +7,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use userpilot_appex::{
     Client, Error,
+    dataset::DestinationOptions,
     ext::{
         download::LockPolicy,
         export::ExportRequestBuilder,
-        sync::{SyncPlan, SyncProgress, SyncReport, SyncState},
+        sync::{LookupRefresh, SyncPlan, SyncProgress, SyncReport, SyncState},
     },
 };
 
@@ -21,8 +22,12 @@ use crate::{
 };
 
 pub async fn run(ctx: &Invocation, args: SyncArgs) -> Result<(), CliError> {
+    let options = DestinationOptions {
+        s3_endpoint: args.s3_endpoint.clone(),
+        ..DestinationOptions::default()
+    };
     if let Some(SyncCommand::Status { dest }) = &args.command {
-        return status(ctx, dest).await;
+        return status(ctx, dest, &options).await;
     }
     let (Some(dest), Some(start)) = (args.dest.clone(), args.start) else {
         return Err(CliError::Usage("sync needs --dest and --start".into()));
@@ -59,7 +64,11 @@ pub async fn run(ctx: &Invocation, args: SyncArgs) -> Result<(), CliError> {
         .filters(filters)
         .wait_policy(jobs::wait_policy(args.max_wait))
         .max_wait_other(Duration::from_secs(args.max_wait.unwrap_or(30 * 60)))
-        .reset(args.reset);
+        .reset(args.reset)
+        .destination_options(options);
+    if args.no_lookups {
+        sync = sync.lookups(LookupRefresh::Skip);
+    }
     if let Some(end) = args.end {
         sync = sync.end(end);
     }
@@ -116,6 +125,9 @@ fn show(bar: &ProgressBar, event: &SyncProgress) {
             Some(f) => format!("{window}: job {status} {:.0}%", f * 100.0),
             None => format!("{window}: job {status}"),
         }),
+        SyncProgress::WaitingForLock { holder } => {
+            bar.set_message(format!("waiting: the destination is locked by {holder}"))
+        }
         SyncProgress::WaitingForOther { job_id } => bar.set_message(format!(
             "another export ({}) is running; waiting for it",
             short(job_id)
@@ -214,8 +226,12 @@ struct DayOut {
     unsettled: bool,
 }
 
-async fn status(ctx: &Invocation, dest: &str) -> Result<(), CliError> {
-    let state = SyncState::load(dest).await?;
+async fn status(
+    ctx: &Invocation,
+    dest: &str,
+    options: &DestinationOptions,
+) -> Result<(), CliError> {
+    let state = SyncState::load_with(dest, options).await?;
     let days: Vec<DayOut> = state
         .days
         .iter()
