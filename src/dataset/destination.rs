@@ -65,31 +65,30 @@ pub trait Destination: fmt::Debug + Send + Sync {
     ///
     /// The default (a local directory) has no versions:
     /// [`Error::InvalidInput`].
-    fn get_versioned<'a>(
-        &'a self,
-        key: &'a str,
-    ) -> BoxFuture<'a, Result<Option<(Bytes, ObjectVersion)>>> {
+    fn get_versioned<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Versioned>> {
         let _ = key;
         Box::pin(async move { Err(no_conditional_writes(&self.describe())) })
     }
 
-    /// Stores `data` under `key` only if `condition` holds, in one request
-    /// the store checks atomically (S3: `If-None-Match: *` or `If-Match`).
+    /// Stores `data` under `key` only if `when` holds, in one request the
+    /// store checks atomically (S3: `If-None-Match: *` or `If-Match`).
     /// `Ok(Some(version))`: written; `Ok(None)`: the condition did not hold
     /// and nothing was written.
     ///
     /// The default (a local directory, locked with a file lock instead) has
     /// no conditional writes: [`Error::InvalidInput`].
-    fn put_if<'a>(
-        &'a self,
-        key: &'a str,
-        data: Bytes,
-        condition: &'a PutCondition,
-    ) -> BoxFuture<'a, Result<Option<ObjectVersion>>> {
-        let _ = (key, data, condition);
+    fn put_if<'a>(&'a self, key: &'a str, data: Bytes, when: PutCondition) -> PutIf<'a> {
+        let _ = (key, data, when);
         Box::pin(async move { Err(no_conditional_writes(&self.describe())) })
     }
 }
+
+/// What [`Destination::get_versioned`] finds: the object and its version.
+pub type Versioned = Option<(Bytes, ObjectVersion)>;
+
+/// What [`Destination::put_if`] returns: the version written, or `None`
+/// when the condition did not hold.
+pub type PutIf<'a> = BoxFuture<'a, Result<Option<ObjectVersion>>>;
 
 /// A version of a stored object (S3: its ETag), as
 /// [`Destination::get_versioned`] and [`Destination::put_if`] return it.

@@ -48,7 +48,8 @@ use chrono::NaiveDate;
 use futures::Stream;
 
 pub use destination::{
-    Destination, DestinationOptions, ObjectInfo, ObjectVersion, PutCondition, check_key, open,
+    Destination, DestinationOptions, ObjectInfo, ObjectVersion, PutCondition, PutIf, Versioned,
+    check_key, open,
 };
 pub use land::{
     DEDUPE_KEY_COLUMN, DayReport, INSERTED_AT_COLUMN, LandOptions, LandProgress, LandReport,

@@ -12,8 +12,8 @@ use object_store::{
 };
 
 use super::destination::{
-    Destination, DestinationOptions, ObjectInfo, ObjectVersion, PutCondition, check_key,
-    check_prefix,
+    Destination, DestinationOptions, ObjectInfo, ObjectVersion, PutCondition, PutIf, Versioned,
+    check_key, check_prefix,
 };
 use crate::{Error, Result};
 
@@ -198,10 +198,7 @@ impl Destination for S3Destination {
         .boxed()
     }
 
-    fn get_versioned<'a>(
-        &'a self,
-        key: &'a str,
-    ) -> BoxFuture<'a, Result<Option<(Bytes, ObjectVersion)>>> {
+    fn get_versioned<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Versioned>> {
         async move {
             check_key(key)?;
             match self.store.get(&self.path(key)).await {
@@ -217,18 +214,13 @@ impl Destination for S3Destination {
         .boxed()
     }
 
-    fn put_if<'a>(
-        &'a self,
-        key: &'a str,
-        data: Bytes,
-        condition: &'a PutCondition,
-    ) -> BoxFuture<'a, Result<Option<ObjectVersion>>> {
+    fn put_if<'a>(&'a self, key: &'a str, data: Bytes, when: PutCondition) -> PutIf<'a> {
         async move {
             check_key(key)?;
-            let mode = match condition {
+            let mode = match when {
                 PutCondition::Absent => PutMode::Create,
                 PutCondition::Matches(version) => PutMode::Update(UpdateVersion {
-                    e_tag: Some(version.0.clone()),
+                    e_tag: Some(version.0),
                     version: None,
                 }),
             };

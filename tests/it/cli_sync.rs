@@ -3,7 +3,6 @@
 #![cfg(feature = "cli")]
 
 use std::{
-    io::{BufRead, BufReader},
     path::Path,
     process::{Child, Stdio},
     time::Duration,
@@ -14,8 +13,20 @@ use userpilot_appex::simulator::Route;
 
 use crate::support::cli::{Run, SECRET_KEY, Sim, appex_cmd, fast};
 
-fn dest(dir: &Path) -> String {
-    dir.join("copy").to_str().unwrap().to_string()
+/// A temporary directory (removed on drop) and a destination in it.
+fn fresh_dest() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("copy").to_str().unwrap().to_string();
+    (dir, dest)
+}
+
+/// `sync --dest DEST` and the words of `rest`.
+fn sync_args(dest: &str, rest: &str) -> Vec<String> {
+    ["sync", "--dest", dest]
+        .into_iter()
+        .chain(rest.split_whitespace())
+        .map(String::from)
+        .collect()
 }
 
 fn state_of(dest: &str) -> Option<Value> {
@@ -26,21 +37,12 @@ fn state_of(dest: &str) -> Option<Value> {
 #[test]
 fn dry_run_prints_the_plan_and_triggers_nothing() {
     let sim = Sim::start();
-    let dir = tempfile::tempdir().unwrap();
-    let dest = dest(dir.path());
+    let (_dir, dest) = fresh_dest();
     let run = sim
-        .appex(&[
-            "sync",
-            "--dest",
+        .appex(&sync_args(
             &dest,
-            "--start",
-            "2025-03-01",
-            "--end",
-            "2025-03-10",
-            "--window",
-            "4d",
-            "--dry-run",
-        ])
+            "--start 2025-03-01 --end 2025-03-10 --window 4d --dry-run",
+        ))
         .ok();
     assert!(
         run.stdout
@@ -64,17 +66,10 @@ fn dry_run_prints_the_plan_and_triggers_nothing() {
     assert!(state_of(&dest).is_none(), "no state written");
 
     let json = sim
-        .appex(&[
-            "sync",
-            "--dest",
+        .appex(&sync_args(
             &dest,
-            "--start",
-            "2025-03-01",
-            "--end",
-            "2025-03-10",
-            "--dry-run",
-            "--json",
-        ])
+            "--start 2025-03-01 --end 2025-03-10 --dry-run --json",
+        ))
         .ok()
         .json();
     assert_eq!(json["windows"].as_array().unwrap().len(), 2);
@@ -84,19 +79,8 @@ fn dry_run_prints_the_plan_and_triggers_nothing() {
 #[test]
 fn sync_lands_the_days_then_a_second_run_adds_nothing_and_status_shows_them() {
     let sim = Sim::start();
-    let dir = tempfile::tempdir().unwrap();
-    let dest = dest(dir.path());
-    let args = [
-        "sync",
-        "--dest",
-        &dest,
-        "--start",
-        "2025-03-01",
-        "--end",
-        "2025-03-05",
-        "--json",
-        "-q",
-    ];
+    let (_dir, dest) = fresh_dest();
+    let args = sync_args(&dest, "--start 2025-03-01 --end 2025-03-05 --json -q");
     let first = sim.appex(&args).ok().json();
     assert_eq!(first["complete"], true);
     assert_eq!(first["days"].as_array().unwrap().len(), 5);
@@ -140,23 +124,11 @@ fn sync_lands_the_days_then_a_second_run_adds_nothing_and_status_shows_them() {
 #[test]
 fn a_sync_stopped_after_committed_windows_exits_8_and_the_next_run_finishes() {
     let sim = Sim::with(fast().foreign_export_before_trigger(2, 365));
-    let dir = tempfile::tempdir().unwrap();
-    let dest = dest(dir.path());
-    let args = [
-        "sync",
-        "--dest",
+    let (_dir, dest) = fresh_dest();
+    let args = sync_args(
         &dest,
-        "--start",
-        "2025-03-01",
-        "--end",
-        "2025-03-06",
-        "--window",
-        "2d",
-        "--lookback",
-        "0d",
-        "--max-wait",
-        "1",
-    ];
+        "--start 2025-03-01 --end 2025-03-06 --window 2d --lookback 0d --max-wait 1",
+    );
     // Between the first window's commit and the second's trigger, someone
     // starts a long export (365 days × 20 ms) that outlasts --max-wait.
     let run = sim.appex(&args);
@@ -177,43 +149,24 @@ fn a_sync_stopped_after_committed_windows_exits_8_and_the_next_run_finishes() {
 #[test]
 fn other_filters_exit_2_unless_reset() {
     let sim = Sim::start();
-    let dir = tempfile::tempdir().unwrap();
-    let dest = dest(dir.path());
-    let base = [
-        "sync",
-        "--dest",
-        &dest,
-        "--start",
-        "2025-03-01",
-        "--end",
-        "2025-03-01",
-        "-q",
-    ];
-    let mut tracks = base.to_vec();
-    tracks.extend(["--event-type", "track"]);
+    let (_dir, dest) = fresh_dest();
+    let base = sync_args(&dest, "--start 2025-03-01 --end 2025-03-01 -q");
+    let mut tracks = base.clone();
+    tracks.extend(["--event-type".into(), "track".into()]);
     sim.appex(&tracks).ok();
     let line = sim.appex(&base).fails_with(2);
     assert!(line.contains("--reset"), "{line}");
-    let mut reset = base.to_vec();
-    reset.push("--reset");
+    let mut reset = base.clone();
+    reset.push("--reset".into());
     sim.appex(&reset).ok();
 }
 
 #[test]
 fn sync_against_appex_simulate_in_its_own_process() {
     let mut cmd = appex_cmd();
-    cmd.args([
-        "simulate",
-        "--json",
-        "--port",
-        "0",
-        "--events",
-        "20",
-        "--chunk-ms",
-        "10",
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null());
+    cmd.args("simulate --json --port 0 --events 20 --chunk-ms 10".split(' '))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     struct Foreground(Child);
     impl Drop for Foreground {
         fn drop(&mut self) {
@@ -222,36 +175,20 @@ fn sync_against_appex_simulate_in_its_own_process() {
         }
     }
     let mut child = Foreground(cmd.spawn().expect("spawn simulate"));
-    let mut reader = BufReader::new(child.0.stdout.take().unwrap());
-    let mut text = String::new();
-    let info: Value = loop {
-        let mut line = String::new();
-        assert!(
-            reader.read_line(&mut line).unwrap() > 0,
-            "simulate ended: {text}"
-        );
-        text.push_str(&line);
-        if let Ok(v) = serde_json::from_str(&text) {
-            break v;
-        }
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let dest = dest(dir.path());
+    // The first JSON document on its stdout (it keeps running).
+    let info: Value = serde_json::Deserializer::from_reader(child.0.stdout.take().unwrap())
+        .into_iter()
+        .next()
+        .expect("simulate printed its JSON")
+        .expect("valid JSON");
+    let (_dir, dest) = fresh_dest();
     let mut run = appex_cmd();
-    run.args([
-        "--base-url",
-        info["base_url"].as_str().unwrap(),
-        "--api-key",
-        info["api_key"].as_str().unwrap(),
-        "sync",
-        "--dest",
-        &dest,
-        "--start",
-        "2025-03-01",
-        "--end",
-        "2025-03-03",
-        "--json",
-    ]);
+    run.args(["--base-url", info["base_url"].as_str().unwrap()])
+        .args(["--api-key", info["api_key"].as_str().unwrap()])
+        .args(sync_args(
+            &dest,
+            "--start 2025-03-01 --end 2025-03-03 --json",
+        ));
     let report = Run::of(run).ok().json();
     assert_eq!(report["complete"], true);
     assert_eq!(report["new_rows"], 60);
@@ -261,23 +198,13 @@ fn sync_against_appex_simulate_in_its_own_process() {
 fn the_progress_bar_shows_days_windows_and_job_status_on_stderr_and_q_hides_it() {
     // Jobs of a few 100 ms chunks: the bar has time to draw its messages.
     let sim = Sim::with(fast().chunk_duration(Duration::from_millis(150)));
-    let dir = tempfile::tempdir().unwrap();
-    let dest = dest(dir.path());
-    let args = [
-        "sync",
-        "--dest",
+    let (_dir, dest) = fresh_dest();
+    let args = sync_args(
         &dest,
-        "--start",
-        "2025-03-01",
-        "--end",
-        "2025-03-04",
-        "--window",
-        "2d",
-        "--no-lookups",
-        "--json",
-    ];
+        "--start 2025-03-01 --end 2025-03-04 --window 2d --no-lookups --json",
+    );
     let mut cmd = sim.command();
-    cmd.env("APPEX_PROGRESS", "always").args(args);
+    cmd.env("APPEX_PROGRESS", "always").args(&args);
     let run = Run::of(cmd).ok();
     assert!(run.stderr.contains("days"), "the bar: {:?}", run.stderr);
     assert!(
@@ -289,7 +216,7 @@ fn the_progress_bar_shows_days_windows_and_job_status_on_stderr_and_q_hides_it()
     assert_eq!(run.json()["days"].as_array().map(Vec::len), Some(4));
 
     let mut cmd = sim.command();
-    cmd.env("APPEX_PROGRESS", "always").args(args).arg("-q");
+    cmd.env("APPEX_PROGRESS", "always").args(&args).arg("-q");
     let quiet = Run::of(cmd).ok();
     assert!(quiet.stderr.is_empty(), "{:?}", quiet.stderr);
     assert_eq!(quiet.json()["new_rows"], 0);
@@ -298,23 +225,13 @@ fn the_progress_bar_shows_days_windows_and_job_status_on_stderr_and_q_hides_it()
 #[test]
 fn no_wait_lock_exits_1_while_another_holds_the_destination() {
     let sim = Sim::start();
-    let dir = tempfile::tempdir().unwrap();
-    let dest = dest(dir.path());
+    let (_dir, dest) = fresh_dest();
     // Hold the destination's lock as a running sync would.
     let appex = Path::new(&dest).join("_appex");
     std::fs::create_dir_all(&appex).unwrap();
     let held = std::fs::File::create(appex.join(".appex-download.lock")).unwrap();
     held.try_lock().unwrap();
-    let args = [
-        "sync",
-        "--dest",
-        &dest,
-        "--start",
-        "2025-03-01",
-        "--end",
-        "2025-03-02",
-        "--no-wait-lock",
-    ];
+    let args = sync_args(&dest, "--start 2025-03-01 --end 2025-03-02 --no-wait-lock");
     let line = sim.appex(&args).fails_with(1);
     assert!(line.contains("is in use"), "{line}");
     assert_eq!(sim.sim.request_count(Route::TriggerExport), 0);

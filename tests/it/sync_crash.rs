@@ -18,7 +18,9 @@ use userpilot_appex::{
     simulator::{Route, Simulator, SimulatorConfig},
 };
 
-use crate::support::sync::{dataset_rows, day, fast, has_duplicates, reference_rows, start, sync};
+use crate::support::sync::{
+    dataset_rows, day, fast, has_duplicates, reference_rows, run_ok, start, sync,
+};
 
 /// Stops the run the `nth` time (1-based) it reaches `at`.
 fn crash_at(run: SyncRun, at: Checkpoint, nth: usize) -> SyncRun {
@@ -37,11 +39,7 @@ async fn crash_and_resume(at: Checkpoint, nth: usize) {
     // Jobs slow enough to be seen running at the first poll.
     let sim = start(fast().chunk_duration(Duration::from_millis(15))).await;
     let clean = tempfile::tempdir().unwrap();
-    sync(&sim, clean.path(), 1, 10)
-        .window_days(4)
-        .run()
-        .await
-        .unwrap();
+    run_ok(sync(&sim, clean.path(), 1, 10).window_days(4)).await;
     let clean_triggers = sim.request_count(Route::TriggerExport);
 
     let crashed = tempfile::tempdir().unwrap();
@@ -50,11 +48,7 @@ async fn crash_and_resume(at: Checkpoint, nth: usize) {
         .await
         .unwrap_err();
     assert!(is_crash(&error), "{at:?}: {error}");
-    let report = sync(&sim, crashed.path(), 1, 10)
-        .window_days(4)
-        .run()
-        .await
-        .unwrap();
+    let report = run_ok(sync(&sim, crashed.path(), 1, 10).window_days(4)).await;
     assert!(report.complete, "{at:?}");
 
     let triggers = sim.request_count(Route::TriggerExport) - clean_triggers;

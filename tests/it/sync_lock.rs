@@ -3,30 +3,42 @@
 //! error while the first completes. The first is held at a checkpoint by a
 //! [`Gate`], so the overlap is certain, not timed.
 
-use std::sync::{Arc, Mutex};
+use std::path::Path;
 
 use userpilot_appex::{
     Error,
     ext::{
         download::LockPolicy,
-        sync::{Checkpoint, SyncProgress},
+        sync::{Checkpoint, SyncReport},
     },
-    simulator::Route,
+    simulator::{Route, Simulator},
 };
 
-use crate::support::sync::{Gate, dataset_rows, fast, has_duplicates, reference_rows, start, sync};
+use crate::support::sync::{
+    Gate, dataset_rows, fast, has_duplicates, lock_waits, reference_rows, start, sync,
+};
+
+/// A first sync of days 1 to 5, held after its first trigger (holding the
+/// lock) until the gate opens.
+async fn held_first(
+    sim: &Simulator,
+    dir: &Path,
+) -> (Gate, tokio::task::JoinHandle<Result<SyncReport, Error>>) {
+    let gate = Gate::default();
+    let first = tokio::spawn(
+        sync(sim, dir, 1, 5)
+            .checkpoint_hook(gate.at(Checkpoint::AfterTrigger))
+            .run(),
+    );
+    gate.reached().await;
+    (gate, first)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_second_sync_fails_fast_with_the_busy_error_while_the_first_completes() {
     let sim = start(fast()).await;
     let dir = tempfile::tempdir().unwrap();
-    let gate = Gate::default();
-    let first = tokio::spawn(
-        sync(&sim, dir.path(), 1, 5)
-            .checkpoint_hook(gate.at(Checkpoint::AfterTrigger))
-            .run(),
-    );
-    gate.reached().await;
+    let (gate, first) = held_first(&sim, dir.path()).await;
 
     let refused = sync(&sim, dir.path(), 1, 5)
         .lock_policy(LockPolicy::FailFast)
@@ -56,27 +68,10 @@ async fn a_second_sync_fails_fast_with_the_busy_error_while_the_first_completes(
 async fn a_second_sync_waits_for_the_lock_then_adds_nothing() {
     let sim = start(fast()).await;
     let dir = tempfile::tempdir().unwrap();
-    let gate = Gate::default();
-    let first = tokio::spawn(
-        sync(&sim, dir.path(), 1, 5)
-            .checkpoint_hook(gate.at(Checkpoint::AfterTrigger))
-            .run(),
-    );
-    gate.reached().await;
+    let (gate, first) = held_first(&sim, dir.path()).await;
 
-    let (waiting_tx, waiting) = tokio::sync::oneshot::channel();
-    let waiting_tx = Arc::new(Mutex::new(Some(waiting_tx)));
-    let second = tokio::spawn(
-        sync(&sim, dir.path(), 1, 5)
-            .on_progress(move |p| {
-                if let SyncProgress::WaitingForLock { holder } = p
-                    && let Some(tx) = waiting_tx.lock().unwrap().take()
-                {
-                    let _ = tx.send(holder.clone());
-                }
-            })
-            .run(),
-    );
+    let (on_wait, waiting) = lock_waits();
+    let second = tokio::spawn(sync(&sim, dir.path(), 1, 5).on_progress(on_wait).run());
     let holder = waiting.await.expect("the second sync waits for the lock");
     assert!(holder.contains("_appex"), "{holder}");
     // Still one trigger: the waiting run has not started.

@@ -11,23 +11,35 @@ use userpilot_appex::{
     Error,
     ext::{
         export::ExportRequestBuilder,
-        sync::{JobSource, LookupRefresh, SyncProgress, SyncState, Window},
+        sync::{JobSource, LookupRefresh, SyncProgress, SyncReport, SyncRun, SyncState, Window},
     },
     models::LookupKind,
-    simulator::Route,
+    simulator::{Route, Simulator},
 };
 
-use crate::support::sync::{dataset_rows, day, fast, has_duplicates, reference_rows, start, sync};
+use crate::support::sync::{
+    dataset_rows, day, fast, has_duplicates, reference_rows, run_ok, start, sync,
+};
+
+/// The bytes of the day files of March 1 to 10.
+fn day_files(dir: &std::path::Path) -> Vec<Vec<u8>> {
+    (1..=10)
+        .map(|d| fs::read(dir.join(format!("events/dt=2025-03-{d:02}/events.parquet"))).unwrap())
+        .collect()
+}
+
+/// Runs a sync that must succeed; its report and the exports it triggered.
+async fn triggers_of(sim: &Simulator, sync: SyncRun) -> (SyncReport, usize) {
+    let before = sim.request_count(Route::TriggerExport);
+    let report = run_ok(sync).await;
+    (report, sim.request_count(Route::TriggerExport) - before)
+}
 
 #[tokio::test]
 async fn a_first_sync_lands_every_day_like_one_export_of_the_range() {
     let sim = start(fast()).await;
     let dir = tempfile::tempdir().unwrap();
-    let report = sync(&sim, dir.path(), 1, 10)
-        .window_days(4)
-        .run()
-        .await
-        .unwrap();
+    let report = run_ok(sync(&sim, dir.path(), 1, 10).window_days(4)).await;
 
     let windows: Vec<Window> = report.windows.iter().map(|w| w.window).collect();
     assert_eq!(
@@ -81,11 +93,7 @@ async fn a_first_sync_lands_every_day_like_one_export_of_the_range() {
 async fn a_sync_ends_by_replacing_every_lookup_table_and_the_views() {
     let sim = start(fast()).await;
     let dir = tempfile::tempdir().unwrap();
-    let report = sync(&sim, dir.path(), 1, 2)
-        .lookups(LookupRefresh::Refresh)
-        .run()
-        .await
-        .unwrap();
+    let report = run_ok(sync(&sim, dir.path(), 1, 2).lookups(LookupRefresh::Refresh)).await;
 
     let kinds: Vec<&str> = LookupKind::ALL.iter().map(|k| k.name()).collect();
     assert_eq!(
@@ -122,31 +130,18 @@ async fn a_sync_ends_by_replacing_every_lookup_table_and_the_views() {
 async fn a_second_sync_reads_only_the_lookback_and_changes_no_row() {
     let sim = start(fast()).await;
     let dir = tempfile::tempdir().unwrap();
-    sync(&sim, dir.path(), 1, 10)
+    run_ok(
+        sync(&sim, dir.path(), 1, 10)
+            .window_days(7)
+            .lookback_days(3),
+    )
+    .await;
+    let files_before = day_files(dir.path());
+    let run = sync(&sim, dir.path(), 1, 10)
         .window_days(7)
-        .lookback_days(3)
-        .run()
-        .await
-        .unwrap();
-    let files_before: Vec<Vec<u8>> = (1..=10)
-        .map(|d| {
-            fs::read(
-                dir.path()
-                    .join(format!("events/dt=2025-03-{d:02}/events.parquet")),
-            )
-            .unwrap()
-        })
-        .collect();
-    let triggers = sim.request_count(Route::TriggerExport);
-
-    let second = sync(&sim, dir.path(), 1, 10)
-        .window_days(7)
-        .lookback_days(3)
-        .run()
-        .await
-        .unwrap();
-
-    assert_eq!(sim.request_count(Route::TriggerExport), triggers + 1);
+        .lookback_days(3);
+    let (second, triggers) = triggers_of(&sim, run).await;
+    assert_eq!(triggers, 1);
     let windows: Vec<Window> = second.windows.iter().map(|w| w.window).collect();
     assert_eq!(
         windows,
@@ -158,15 +153,7 @@ async fn a_second_sync_reads_only_the_lookback_and_changes_no_row() {
     assert_eq!(second.new_rows, 0);
     assert_eq!(second.duplicates_dropped, 90);
     assert!(second.days.iter().all(|d| d.reread && d.new_rows == 0));
-    let files_after: Vec<Vec<u8>> = (1..=10)
-        .map(|d| {
-            fs::read(
-                dir.path()
-                    .join(format!("events/dt=2025-03-{d:02}/events.parquet")),
-            )
-            .unwrap()
-        })
-        .collect();
+    let files_after = day_files(dir.path());
     assert!(files_before == files_after, "no day file changed");
 }
 
@@ -202,14 +189,11 @@ async fn a_refused_range_halves_the_window_and_the_state_remembers_it() {
     assert_eq!(dataset_rows(dir.path()).len(), 10);
 
     // The next run starts at 3 days: no refusal.
-    let posts = sim.request_count(Route::TriggerExport);
-    let next = sync(&sim, dir.path(), 1, 12)
+    let run = sync(&sim, dir.path(), 1, 12)
         .window_days(7)
-        .lookback_days(0)
-        .run()
-        .await
-        .unwrap();
-    assert_eq!(sim.request_count(Route::TriggerExport), posts + 1);
+        .lookback_days(0);
+    let (next, triggers) = triggers_of(&sim, run).await;
+    assert_eq!(triggers, 1);
     assert!(next.windows.iter().all(|w| w.job != JobSource::Refused));
 }
 
@@ -218,26 +202,14 @@ async fn late_events_inside_the_lookback_land_exactly_once() {
     let config = fast().late_events(day(9), 5, Duration::from_secs(3600));
     let sim = start(config).await;
     let dir = tempfile::tempdir().unwrap();
-    sync(&sim, dir.path(), 1, 10)
-        .lookback_days(3)
-        .run()
-        .await
-        .unwrap();
+    run_ok(sync(&sim, dir.path(), 1, 10).lookback_days(3)).await;
     assert_eq!(dataset_rows(dir.path())[&day(9)].len(), 30);
 
     sim.advance(Duration::from_secs(3600));
-    let second = sync(&sim, dir.path(), 1, 10)
-        .lookback_days(3)
-        .run()
-        .await
-        .unwrap();
+    let second = run_ok(sync(&sim, dir.path(), 1, 10).lookback_days(3)).await;
     assert_eq!(second.new_rows, 5);
     assert_eq!(second.late_rows, 5);
-    let third = sync(&sim, dir.path(), 1, 10)
-        .lookback_days(3)
-        .run()
-        .await
-        .unwrap();
+    let third = run_ok(sync(&sim, dir.path(), 1, 10).lookback_days(3)).await;
     assert_eq!(third.new_rows, 0);
 
     let rows = dataset_rows(dir.path());
@@ -287,11 +259,7 @@ async fn other_filters_are_refused_unless_reset() {
     let sim = start(fast()).await;
     let dir = tempfile::tempdir().unwrap();
     let tracks = || ExportRequestBuilder::new().event_type("track");
-    sync(&sim, dir.path(), 1, 2)
-        .filters(tracks())
-        .run()
-        .await
-        .unwrap();
+    run_ok(sync(&sim, dir.path(), 1, 2).filters(tracks())).await;
     let posts = sim.request_count(Route::TriggerExport);
 
     let error = sync(&sim, dir.path(), 1, 2).run().await.unwrap_err();
@@ -304,16 +272,8 @@ async fn other_filters_are_refused_unless_reset() {
     );
 
     // Same filters in another order: accepted.
-    sync(&sim, dir.path(), 1, 2)
-        .filters(tracks())
-        .run()
-        .await
-        .unwrap();
-    sync(&sim, dir.path(), 1, 2)
-        .reset(true)
-        .run()
-        .await
-        .unwrap();
+    run_ok(sync(&sim, dir.path(), 1, 2).filters(tracks())).await;
+    run_ok(sync(&sim, dir.path(), 1, 2).reset(true)).await;
     let state = SyncState::load(dir.path().to_str().unwrap()).await.unwrap();
     assert_eq!(state.watermark, Some(day(2)));
 }
@@ -351,12 +311,7 @@ async fn a_failing_window_after_committed_ones_is_incomplete_and_the_next_run_co
 
     // The foreign export ends; the next run goes on from day 5 (minus the lookback).
     sim.advance(Duration::from_secs(3600));
-    let next = sync(&sim, dir.path(), 1, 6)
-        .window_days(2)
-        .lookback_days(0)
-        .run()
-        .await
-        .unwrap();
+    let next = run_ok(sync(&sim, dir.path(), 1, 6).window_days(2).lookback_days(0)).await;
     let windows: Vec<Window> = next.windows.iter().map(|w| w.window).collect();
     assert_eq!(
         windows,

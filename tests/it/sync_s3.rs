@@ -3,7 +3,10 @@
 //! the state is one PUT per save, nothing lands outside the prefix, and the
 //! lock object `_appex/lock.json` keeps two syncs apart.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use chrono::{Duration as Days, Utc};
 use serde_json::{Value, json};
@@ -12,24 +15,28 @@ use userpilot_appex::{
     dataset::{Destination, DestinationOptions, day_key, open},
     ext::{
         download::LockPolicy,
-        sync::{Checkpoint, LOCK_KEY, LookupRefresh, STATE_KEY, SyncProgress, SyncRun, SyncState},
+        sync::{Checkpoint, LOCK_KEY, LookupRefresh, STATE_KEY, SyncRun, SyncState},
     },
     simulator::{Route, Simulator},
 };
 
 use crate::support::{
     python::{self, ACCESS_KEY, Moto, SECRET_KEY},
-    sync::{Gate, client, day, fast, parquet_ids, quick_wait, reference_rows, start},
+    sync::{
+        Gate, client, day, fast, lock_waits, parquet_ids, quick_wait, reference_rows, run_ok, start,
+    },
 };
 
+/// The variables `moto.env()` sets, as settings (`aws_access_key_id`…).
 fn options(moto: &Moto) -> DestinationOptions {
+    let s3_config = moto
+        .env()
+        .into_iter()
+        .map(|(name, value)| (name.to_ascii_lowercase(), value))
+        .collect();
     DestinationOptions {
-        s3_endpoint: Some(moto.endpoint.clone()),
-        s3_config: vec![
-            ("aws_access_key_id".into(), ACCESS_KEY.into()),
-            ("aws_secret_access_key".into(), SECRET_KEY.into()),
-            ("aws_region".into(), "us-east-1".into()),
-        ],
+        s3_config,
+        ..DestinationOptions::default()
     }
 }
 
@@ -50,6 +57,24 @@ fn s3_sync(
         .end(day(last))
         .wait_policy(quick_wait())
         .lookups(LookupRefresh::Skip)
+}
+
+/// A fail-fast sync of days 1 to 5, which must be refused as busy.
+async fn refused(
+    sim: &Simulator,
+    moto: &Moto,
+    bucket: &str,
+    staging: &Path,
+) -> (PathBuf, Option<u32>) {
+    let error = s3_sync(sim, moto, bucket, staging, 1, 5)
+        .lock_policy(LockPolicy::FailFast)
+        .run()
+        .await
+        .unwrap_err();
+    match error {
+        Error::DirectoryBusy { dir, pid } => (dir, pid),
+        other => panic!("expected DirectoryBusy, got {other:?}"),
+    }
 }
 
 /// Runs a boto3 snippet against moto with `s3` bound; returns its output.
@@ -142,6 +167,20 @@ async fn a_sync_into_s3_lands_the_days_and_a_second_run_changes_nothing() {
     assert_eq!(bucket_keys(&moto, "appex-sync"), expected);
 }
 
+/// moto with `bucket`, a fast simulator, a staging directory, and the
+/// destination `s3://{bucket}/team/copy`.
+async fn case(bucket: &str) -> (Moto, Simulator, tempfile::TempDir, Arc<dyn Destination>) {
+    let moto = Moto::start();
+    moto.create_bucket(bucket);
+    let dest = open(&format!("s3://{bucket}/team/copy"), &options(&moto)).unwrap();
+    (
+        moto,
+        start(fast()).await,
+        tempfile::tempdir().unwrap(),
+        dest,
+    )
+}
+
 /// Puts a lock object as another run would have left it.
 async fn plant_lock(dest: &Arc<dyn Destination>, expires_in: Days) {
     let now = Utc::now();
@@ -159,25 +198,12 @@ async fn plant_lock(dest: &Arc<dyn Destination>, expires_in: Days) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_held_s3_lock_refuses_a_fail_fast_sync_and_an_expired_one_is_taken_over() {
-    let moto = Moto::start();
-    moto.create_bucket("appex-lock");
-    let sim = start(fast()).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let dest = open("s3://appex-lock/team/copy", &options(&moto)).unwrap();
+    let (moto, sim, tmp, dest) = case("appex-lock").await;
 
     plant_lock(&dest, Days::minutes(5)).await;
-    let refused = s3_sync(&sim, &moto, "appex-lock", tmp.path(), 1, 3)
-        .lock_policy(LockPolicy::FailFast)
-        .run()
-        .await
-        .unwrap_err();
-    match &refused {
-        Error::DirectoryBusy { dir, pid } => {
-            assert_eq!(dir.to_str(), Some("s3://appex-lock/team/copy"));
-            assert_eq!(*pid, Some(4242));
-        }
-        other => panic!("expected DirectoryBusy, got {other:?}"),
-    }
+    let (dir, pid) = refused(&sim, &moto, "appex-lock", tmp.path()).await;
+    assert_eq!(dir.to_str(), Some("s3://appex-lock/team/copy"));
+    assert_eq!(pid, Some(4242));
     assert_eq!(sim.request_count(Route::TriggerExport), 0);
     assert_eq!(
         bucket_keys(&moto, "appex-lock"),
@@ -187,23 +213,18 @@ async fn a_held_s3_lock_refuses_a_fail_fast_sync_and_an_expired_one_is_taken_ove
 
     // The same lock, expired: taken over, the sync runs, the lock is gone.
     plant_lock(&dest, Days::minutes(-1)).await;
-    let report = s3_sync(&sim, &moto, "appex-lock", tmp.path(), 1, 3)
-        .lock_policy(LockPolicy::FailFast)
-        .run()
-        .await
-        .unwrap();
+    let report = run_ok(
+        s3_sync(&sim, &moto, "appex-lock", tmp.path(), 1, 5).lock_policy(LockPolicy::FailFast),
+    )
+    .await;
     assert!(report.complete);
-    assert_eq!(report.new_rows, 90);
+    assert_eq!(report.new_rows, 150);
     assert!(dest.get(LOCK_KEY).await.unwrap().is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_syncs_on_one_s3_destination_fail_fast_or_wait_and_the_holder_refreshes_its_lock() {
-    let moto = Moto::start();
-    moto.create_bucket("appex-two");
-    let sim = start(fast()).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let dest = open("s3://appex-two/team/copy", &options(&moto)).unwrap();
+    let (moto, sim, tmp, dest) = case("appex-two").await;
     let gate = Gate::default();
     let first = tokio::spawn(
         s3_sync(&sim, &moto, "appex-two", tmp.path(), 1, 5)
@@ -230,27 +251,13 @@ async fn two_syncs_on_one_s3_destination_fail_fast_or_wait_and_the_holder_refres
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 
-    let refused = s3_sync(&sim, &moto, "appex-two", tmp.path(), 1, 5)
-        .lock_policy(LockPolicy::FailFast)
-        .run()
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(refused, Error::DirectoryBusy { .. }),
-        "{refused:?}"
-    );
+    let (_, pid) = refused(&sim, &moto, "appex-two", tmp.path()).await;
+    assert_eq!(pid, Some(std::process::id()));
 
-    let (waiting_tx, waiting) = tokio::sync::oneshot::channel();
-    let waiting_tx = Arc::new(Mutex::new(Some(waiting_tx)));
+    let (on_wait, waiting) = lock_waits();
     let second = tokio::spawn(
         s3_sync(&sim, &moto, "appex-two", tmp.path(), 1, 5)
-            .on_progress(move |p| {
-                if let SyncProgress::WaitingForLock { holder } = p
-                    && let Some(tx) = waiting_tx.lock().unwrap().take()
-                {
-                    let _ = tx.send(holder.clone());
-                }
-            })
+            .on_progress(on_wait)
             .run(),
     );
     let holder = waiting.await.expect("the second sync waits for the lock");

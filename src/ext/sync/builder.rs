@@ -64,37 +64,55 @@ pub(super) type CheckpointFn = Arc<dyn Fn(Checkpoint) -> bool + Send + Sync>;
 
 /// A sync of the events into a destination; from [`Client::sync`], run
 /// with [`run`](Self::run). See the [module documentation](super).
+#[derive(Debug)]
 pub struct SyncRun {
     pub(super) client: Client,
     pub(super) destination: String,
     pub(super) destination_options: DestinationOptions,
-    pub(super) start: Option<NaiveDate>,
-    pub(super) end: Option<NaiveDate>,
-    pub(super) window_days: u32,
-    pub(super) lookback_days: u32,
+    pub(super) days: Days,
     pub(super) filters: ExportRequestBuilder,
-    pub(super) wait: WaitPolicy,
-    pub(super) max_wait_other: Duration,
-    pub(super) lock_policy: LockPolicy,
-    pub(super) lock_expiry: Duration,
+    pub(super) waits: Waits,
     pub(super) reset: bool,
     pub(super) lookups: LookupRefresh,
     pub(super) staging: Option<PathBuf>,
-    pub(super) progress: Option<ProgressFn>,
-    pub(super) checkpoint: Option<CheckpointFn>,
+    pub(super) hooks: Hooks,
 }
 
-impl fmt::Debug for SyncRun {
+/// The days a run covers and how it cuts them.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Days {
+    pub start: Option<NaiveDate>,
+    /// Yesterday (UTC) when unset.
+    pub end: Option<NaiveDate>,
+    pub window: u32,
+    pub lookback: u32,
+}
+
+/// How a run waits: for its jobs, for someone else's export, for the lock.
+#[derive(Clone, Debug)]
+pub(super) struct Waits {
+    pub job: WaitPolicy,
+    pub other_export: Duration,
+    pub lock: LockPolicy,
+    pub lock_expiry: Duration,
+}
+
+/// The caller's callbacks.
+#[derive(Default)]
+pub(super) struct Hooks {
+    pub progress: Option<ProgressFn>,
+    pub checkpoint: Option<CheckpointFn>,
+}
+
+impl fmt::Debug for Hooks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SyncRun")
-            .field("destination", &self.destination)
-            .field("start", &self.start)
-            .field("end", &self.end)
-            .field("window_days", &self.window_days)
-            .field("lookback_days", &self.lookback_days)
-            .field("filters", &self.filters)
-            .field("reset", &self.reset)
-            .finish_non_exhaustive()
+        let set = |hook: bool| if hook { "set" } else { "none" };
+        write!(
+            f,
+            "Hooks {{ progress: {}, checkpoint: {} }}",
+            set(self.progress.is_some()),
+            set(self.checkpoint.is_some())
+        )
     }
 }
 
@@ -107,20 +125,23 @@ impl Client {
             client: self.clone(),
             destination: destination.into(),
             destination_options: DestinationOptions::default(),
-            start: None,
-            end: None,
-            window_days: 7,
-            lookback_days: 3,
+            days: Days {
+                start: None,
+                end: None,
+                window: 7,
+                lookback: 3,
+            },
             filters: ExportRequestBuilder::new(),
-            wait: WaitPolicy::default(),
-            max_wait_other: Duration::from_secs(30 * 60),
-            lock_policy: LockPolicy::default(),
-            lock_expiry: lock::DEFAULT_EXPIRY,
+            waits: Waits {
+                job: WaitPolicy::default(),
+                other_export: Duration::from_secs(30 * 60),
+                lock: LockPolicy::default(),
+                lock_expiry: lock::DEFAULT_EXPIRY,
+            },
             reset: false,
             lookups: LookupRefresh::default(),
             staging: None,
-            progress: None,
-            checkpoint: None,
+            hooks: Hooks::default(),
         }
     }
 }
@@ -129,26 +150,26 @@ impl SyncRun {
     /// The first UTC day to sync (required on a first run; later runs may
     /// repeat it).
     pub fn start(mut self, day: NaiveDate) -> Self {
-        self.start = Some(day);
+        self.days.start = Some(day);
         self
     }
 
     /// The last UTC day to sync, included (default: yesterday, UTC).
     pub fn end(mut self, day: NaiveDate) -> Self {
-        self.end = Some(day);
+        self.days.end = Some(day);
         self
     }
 
     /// Days per export (default 7; at least 1). The state's remembered size
     /// wins when it is smaller (the server refused larger ones).
     pub fn window_days(mut self, days: u32) -> Self {
-        self.window_days = days.max(1);
+        self.days.window = days.max(1);
         self
     }
 
     /// Landed days re-read for late events on every run (default 3).
     pub fn lookback_days(mut self, days: u32) -> Self {
-        self.lookback_days = days;
+        self.days.lookback = days;
         self
     }
 
@@ -162,14 +183,14 @@ impl SyncRun {
 
     /// How each window's job is waited for (default [`WaitPolicy::default`]).
     pub fn wait_policy(mut self, policy: WaitPolicy) -> Self {
-        self.wait = policy;
+        self.waits.job = policy;
         self
     }
 
     /// How long to wait for an export someone else started before giving
     /// up with [`Error::Conflict`](crate::Error::Conflict) (default 30 min).
     pub fn max_wait_other(mut self, max: Duration) -> Self {
-        self.max_wait_other = max;
+        self.waits.other_export = max;
         self
     }
 
@@ -189,7 +210,7 @@ impl SyncRun {
     /// ends or its process dies); an S3 destination with the lock object
     /// `_appex/lock.json` (see [`lock_expiry`](Self::lock_expiry)).
     pub fn lock_policy(mut self, policy: LockPolicy) -> Self {
-        self.lock_policy = policy;
+        self.waits.lock = policy;
         self
     }
 
@@ -198,7 +219,7 @@ impl SyncRun {
     /// this; a lock past its expiry (its holder died) is taken over by the
     /// next sync. Hosts' clocks must agree to well within it.
     pub fn lock_expiry(mut self, expiry: Duration) -> Self {
-        self.lock_expiry = expiry.max(Duration::from_millis(300));
+        self.waits.lock_expiry = expiry.max(Duration::from_millis(300));
         self
     }
 
@@ -226,7 +247,7 @@ impl SyncRun {
 
     /// Called with each step of the run.
     pub fn on_progress(mut self, callback: impl FnMut(&SyncProgress) + Send + 'static) -> Self {
-        self.progress = Some(Box::new(callback));
+        self.hooks.progress = Some(Box::new(callback));
         self
     }
 
@@ -238,7 +259,7 @@ impl SyncRun {
         mut self,
         hook: impl Fn(Checkpoint) -> bool + Send + Sync + 'static,
     ) -> Self {
-        self.checkpoint = Some(Arc::new(hook));
+        self.hooks.checkpoint = Some(Arc::new(hook));
         self
     }
 

@@ -163,7 +163,7 @@ impl Acquire<'_> {
         let mut looks = 0u32;
         loop {
             if let Some(version) = dest
-                .put_if(LOCK_KEY, record().to_bytes(), &PutCondition::Absent)
+                .put_if(LOCK_KEY, record().to_bytes(), PutCondition::Absent)
                 .await?
             {
                 return Ok(self.held(record(), version));
@@ -176,7 +176,7 @@ impl Acquire<'_> {
             if holder.as_ref().is_none_or(|h| h.expires <= Utc::now()) {
                 let condition = PutCondition::Matches(version);
                 if let Some(version) = dest
-                    .put_if(LOCK_KEY, record().to_bytes(), &condition)
+                    .put_if(LOCK_KEY, record().to_bytes(), condition)
                     .await?
                 {
                     tracing::warn!(
@@ -237,7 +237,7 @@ async fn heartbeat(
         tokio::time::sleep(expiry / 3).await;
         record.expires = expires_after(expiry);
         let condition = PutCondition::Matches(version.clone());
-        match dest.put_if(LOCK_KEY, record.to_bytes(), &condition).await {
+        match dest.put_if(LOCK_KEY, record.to_bytes(), condition).await {
             Ok(Some(next)) => version = next,
             Ok(None) => {
                 tracing::warn!(destination = %dest.describe(), "the sync lock was taken over by another run");

@@ -96,20 +96,20 @@ fn checked(
         Some(_) => {}
         None => state.filters_hash = Some(hash),
     }
-    state.lookback_days = Some(sync.lookback_days);
+    state.lookback_days = Some(sync.days.lookback);
     let window_days = state
         .window_days
-        .map_or(sync.window_days, |known| known.min(sync.window_days));
-    let plan = SyncPlan::new(start, end, state.watermark, sync.lookback_days, window_days);
+        .map_or(sync.days.window, |known| known.min(sync.days.window));
+    let plan = SyncPlan::new(start, end, state.watermark, sync.days.lookback, window_days);
     Ok((state, template, plan))
 }
 
 /// The days and the request template, checked.
 fn days_and_template(sync: &SyncRun) -> Result<(NaiveDate, NaiveDate, ExportRequest)> {
-    let start = sync.start.ok_or_else(|| {
+    let start = sync.days.start.ok_or_else(|| {
         Error::InvalidInput("a sync needs a start day (--start YYYY-MM-DD)".into())
     })?;
-    let end = sync.end.unwrap_or_else(yesterday);
+    let end = sync.days.end.unwrap_or_else(yesterday);
     if start > end {
         return Err(Error::InvalidInput(format!(
             "the start day {start} is after the end day {end}"
@@ -174,12 +174,12 @@ pub(super) async fn run(mut sync: SyncRun) -> Result<SyncReport> {
     let lock = Acquire {
         dest: &dest,
         local: root.as_deref(),
-        policy: sync.lock_policy,
-        expiry: sync.lock_expiry,
-        wait: &sync.wait,
+        policy: sync.waits.lock,
+        expiry: sync.waits.lock_expiry,
+        wait: &sync.waits.job,
     }
     .run(|holder| {
-        if let Some(callback) = sync.progress.as_mut() {
+        if let Some(callback) = sync.hooks.progress.as_mut() {
             callback(&SyncProgress::WaitingForLock { holder });
         }
     })
@@ -213,10 +213,10 @@ async fn locked(
         state,
         template,
         staging,
-        wait: sync.wait.clone(),
-        max_wait_other: sync.max_wait_other,
-        progress: Arc::new(Mutex::new(sync.progress.take())),
-        checkpoint: sync.checkpoint.clone(),
+        wait: sync.waits.job.clone(),
+        max_wait_other: sync.waits.other_export,
+        progress: Arc::new(Mutex::new(sync.hooks.progress.take())),
+        checkpoint: sync.hooks.checkpoint.clone(),
         requests: Arc::default(),
         report: SyncReport {
             windows_planned: plan.windows.len(),

@@ -15,10 +15,9 @@ use userpilot_appex::{
     Client,
     ext::{
         jobs::WaitPolicy,
-        sync::{Checkpoint, LookupRefresh, SyncRun},
+        sync::{Checkpoint, LookupRefresh, SyncProgress, SyncReport, SyncRun},
     },
     simulator::{Simulator, SimulatorConfig},
-    types::ExportFormat,
 };
 
 /// A day of March 2025.
@@ -64,6 +63,29 @@ pub fn sync(sim: &Simulator, dir: &Path, first: u32, last: u32) -> SyncRun {
         .end(day(last))
         .wait_policy(quick_wait())
         .lookups(LookupRefresh::Skip)
+}
+
+/// Runs a sync that must succeed.
+pub async fn run_ok(sync: SyncRun) -> SyncReport {
+    sync.run().await.expect("the sync succeeds")
+}
+
+/// A progress callback that reports, once, who holds the lock the run
+/// waits for; and where it reports it.
+pub fn lock_waits() -> (
+    impl FnMut(&SyncProgress) + Send + 'static,
+    tokio::sync::oneshot::Receiver<String>,
+) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut tx = Some(tx);
+    let callback = move |p: &SyncProgress| {
+        if let SyncProgress::WaitingForLock { holder } = p
+            && let Some(tx) = tx.take()
+        {
+            let _ = tx.send(holder.clone());
+        }
+    };
+    (callback, rx)
 }
 
 /// The `internal_event_id`s of each day file of the dataset in `dir`,
@@ -177,17 +199,9 @@ pub async fn reference_rows(
     last: u32,
 ) -> BTreeMap<NaiveDate, Vec<String>> {
     let client = client(sim);
-    let job = client
-        .export()
-        .range(day(first), day(last))
-        .format(ExportFormat::Ndjson)
-        .send()
-        .await
-        .expect("reference export")
-        .wait_policy(quick_wait())
-        .wait()
-        .await
-        .expect("reference export completes");
+    let job =
+        crate::support::simulator::completed_export(&client, (day(first), day(last)), quick_wait())
+            .await;
     let dir = tempfile::tempdir().expect("tempdir");
     let report = client
         .download(job, dir.path())
