@@ -59,6 +59,8 @@ pub(crate) struct Faults {
     pub server_error_rate: f64,
     /// Cut each file's first `times` downloads after `bytes` body bytes.
     pub drop_download: Option<(u64, usize)>,
+    /// Hold each file's first `times` downloads after `bytes` body bytes.
+    pub hold_download: Option<(u64, usize)>,
     /// Serve gzip files with their tail cut off.
     pub truncate_gzip: bool,
     /// Send bodies in pieces of `bytes`, waiting `delay` before each.
@@ -200,8 +202,8 @@ impl SimulatorConfig {
     /// 1 MiB pseudo-random block (from the seed), each file starting at its
     /// own offset in it, so memory stays flat whatever the size. `Range`
     /// requests (and `If-Range`), signatures and expiry work as for real
-    /// files, and so do [`drop_download_after`](Self::drop_download_after)
-    /// and [`slow_body`](Self::slow_body) ([`truncate_gzip`](Self::truncate_gzip)
+    /// files, and so do [`drop_download_after`](Self::drop_download_after),
+    /// [`hold_download_after`](Self::hold_download_after) and [`slow_body`](Self::slow_body) ([`truncate_gzip`](Self::truncate_gzip)
     /// does not apply). [`Simulator::replace_objects`](super::Simulator::replace_objects)
     /// gives every synthetic file a new version. `0` turns it off.
     pub fn synthetic_file_size(mut self, bytes: u64) -> Self {
@@ -269,6 +271,17 @@ impl SimulatorConfig {
     /// request, succeed.
     pub fn drop_download_after(mut self, bytes: u64, times: usize) -> Self {
         self.faults.drop_download = (times > 0).then_some((bytes, times));
+        self
+    }
+
+    /// Fault: the first `times` downloads of each file send `bytes` body
+    /// bytes and then nothing more, with the connection left open: a
+    /// transfer that hangs midway until the client gives up or is stopped
+    /// (tests interrupt a download at a known byte this way, whatever the
+    /// machine's load). Later downloads of that file succeed.
+    /// [`drop_download_after`](Self::drop_download_after) applies first.
+    pub fn hold_download_after(mut self, bytes: u64, times: usize) -> Self {
+        self.faults.hold_download = (times > 0).then_some((bytes, times));
         self
     }
 

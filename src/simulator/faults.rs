@@ -48,21 +48,45 @@ pub(crate) fn truncate(bytes: Bytes) -> Bytes {
     bytes.slice(..keep)
 }
 
+/// Where and how the download of a file is cut, given how many GETs of it
+/// came `before`: [`Faults::drop_download`] first, then
+/// [`Faults::hold_download`].
+pub(crate) fn cut(faults: &Faults, before: usize) -> Option<(u64, Cut)> {
+    let applies = |fault: Option<(u64, usize)>| {
+        fault
+            .filter(|(_, times)| before < *times)
+            .map(|(bytes, _)| bytes)
+    };
+    applies(faults.drop_download)
+        .map(|bytes| (bytes, Cut::Drop))
+        .or_else(|| applies(faults.hold_download).map(|bytes| (bytes, Cut::Hold)))
+}
+
+/// What happens to a file body at its cut-off point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cut {
+    /// The connection breaks.
+    Drop,
+    /// Nothing more is sent; the connection stays open.
+    Hold,
+}
+
 /// The body of a file response: `data` as is, or in slow pieces, or cut
-/// off after `drop_after` bytes (the connection then breaks).
-pub(crate) fn body(data: Bytes, drop_after: Option<u64>, slow: Option<(usize, Duration)>) -> Body {
-    if drop_after.is_none() && slow.is_none() {
+/// off after `cut`'s byte count (then [`Cut`] says what happens).
+pub(crate) fn body(data: Bytes, cut: Option<(u64, Cut)>, slow: Option<(usize, Duration)>) -> Body {
+    if cut.is_none() && slow.is_none() {
         return Body::from(data);
     }
     let (piece, delay) = slow.unwrap_or((64 * 1024, Duration::ZERO));
-    let limit = drop_after.map_or(data.len(), |d| (d as usize).min(data.len()));
+    let limit = cut.map_or(data.len(), |(d, _)| (d as usize).min(data.len()));
+    let mode = cut.map(|(_, mode)| mode);
     let cut = limit < data.len();
     let stream = futures::stream::unfold(0usize, move |pos| {
         let data = data.clone();
         async move {
             if pos >= limit {
                 if cut && pos != usize::MAX {
-                    return Some((Err(connection_drop().await), usize::MAX));
+                    return Some((Err(cut_off(mode).await), usize::MAX));
                 }
                 return None;
             }
@@ -74,6 +98,15 @@ pub(crate) fn body(data: Bytes, drop_after: Option<u64>, slow: Option<(usize, Du
         }
     });
     Body::from_stream(stream)
+}
+
+/// At a body's cut-off: the error that breaks the connection, or, for
+/// [`Cut::Hold`], nothing ever (the client gives up or goes away).
+async fn cut_off(mode: Option<Cut>) -> std::io::Error {
+    if mode == Some(Cut::Hold) {
+        std::future::pending::<()>().await;
+    }
+    connection_drop().await
 }
 
 /// The error that makes hyper abort the connection mid-body, once what
@@ -99,18 +132,19 @@ pub(crate) fn synthetic_body(
     block: Bytes,
     shift: usize,
     range: std::ops::Range<usize>,
-    drop_after: Option<u64>,
+    cut: Option<(u64, Cut)>,
     slow: Option<(usize, Duration)>,
 ) -> Body {
     let (piece, delay) = slow.unwrap_or((SYNTHETIC_PIECE, Duration::ZERO));
-    let end = drop_after.map_or(range.end, |d| range.end.min(range.start + d as usize));
+    let end = cut.map_or(range.end, |(d, _)| range.end.min(range.start + d as usize));
+    let mode = cut.map(|(_, mode)| mode);
     let cut = end < range.end;
     let stream = futures::stream::unfold(range.start, move |pos| {
         let block = block.clone();
         async move {
             if pos >= end || block.is_empty() {
                 if cut && pos != usize::MAX {
-                    return Some((Err(connection_drop().await), usize::MAX));
+                    return Some((Err(cut_off(mode).await), usize::MAX));
                 }
                 return None;
             }

@@ -27,6 +27,13 @@ fn slow_sim() -> Sim {
     Sim::with(slow(fast()))
 }
 
+/// A slow simulator whose first download of each file sends `bytes` bytes
+/// and then holds the connection: a download stopped there cannot finish
+/// first, however loaded the machine.
+fn held_sim(bytes: u64) -> Sim {
+    Sim::with(slow(fast()).hold_download_after(bytes, 1))
+}
+
 fn slow(config: SimulatorConfig) -> SimulatorConfig {
     config
         .synthetic_file_size(512 * 1024)
@@ -39,8 +46,8 @@ fn completed_job(sim: &Sim, days: u64) -> ExportJob {
     sim.block_on(crate::download_reliability::completed_job(&client, days))
 }
 
-/// A slow one-file download running in the background, `.part` holding
-/// at least `bytes` bytes.
+/// A slow one-file download from `sim` running in the background, `.part`
+/// holding at least `bytes` bytes.
 struct InProgress {
     sim: Sim,
     job: ExportJob,
@@ -50,8 +57,7 @@ struct InProgress {
     child: Child,
 }
 
-fn download_in_progress(bytes: u64) -> InProgress {
-    let sim = slow_sim();
+fn download_in_progress(sim: Sim, bytes: u64) -> InProgress {
     let job = completed_job(&sim, 1);
     let job_id = job.job_id.clone().unwrap();
     let name = job.presigned_urls[0].filename.clone();
@@ -150,7 +156,7 @@ fn ctrl_c_during_a_download_exits_130_and_the_same_command_resumes() {
         name,
         dir,
         child,
-    } = download_in_progress(64 * 1024);
+    } = download_in_progress(held_sim(64 * 1024), 64 * 1024);
     send_signal(&child, "-INT");
     let run = finish(child);
 
@@ -274,7 +280,7 @@ fn no_wait_lock_fails_at_once_naming_the_busy_directory() {
         name,
         dir,
         child: first,
-    } = download_in_progress(1);
+    } = download_in_progress(slow_sim(), 1);
     let busy = sim.appex(&[
         "jobs",
         "download",
@@ -459,7 +465,7 @@ fn the_client_refuses_http_to_another_host_when_built_not_when_used() {
 
 #[test]
 fn ctrl_c_during_export_out_names_the_command_that_resumes() {
-    let sim = slow_sim();
+    let sim = held_sim(64 * 1024);
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = appex_cmd();
     cmd.args(["--base-url", &sim.url(), "--api-key", sim.sim.api_key()])

@@ -75,6 +75,8 @@ struct Cell {
     /// Take the reference bytes from a simulator without faults (when
     /// this one breaks every fetch).
     clean_reference: bool,
+    /// The requests the failed file made, as the client counts them.
+    attempts: Option<u32>,
 }
 
 /// `fn name(mut self, value) -> Self` setting one field, for each
@@ -104,6 +106,7 @@ impl Cell {
             max_api_requests: 60,
             max_download_requests: 2,
             clean_reference: false,
+            attempts: None,
         }
     }
     setters! {
@@ -116,6 +119,10 @@ impl Cell {
     }
     fn expire(mut self) -> Self {
         self.expire_before_download = true;
+        self
+    }
+    fn attempts(mut self, attempts: u32) -> Self {
+        self.attempts = Some(attempts);
         self
     }
     fn clean_reference(mut self) -> Self {
@@ -374,6 +381,9 @@ async fn run_flow(cell: &Cell, sim: &Simulator, client: &Client, dir: &Path) -> 
             };
             assert!(is_expected(reason), "unexpected reason: {err:?}");
             assert!(*attempts >= 1 && *attempts <= cell.max_retries + 2);
+            if let Some(expected) = cell.attempts {
+                assert_eq!(*attempts, expected, "attempts of the failed file");
+            }
             // Nothing under the final name: a failed file is never presented as complete.
             assert!(!path.exists(), "{} exists after a failure", path.display());
             // What is left is the manifest and, at most, `.part` files.
@@ -902,16 +912,23 @@ async fn cell_slow_body_within_the_stall_timeout_completes() {
 
 #[tokio::test]
 async fn cell_slow_body_past_the_stall_timeout_gives_up() {
-    let (requests, dir) = run(Cell::new(base().slow_body(1024, Duration::from_secs(3)))
+    // The first byte comes after an hour: no attempt can see progress (which
+    // would reset the retry count), however slowly this machine runs.
+    let (requests, dir) = run(Cell::new(base().slow_body(1024, Duration::from_secs(3600)))
         .days(1)
         .retries(2)
         .stall(Duration::from_millis(100))
         .expect(Expect::DownloadFails(
             |r| matches!(r, DownloadFailure::Stalled(d) if *d == Duration::from_millis(100)),
         ))
+        .attempts(3)
         .bounds(40, 3))
     .await;
-    assert_eq!(download_requests(&requests).len(), 3, "1 + 2 retries");
+    // 1 + 2 retries, counted by the client above. The simulator saw each one
+    // that got through before its 100 ms ran out: on a loaded machine a
+    // connect can take longer, and that attempt never reaches it.
+    let seen = download_requests(&requests).len();
+    assert!((1..=3).contains(&seen), "{seen} file requests");
     assert_eq!(
         listing(dir.path()),
         [".appex-download.json", ".appex-download.lock"]
