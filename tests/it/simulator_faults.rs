@@ -135,6 +135,31 @@ async fn drop_download_counts_attempts_per_file() {
     assert!(gunzip(&a.body).is_ok());
 }
 
+#[tokio::test(start_paused = true)]
+async fn hold_download_sends_the_first_bytes_then_nothing_and_later_downloads_are_whole() {
+    use futures::StreamExt;
+    let clean = clean_file().await;
+    let sim = start(files_400().hold_download_after(1000, 1)).await;
+    let url = first_url(&sim).await;
+
+    let resp = http().get(&url).send().await.expect("headers arrive");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.content_length(), Some(clean.len() as u64));
+    let mut body = resp.bytes_stream();
+    let mut received = Vec::new();
+    while received.len() < 1000 {
+        let piece = body.next().await.expect("more body").expect("no error");
+        received.extend_from_slice(&piece);
+    }
+    assert_eq!(received, clean[..1000].to_vec());
+    // Then nothing, not even an error, for an hour of (paused) time.
+    assert!(tokio::time::timeout(HOUR, body.next()).await.is_err());
+    drop(body);
+
+    let whole = fetch(&url, &[]).await;
+    assert_eq!(whole.body, clean, "later downloads are whole");
+}
+
 #[tokio::test]
 async fn truncate_gzip_serves_a_complete_transfer_of_an_incomplete_gzip() {
     let clean = clean_file().await;
