@@ -276,10 +276,11 @@ impl SimulatorConfig {
 
     /// Fault: the first `times` downloads of each file send `bytes` body
     /// bytes and then nothing more, with the connection left open: a
-    /// transfer that hangs midway until the client gives up or is stopped
-    /// (tests interrupt a download at a known byte this way, whatever the
-    /// machine's load). Later downloads of that file succeed.
-    /// [`drop_download_after`](Self::drop_download_after) applies first.
+    /// transfer that hangs midway until the client gives up or is stopped,
+    /// or until [`Simulator::release_held_downloads`](super::Simulator::release_held_downloads)
+    /// lets it finish (tests stop or overlap a download at a known byte
+    /// this way, whatever the machine's load). Later downloads of that file
+    /// succeed. [`drop_download_after`](Self::drop_download_after) applies first.
     pub fn hold_download_after(mut self, bytes: u64, times: usize) -> Self {
         self.faults.hold_download = (times > 0).then_some((bytes, times));
         self

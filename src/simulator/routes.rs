@@ -605,7 +605,11 @@ async fn download(
     );
     let len = data.len();
     let cut = if method == Method::GET {
-        faults::cut(faults, state.next_download(&job_id, &filename))
+        faults::cut(
+            faults,
+            state.next_download(&job_id, &filename),
+            state.hold_release(),
+        )
     } else {
         None
     };
@@ -686,7 +690,11 @@ fn synthetic_file(
     let faults = &state.config.faults;
     let (cut, slow) = if method == Method::GET {
         (
-            faults::cut(faults, state.next_download(job_id, filename)),
+            faults::cut(
+                faults,
+                state.next_download(job_id, filename),
+                state.hold_release(),
+            ),
             faults.slow_body,
         )
     } else {

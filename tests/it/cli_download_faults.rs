@@ -28,8 +28,8 @@ fn slow_sim() -> Sim {
 }
 
 /// A slow simulator whose first download of each file sends `bytes` bytes
-/// and then holds the connection: a download stopped there cannot finish
-/// first, however loaded the machine.
+/// and then holds the connection until released: a download stopped or
+/// overlapped there cannot finish first, however loaded the machine.
 fn held_sim(bytes: u64) -> Sim {
     Sim::with(slow(fast()).hold_download_after(bytes, 1))
 }
@@ -280,7 +280,7 @@ fn no_wait_lock_fails_at_once_naming_the_busy_directory() {
         name,
         dir,
         child: first,
-    } = download_in_progress(slow_sim(), 1);
+    } = download_in_progress(held_sim(1), 1);
     let busy = sim.appex(&[
         "jobs",
         "download",
@@ -299,6 +299,7 @@ fn no_wait_lock_fails_at_once_naming_the_busy_directory() {
         )
     );
 
+    sim.sim.release_held_downloads();
     let first = finish(first);
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert_eq!(

@@ -179,7 +179,9 @@ async fn a_part_without_a_recorded_version_is_fetched_from_zero() {
 
 #[tokio::test]
 async fn fail_fast_says_the_directory_is_busy_and_the_first_run_completes() {
-    let sim = Simulator::start(config().slow_body(16 * 1024, Duration::from_millis(10)))
+    // The first run's file stops after 16 KiB until released: it cannot end
+    // before the second run tries the lock, however loaded the machine.
+    let sim = Simulator::start(config().hold_download_after(16 * 1024, 1))
         .await
         .expect("simulator");
     let client = client(&sim, 2);
@@ -220,6 +222,7 @@ async fn fail_fast_says_the_directory_is_busy_and_the_first_run_completes() {
             .contains("is in use by another appex download")
     );
 
+    sim.release_held_downloads();
     let report = guarded(first)
         .await
         .unwrap()

@@ -136,7 +136,7 @@ async fn drop_download_counts_attempts_per_file() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn hold_download_sends_the_first_bytes_then_nothing_and_later_downloads_are_whole() {
+async fn hold_download_sends_the_first_bytes_then_nothing_until_released() {
     use futures::StreamExt;
     let clean = clean_file().await;
     let sim = start(files_400().hold_download_after(1000, 1)).await;
@@ -154,7 +154,13 @@ async fn hold_download_sends_the_first_bytes_then_nothing_and_later_downloads_ar
     assert_eq!(received, clean[..1000].to_vec());
     // Then nothing, not even an error, for an hour of (paused) time.
     assert!(tokio::time::timeout(HOUR, body.next()).await.is_err());
-    drop(body);
+
+    // Released: the rest of the file.
+    sim.release_held_downloads();
+    while let Some(piece) = body.next().await {
+        received.extend_from_slice(&piece.expect("no error"));
+    }
+    assert_eq!(received, clean.to_vec());
 
     let whole = fetch(&url, &[]).await;
     assert_eq!(whole.body, clean, "later downloads are whole");
