@@ -155,14 +155,16 @@ fn pieces(
         async move {
             let (pos, mut mode) = state?;
             if Some(pos) == cut_at {
-                match mode.take() {
-                    Some(Cut::Drop) => return Some((Err(connection_drop().await), None)),
+                // Whether the body goes on past the cut.
+                let goes_on = match mode.take() {
+                    Some(Cut::Drop) => false,
                     Some(Cut::Hold(mut release)) => {
-                        if release.wait_for(|released| *released).await.is_err() {
-                            return Some((Err(connection_drop().await), None));
-                        }
+                        release.wait_for(|released| *released).await.is_ok()
                     }
-                    None => {}
+                    None => true,
+                };
+                if !goes_on {
+                    return Some((Err(connection_drop().await), None));
                 }
             }
             if pos >= end {
