@@ -204,6 +204,15 @@ impl ForcedStderr {
     fn write(&self, s: &str) -> io::Result<()> {
         io::stderr().lock().write_all(s.as_bytes())
     }
+
+    /// Moves the cursor `n` cells in the ANSI direction `A` (up), `B`
+    /// (down), `C` (right) or `D` (left); nothing for 0.
+    fn move_cursor(&self, n: usize, direction: char) -> io::Result<()> {
+        if n > 0 {
+            self.write(&format!("\x1b[{n}{direction}"))?;
+        }
+        Ok(())
+    }
 }
 
 impl TermLike for ForcedStderr {
@@ -211,28 +220,16 @@ impl TermLike for ForcedStderr {
         100
     }
     fn move_cursor_up(&self, n: usize) -> io::Result<()> {
-        if n > 0 {
-            self.write(&format!("\x1b[{n}A"))?;
-        }
-        Ok(())
+        self.move_cursor(n, 'A')
     }
     fn move_cursor_down(&self, n: usize) -> io::Result<()> {
-        if n > 0 {
-            self.write(&format!("\x1b[{n}B"))?;
-        }
-        Ok(())
+        self.move_cursor(n, 'B')
     }
     fn move_cursor_right(&self, n: usize) -> io::Result<()> {
-        if n > 0 {
-            self.write(&format!("\x1b[{n}C"))?;
-        }
-        Ok(())
+        self.move_cursor(n, 'C')
     }
     fn move_cursor_left(&self, n: usize) -> io::Result<()> {
-        if n > 0 {
-            self.write(&format!("\x1b[{n}D"))?;
-        }
-        Ok(())
+        self.move_cursor(n, 'D')
     }
     fn write_line(&self, s: &str) -> io::Result<()> {
         self.write(&format!("{s}\n"))

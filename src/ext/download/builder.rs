@@ -2,7 +2,6 @@
 //! files, skip what is complete, fetch the rest a few at a time.
 
 use std::{
-    fmt,
     future::Future,
     path::{Path, PathBuf},
     pin::Pin,
@@ -114,26 +113,21 @@ pub struct Download {
 
 type StopSignal = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
-impl fmt::Debug for Download {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let source = match &self.source {
-            DownloadSource::Job(job) => job.job_id.clone().unwrap_or_default(),
-            DownloadSource::JobId(id) => id.clone(),
-        };
-        f.debug_struct("Download")
-            .field("job_id", &source)
-            .field("dir", &self.dir)
-            .field("concurrency", &self.concurrency)
-            .field("retry", &self.retry)
-            .field("stall_timeout", &self.stall_timeout)
-            .field("verify_existing", &self.verify_existing)
-            .field("durability", &self.durability)
-            .field("lock_policy", &self.lock_policy)
-            .field("on_progress", &self.progress.is_some())
-            .field("stop_on", &self.stop.is_some())
-            .finish()
-    }
-}
+crate::macros::debug_fields!(Download {
+    job_id = |d| match &d.source {
+        DownloadSource::Job(job) => job.job_id.clone().unwrap_or_default(),
+        DownloadSource::JobId(id) => id.clone(),
+    },
+    dir,
+    concurrency,
+    retry,
+    stall_timeout,
+    verify_existing,
+    durability,
+    lock_policy,
+    on_progress = |d| d.progress.is_some(),
+    stop_on = |d| d.stop.is_some(),
+});
 
 impl Client {
     /// Prepares the download of a completed job's files into `dir` (created
@@ -176,10 +170,9 @@ macro_rules! setters {
 }
 
 impl Download {
-    /// How many files are fetched at once (default 4; at least 1).
-    pub fn concurrency(mut self, n: usize) -> Self {
-        self.concurrency = n.max(1);
-        self
+    crate::macros::setters! {
+        /// How many files are fetched at once (default 4; at least 1).
+        concurrency(n: usize) => concurrency = n.max(1);
     }
 
     setters! {
