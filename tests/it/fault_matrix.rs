@@ -19,8 +19,8 @@ use std::{
     time::Duration,
 };
 
-use crate::support::sha256_hex;
 use crate::support::simulator::{self, completed_export, reference_bytes};
+use crate::support::{hang_guard, sha256_hex};
 use futures::StreamExt;
 use std::sync::{Arc, Mutex};
 
@@ -29,7 +29,7 @@ use userpilot_appex::{
     error::DownloadFailure,
     ext::download::{Durability, ProgressEvent},
     ext::jobs::WaitPolicy,
-    models::{ExportJob, JobStatus},
+    models::JobStatus,
     records::{ReadOptions, RecordReader},
     simulator::{RecordedRequest, Route, Simulator, SimulatorConfig},
     types::ExportFormat,
@@ -687,28 +687,6 @@ fn synthetic() -> SimulatorConfig {
     base().synthetic_file_size(256 * 1024)
 }
 
-/// A completed job of `days` one-day files.
-async fn completed(client: &Client, days: u64) -> ExportJob {
-    let (from, to) = range(days);
-    client
-        .export()
-        .range(from, to)
-        .wait_policy(quick_wait())
-        .send()
-        .await
-        .expect("trigger")
-        .wait()
-        .await
-        .expect("job completes")
-}
-
-/// Runs with a guard against hanging (not a timing assertion).
-async fn hang_guard<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(60), f)
-        .await
-        .expect("the download hung")
-}
-
 #[tokio::test]
 async fn cell_object_replaced_between_runs_comes_back_whole_never_spliced() {
     let cut = 100_000;
@@ -716,7 +694,7 @@ async fn cell_object_replaced_between_runs_comes_back_whole_never_spliced() {
         .await
         .expect("simulator");
     let client = client_for(&sim, 0);
-    let job = completed(&client, 1).await;
+    let job = completed_export(&client, range(1), quick_wait()).await;
     let dir = tempfile::tempdir().expect("tempdir");
 
     let err = hang_guard(client.download(&job, dir.path()).run())
@@ -767,7 +745,7 @@ async fn cell_concurrent_runs_take_turns_and_fetch_each_file_once() {
         .await
         .expect("simulator");
     let client = client_for(&sim, 2);
-    let job = completed(&client, 2).await;
+    let job = completed_export(&client, range(2), quick_wait()).await;
     let dir = tempfile::tempdir().expect("tempdir");
 
     let first = client.download(&job, dir.path()).run();
@@ -795,7 +773,7 @@ async fn cell_interrupted_run_keeps_exactly_the_bytes_received_and_the_next_resu
         .await
         .expect("simulator");
     let client = client_for(&sim, 2);
-    let job = completed(&client, 1).await;
+    let job = completed_export(&client, range(1), quick_wait()).await;
     let dir = tempfile::tempdir().expect("tempdir");
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
