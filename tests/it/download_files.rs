@@ -15,7 +15,7 @@ use crate::support::{
 use userpilot_appex::{
     Client, Error, RetryPolicy,
     error::DownloadFailure,
-    ext::download::{DownloadReport, ProgressEvent},
+    ext::download::{DownloadReport, ExistingCheck, ProgressEvent},
     models::{ExportJob, JobStatus, PresignedUrl, SecretUrl},
 };
 
@@ -611,7 +611,7 @@ async fn a_second_run_downloads_nothing() {
     let second = hang_guard(
         client
             .download(&listed, dir.path())
-            .verify_existing(true)
+            .verify_existing(ExistingCheck::Sha256)
             .run(),
     )
     .await
