@@ -267,6 +267,8 @@ impl RetryPolicy {
 }
 
 /// The state the generated client carries: what the request hook needs.
+/// Public only because the generated client (itself hidden) names it.
+#[doc(hidden)]
 #[derive(Clone, Debug, Default)]
 pub struct ClientState {
     /// How requests are retried.

@@ -372,7 +372,7 @@ async fn retries_are_bounded_and_the_error_names_the_file() {
                 job("job-x", &[("down.csv", server.url("/files/down", SIG))]),
                 dir.path(),
             )
-            .retry(
+            .retry_policy(
                 RetryPolicy::default()
                     .with_max_retries(2)
                     .with_backoff(Duration::from_millis(1), Duration::from_millis(2)),
@@ -695,7 +695,7 @@ async fn a_failed_file_keeps_its_part_and_the_next_run_resumes_it() {
     let error = hang_guard(
         client
             .download(&listed, dir.path())
-            .retry(RetryPolicy::none())
+            .retry_policy(RetryPolicy::none())
             .run(),
     )
     .await

@@ -353,7 +353,7 @@ async fn run_flow(cell: &Cell, sim: &Simulator, client: &Client, dir: &Path) -> 
 
     let result = client
         .download(&job, dir)
-        .retry(fast_retry(cell.max_retries))
+        .retry_policy(fast_retry(cell.max_retries))
         .stall_timeout(cell.stall)
         .concurrency(2)
         .run()

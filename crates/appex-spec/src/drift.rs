@@ -14,7 +14,7 @@ use crate::{operations, resolve};
 /// The exported event fields Userpilot documents, in its order.
 ///
 /// Source: Userpilot's Analytics Export documentation, "Exported event
-/// fields" (summarised in the project's `docs/api-notes.md`): the base
+/// fields": the base
 /// fields, the auto-captured ones, and the `metadata` object. The crate's
 /// own list is `userpilot_appex::records::EXPORT_FIELDS`; the drift guard
 /// compares the two with [`compare_event_fields`].

@@ -89,7 +89,7 @@ impl From<&String> for DownloadSource {
 /// let report = client
 ///     .download(&job, "exports/")
 ///     .concurrency(2)
-///     .retry(RetryPolicy::default().with_max_retries(8))
+///     .retry_policy(RetryPolicy::default().with_max_retries(8))
 ///     .stall_timeout(Duration::from_secs(30))
 ///     .run()
 ///     .await?;
@@ -168,7 +168,7 @@ impl Download {
         /// `Retry-After` honoured up to the policy's cap) and `5xx`. The count
         /// of retries starts again whenever a file gets further than before, so
         /// a long file on a flaky link keeps going while it makes progress.
-        retry(policy: RetryPolicy) => retry = policy;
+        retry_policy(policy: RetryPolicy) => retry = policy;
         /// How long to wait for the answer, or for the next bytes of a body,
         /// before treating the connection as stalled (default 60 s). A stall is
         /// a transient failure.
