@@ -43,10 +43,7 @@ fn main() {
     }
     print_machine("dataset");
     let reps = reps(3);
-    let per_day: usize = std::env::var("APPEX_BENCH_EVENTS_PER_DAY")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200_000);
+    let per_day: usize = common::env_number("APPEX_BENCH_EVENTS_PER_DAY").unwrap_or(200_000);
     let scales: Vec<u32> = std::env::var("APPEX_BENCH_SCALES")
         .unwrap_or_else(|_| "1,4".into())
         .split(',')

@@ -172,9 +172,7 @@ fn run(chunks: usize, total: Duration, schedule: PollSchedule, seeds: u64) -> St
 
 /// How much chunks vary around their mean (`APPEX_BENCH_CHUNK_SPREAD`).
 fn chunk_spread() -> f64 {
-    std::env::var("APPEX_BENCH_CHUNK_SPREAD")
-        .ok()
-        .and_then(|v| v.parse().ok())
+    common::env_number("APPEX_BENCH_CHUNK_SPREAD")
         .filter(|s: &f64| (0.0..1.0).contains(s))
         .unwrap_or(0.1)
 }

@@ -31,10 +31,7 @@ fn main() {
     }
     print_machine("records");
     let reps = reps(5);
-    let target_mb: f64 = std::env::var("APPEX_BENCH_RECORDS_MB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200.0);
+    let target_mb: f64 = common::env_number("APPEX_BENCH_RECORDS_MB").unwrap_or(200.0);
     let base = std::env::var_os("APPEX_BENCH_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir)

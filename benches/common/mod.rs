@@ -205,11 +205,14 @@ pub fn median(values: &[f64]) -> f64 {
 
 /// How many repetitions to run: `APPEX_BENCH_REPS` or `default`.
 pub fn reps(default: usize) -> usize {
-    std::env::var("APPEX_BENCH_REPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
+    env_number("APPEX_BENCH_REPS")
         .filter(|&n: &usize| n > 0)
         .unwrap_or(default)
+}
+
+/// The number in environment variable `name`, if it is set and parses.
+pub fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
 /// Formats a list of figures for the log.
