@@ -26,7 +26,7 @@ use std::{
 };
 
 use axum::{Json, Router, extract::State, routing::get};
-use common::{median, print_machine, reps};
+use common::median;
 use tokio::time::Instant;
 use userpilot_appex::{
     Client,
@@ -178,11 +178,10 @@ fn chunk_spread() -> f64 {
 }
 
 fn main() {
-    if !common::under_cargo_bench("polling") {
+    let Some(runs) = common::start("polling", 20) else {
         return;
-    }
-    print_machine("polling");
-    let seeds = reps(20) as u64;
+    };
+    let seeds = runs as u64;
     let jobs = [
         ("30 chunks, 1 h", 30, Duration::from_secs(3600)),
         ("7 chunks, 10 min", 7, Duration::from_secs(600)),

@@ -247,6 +247,17 @@ pub fn under_cargo_bench(name: &str) -> bool {
     false
 }
 
+/// Starts bench `name` run by `cargo bench` ([`under_cargo_bench`]): prints
+/// the machine and returns the repetitions to run ([`reps`]); `None` when the
+/// bench is to be skipped.
+pub fn start(name: &str, default_reps: usize) -> Option<usize> {
+    if !under_cargo_bench(name) {
+        return None;
+    }
+    print_machine(name);
+    Some(reps(default_reps))
+}
+
 /// Exports `days` days of `events_per_day` events in `format` from an
 /// in-process simulator and downloads the files into `dir`.
 pub async fn export_files(

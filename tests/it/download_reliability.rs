@@ -60,7 +60,7 @@ async fn reference(url: &SecretUrl) -> Vec<u8> {
 #[cfg(unix)]
 #[tokio::test]
 async fn no_link_planted_at_any_name_the_download_writes_is_followed() {
-    let sim = Simulator::start(config()).await.expect("simulator");
+    let sim = simulator::start(config()).await;
     let client = client(&sim, 2);
     let job = completed_job(&client, 2).await;
     let root = tempfile::tempdir().expect("tempdir");
@@ -119,9 +119,7 @@ async fn no_link_planted_at_any_name_the_download_writes_is_followed() {
 
 #[tokio::test]
 async fn a_part_without_a_recorded_version_is_fetched_from_zero() {
-    let sim = Simulator::start(config().drop_download_after(50_000, 1))
-        .await
-        .expect("simulator");
+    let sim = simulator::start(config().drop_download_after(50_000, 1)).await;
     let client = client(&sim, 0);
     let job = completed_job(&client, 1).await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -163,9 +161,7 @@ async fn a_part_without_a_recorded_version_is_fetched_from_zero() {
 
 #[tokio::test]
 async fn fail_fast_says_the_directory_is_busy_and_the_first_run_completes() {
-    let sim = Simulator::start(config().slow_body(16 * 1024, Duration::from_millis(10)))
-        .await
-        .expect("simulator");
+    let sim = simulator::start(config().slow_body(16 * 1024, Duration::from_millis(10))).await;
     let client = client(&sim, 2);
     let job = completed_job(&client, 1).await;
     let dir = tempfile::tempdir().expect("tempdir");
