@@ -149,55 +149,32 @@ fn ndjson_plain_file_reads_every_field() {
     );
 }
 
+/// Merges the former `ndjson_gzip_file_is_decompressed`,
+/// `gzip_ndjson_named_without_gz_is_detected_by_magic` and
+/// `gzip_csv_named_csv_is_detected_by_magic`.
 #[test]
-fn ndjson_gzip_file_is_decompressed() {
-    let dir = tempfile::tempdir().unwrap();
-    let events: Vec<Value> = (0..20).map(event_json).collect();
-    let path = write(
-        dir.path(),
-        "part-0.ndjson.gz",
-        &gzip(ndjson_text(&events).as_bytes()),
-    );
-    let reader = RecordReader::open(&path).unwrap();
-    assert!(reader.is_gzip());
-    assert_eq!(reader.format(), RecordFormat::Ndjson);
-    let read: Vec<ExportedEvent> = reader.collect::<Result<_, _>>().unwrap();
-    assert_eq!(ids(&read), expected_ids(20));
-    assert_event_matches(&read[19], 19);
-}
-
-#[test]
-fn gzip_ndjson_named_without_gz_is_detected_by_magic() {
-    let dir = tempfile::tempdir().unwrap();
-    let events: Vec<Value> = (0..5).map(event_json).collect();
-    let path = write(
-        dir.path(),
-        "data.ndjson",
-        &gzip(ndjson_text(&events).as_bytes()),
-    );
-    let reader = RecordReader::open(&path).unwrap();
-    assert!(reader.is_gzip());
-    assert_eq!(reader.format(), RecordFormat::Ndjson);
-    let read: Vec<ExportedEvent> = reader.collect::<Result<_, _>>().unwrap();
-    assert_eq!(ids(&read), expected_ids(5));
-}
-
-#[test]
-fn gzip_csv_named_csv_is_detected_by_magic() {
-    let dir = tempfile::tempdir().unwrap();
-    let events: Vec<Value> = (0..9).map(event_json).collect();
-    let path = write(
-        dir.path(),
-        "part-0.csv",
-        &gzip(csv_text(&events).as_bytes()),
-    );
-    let reader = RecordReader::open(&path).unwrap();
-    assert!(reader.is_gzip());
-    assert_eq!(reader.format(), RecordFormat::Csv);
-    let read: Vec<ExportedEvent> = reader.collect::<Result<_, _>>().unwrap();
-    assert_eq!(read.len(), 9);
-    for (i, e) in read.iter().enumerate() {
-        assert_event_matches(e, i);
+fn gzip_files_are_decompressed_and_detected_by_magic_whatever_their_name() {
+    let cases = [
+        ("part-0.ndjson.gz", RecordFormat::Ndjson, 20),
+        ("data.ndjson", RecordFormat::Ndjson, 5),
+        ("part-0.csv", RecordFormat::Csv, 9),
+    ];
+    for (name, format, n) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let events: Vec<Value> = (0..n).map(event_json).collect();
+        let text = match format {
+            RecordFormat::Csv => csv_text(&events),
+            _ => ndjson_text(&events),
+        };
+        let path = write(dir.path(), name, &gzip(text.as_bytes()));
+        let reader = RecordReader::open(&path).unwrap();
+        assert!(reader.is_gzip(), "{name}");
+        assert_eq!(reader.format(), format, "{name}");
+        let read: Vec<ExportedEvent> = reader.collect::<Result<_, _>>().unwrap();
+        assert_eq!(ids(&read), expected_ids(n), "{name}");
+        for (i, e) in read.iter().enumerate() {
+            assert_event_matches(e, i);
+        }
     }
 }
 
