@@ -339,32 +339,6 @@ fn ndjson_with_bad_rows(dir: &Path) -> PathBuf {
     write(dir, "bad.ndjson", text.as_bytes())
 }
 
-#[test]
-fn malformed_ndjson_row_is_an_error_naming_file_and_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = ndjson_with_bad_rows(dir.path());
-    let items: Vec<_> = RecordReader::open(&path).unwrap().collect();
-    assert_eq!(items.len(), 3, "two events, the error, then the end");
-    assert!(items[0].is_ok() && items[1].is_ok());
-    let message = record_error(&items[2], &path, RecordLocation::Line(3));
-    assert!(message.contains("JSON"), "{message}");
-    let text = items[2].as_ref().unwrap_err().to_string();
-    assert!(
-        text.contains("bad.ndjson") && text.contains("line 3"),
-        "{text}"
-    );
-}
-
-#[test]
-fn lenient_mode_skips_and_counts_malformed_ndjson_rows() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = ndjson_with_bad_rows(dir.path());
-    let (ids, reader) = read_lenient(&path);
-    assert_eq!(ids, ["evt-0", "evt-1", "evt-3", "evt-7"]);
-    assert_eq!(reader.skipped(), 4);
-    assert_eq!(reader.events_read(), 4);
-}
-
 fn csv_with_bad_rows(dir: &Path) -> PathBuf {
     let mut text = csv_text(&[event_json(0)]);
     text.push_str("NX-1,track,too,few\n"); // line 3: 4 cells of 20
@@ -373,27 +347,66 @@ fn csv_with_bad_rows(dir: &Path) -> PathBuf {
     write(dir, "bad.csv", text.as_bytes())
 }
 
+/// Merges the former `malformed_ndjson_row_is_an_error_naming_file_and_line`
+/// and `malformed_csv_row_is_an_error_naming_file_and_line`.
 #[test]
-fn malformed_csv_row_is_an_error_naming_file_and_line() {
+fn a_malformed_ndjson_or_csv_row_is_an_error_naming_file_and_line() {
+    type Writer = fn(&Path) -> PathBuf;
+    // The bad file, the events read before the error, what its message says.
+    let cases: [(Writer, &[&str], &str); 2] = [
+        (ndjson_with_bad_rows, &["evt-0", "evt-1"], "JSON"),
+        (csv_with_bad_rows, &["evt-0"], "4 cells"),
+    ];
     let dir = tempfile::tempdir().unwrap();
-    let path = csv_with_bad_rows(dir.path());
-    let items: Vec<_> = RecordReader::open(&path).unwrap().collect();
-    assert_eq!(items.len(), 2);
-    assert_eq!(
-        items[0].as_ref().unwrap().internal_event_id.as_deref(),
-        Some("evt-0")
-    );
-    let message = record_error(&items[1], &path, RecordLocation::Line(3));
-    assert!(message.contains("4 cells"), "{message}");
+    for (bad_file, before, says) in cases {
+        let path = bad_file(dir.path());
+        let items: Vec<_> = RecordReader::open(&path).unwrap().collect();
+        assert_eq!(
+            items.len(),
+            before.len() + 1,
+            "the events, the error, then the end"
+        );
+        let read: Vec<_> = items[..before.len()]
+            .iter()
+            .map(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .internal_event_id
+                    .clone()
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(read, before);
+        let error = &items[before.len()];
+        let message = record_error(error, &path, RecordLocation::Line(3));
+        assert!(message.contains(says), "{message}");
+        let text = error.as_ref().unwrap_err().to_string();
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert!(text.contains(name) && text.contains("line 3"), "{text}");
+    }
 }
 
+/// Merges the former `lenient_mode_skips_and_counts_malformed_ndjson_rows`
+/// and `lenient_mode_skips_and_counts_malformed_csv_rows`.
 #[test]
-fn lenient_mode_skips_and_counts_malformed_csv_rows() {
+fn lenient_mode_skips_and_counts_malformed_ndjson_and_csv_rows() {
+    type Writer = fn(&Path) -> PathBuf;
+    let cases: [(Writer, &[&str], u64); 2] = [
+        (
+            ndjson_with_bad_rows,
+            &["evt-0", "evt-1", "evt-3", "evt-7"],
+            4,
+        ),
+        (csv_with_bad_rows, &["evt-0", "evt-2"], 1),
+    ];
     let dir = tempfile::tempdir().unwrap();
-    let path = csv_with_bad_rows(dir.path());
-    let (ids, reader) = read_lenient(&path);
-    assert_eq!(ids, ["evt-0", "evt-2"]);
-    assert_eq!(reader.skipped(), 1);
+    for (bad_file, expected, skipped) in cases {
+        let path = bad_file(dir.path());
+        let (ids, reader) = read_lenient(&path);
+        assert_eq!(ids, expected, "{}", path.display());
+        assert_eq!(reader.skipped(), skipped, "{}", path.display());
+        assert_eq!(reader.events_read(), expected.len() as u64);
+    }
 }
 
 #[test]
