@@ -32,7 +32,7 @@ pub(crate) use debug_fields;
 /// A builder's setters that each set one field from one argument and
 /// return the builder, inside its `impl` block:
 ///
-/// ```ignore
+/// ```text
 /// impl Builder {
 ///     setters! {
 ///         /// The page size (at least 1).

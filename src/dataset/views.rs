@@ -80,9 +80,10 @@ pub async fn current_views(dest: &dyn Destination) -> Result<String> {
         .await?
         .iter()
         .any(|o| super::parse_day_key(&o.key).is_some());
-    let events = match has_events {
-        true => EventsView::Create,
-        false => EventsView::Omit,
+    let events = if has_events {
+        EventsView::Create
+    } else {
+        EventsView::Omit
     };
     Ok(views_sql(&dest.query_base(), events, &kinds))
 }

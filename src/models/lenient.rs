@@ -378,7 +378,7 @@ pub(crate) fn keep<'de, A: MapAccess<'de>>(
 /// line, serialized only when present (see [`is_absent`]), and the `extra`
 /// map, then implements its decoding:
 ///
-/// ```ignore
+/// ```text
 /// lenient_model! {
 ///     /// A thing.
 ///     pub struct Thing {
