@@ -156,6 +156,11 @@ while not os.path.exists(stop):
     except Exception as e:
         print("FAIL", repr(e), flush=True)
 print("reads", reads, flush=True)
+# Shut pyarrow's S3 client down before the interpreter does: left to exit,
+# its threads can abort the process ("terminate called without an active
+# exception").
+del fs
+pafs.finalize_s3()
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
