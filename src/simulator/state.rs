@@ -55,13 +55,13 @@ struct Inner {
 
 /// One export job.
 pub(crate) struct Job {
-    pub id: String,
-    pub format: Format,
-    pub filters: Filters,
-    pub days: Vec<NaiveDate>,
-    pub triggered: Instant,
-    pub start_time: DateTime<Utc>,
-    pub polls: Mutex<usize>,
+    pub(super) id: String,
+    pub(super) format: Format,
+    filters: Filters,
+    days: Vec<NaiveDate>,
+    triggered: Instant,
+    pub(super) start_time: DateTime<Utc>,
+    pub(super) polls: Mutex<usize>,
     files: Vec<OnceLock<Bytes>>,
 }
 

@@ -83,15 +83,24 @@ fn reference(sim: &Sim, job: &ExportJob, i: usize) -> Vec<u8> {
     })
 }
 
+/// `appex jobs download <id> --out <dir> <extra>`, to run or spawn.
+fn download_cmd(sim: &Sim, job_id: &str, dir: &Path, extra: &[&str]) -> Command {
+    let mut cmd = sim.command();
+    cmd.args(["jobs", "download", job_id, "--out"])
+        .arg(dir)
+        .args(extra);
+    cmd
+}
+
+/// `appex jobs download <id> --out <dir> <extra>`, run to its end.
+fn download(sim: &Sim, job_id: &str, dir: &Path, extra: &[&str]) -> Run {
+    Run::of(download_cmd(sim, job_id, dir, extra))
+}
+
 /// `appex jobs download <id> --out <dir> <extra>` started in the background.
 fn spawn_download(sim: &Sim, job_id: &str, dir: &Path, extra: &[&str]) -> Child {
-    let mut cmd = appex_cmd();
-    cmd.args(["--base-url", &sim.url(), "--api-key", sim.sim.api_key()])
-        .args(["jobs", "download", job_id, "--out"])
-        .arg(dir)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = download_cmd(sim, job_id, dir, extra);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.spawn().expect("spawn appex")
 }
 
@@ -176,15 +185,7 @@ fn ctrl_c_during_a_download_exits_130_and_the_same_command_resumes() {
     );
     assert!(!dir.path().join(&name).exists());
 
-    let again = sim
-        .appex(&[
-            "jobs",
-            "download",
-            &job_id,
-            "--out",
-            dir.path().to_str().unwrap(),
-        ])
-        .ok();
+    let again = download(&sim, &job_id, dir.path(), &[]).ok();
     assert!(again.stdout.contains(&name));
     assert_eq!(std::fs::read(dir.path().join(&name)).unwrap(), expected);
     let resumed: Vec<_> = sim
@@ -281,14 +282,7 @@ fn no_wait_lock_fails_at_once_naming_the_busy_directory() {
         dir,
         child: first,
     } = download_in_progress(held_sim(1), 1);
-    let busy = sim.appex(&[
-        "jobs",
-        "download",
-        &job_id,
-        "--out",
-        dir.path().to_str().unwrap(),
-        "--no-wait-lock",
-    ]);
+    let busy = download(&sim, &job_id, dir.path(), &["--no-wait-lock"]);
     let line = busy.fails_with(1);
     assert_eq!(
         line,
@@ -314,15 +308,7 @@ fn no_fsync_downloads_the_same_bytes() {
     let job = completed_job(&sim, 2);
     let job_id = job.job_id.clone().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    sim.appex(&[
-        "jobs",
-        "download",
-        &job_id,
-        "--out",
-        dir.path().to_str().unwrap(),
-        "--no-fsync",
-    ])
-    .ok();
+    download(&sim, &job_id, dir.path(), &["--no-fsync"]).ok();
     for (i, file) in job.presigned_urls.iter().enumerate() {
         assert_eq!(
             std::fs::read(dir.path().join(&file.filename)).unwrap(),
@@ -510,13 +496,6 @@ fn ctrl_c_during_export_out_names_the_command_that_resumes() {
         )
     );
     assert!(std::fs::metadata(&part).unwrap().len() > 0, ".part kept");
-    sim.appex(&[
-        "jobs",
-        "download",
-        &job_id,
-        "--out",
-        dir.path().to_str().unwrap(),
-    ])
-    .ok();
+    download(&sim, &job_id, dir.path(), &[]).ok();
     assert!(!part.exists());
 }
