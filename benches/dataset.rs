@@ -19,7 +19,7 @@ use std::{
     process::Command,
 };
 
-use common::{list, median, print_machine, reps};
+use common::{list, median};
 use userpilot_appex::types::ExportFormat;
 
 /// Runs a command, prints `seconds peak_rss_kib exit_code`.
@@ -38,15 +38,10 @@ con.execute(f"COPY (SELECT * FROM read_json_auto('{sys.argv[1]}/*.ndjson.gz')) T
 "#;
 
 fn main() {
-    if !common::under_cargo_bench("dataset") {
+    let Some(reps) = common::start("dataset", 3) else {
         return;
-    }
-    print_machine("dataset");
-    let reps = reps(3);
-    let per_day: usize = std::env::var("APPEX_BENCH_EVENTS_PER_DAY")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200_000);
+    };
+    let per_day: usize = common::env_number("APPEX_BENCH_EVENTS_PER_DAY").unwrap_or(200_000);
     let scales: Vec<u32> = std::env::var("APPEX_BENCH_SCALES")
         .unwrap_or_else(|_| "1,4".into())
         .split(',')

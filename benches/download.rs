@@ -23,7 +23,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Server, ServerSpec, list, median, print_machine, reps, status_kib};
+use common::{Server, ServerSpec, list, median, status_kib};
 use sha2::{Digest, Sha256};
 use userpilot_appex::{Client, ext::download::Durability, types::ExportFormat};
 
@@ -37,11 +37,9 @@ fn main() {
         client_mode();
         return;
     }
-    if !common::under_cargo_bench("download") {
+    let Some(reps) = common::start("download", 3) else {
         return;
-    }
-    print_machine("download");
-    let reps = reps(3);
+    };
     let base = std::env::var_os("APPEX_BENCH_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);

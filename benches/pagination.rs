@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::{Server, ServerSpec, cpu_secs, list, median, print_machine, reps};
+use common::{Server, ServerSpec, cpu_secs, list, median};
 use futures::StreamExt;
 use serde_json::Value;
 
@@ -19,11 +19,9 @@ const PAGE: usize = 100;
 
 fn main() {
     common::serve_if_asked();
-    if !common::under_cargo_bench("pagination") {
+    let Some(reps) = common::start("pagination", 5) else {
         return;
-    }
-    print_machine("pagination");
-    let reps = reps(5);
+    };
     let server = Server::spawn(&ServerSpec {
         seed: 3,
         event_properties: Some(ITEMS),

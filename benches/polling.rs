@@ -26,7 +26,7 @@ use std::{
 };
 
 use axum::{Json, Router, extract::State, routing::get};
-use common::{median, print_machine, reps};
+use common::median;
 use tokio::time::Instant;
 use userpilot_appex::{
     Client,
@@ -172,19 +172,16 @@ fn run(chunks: usize, total: Duration, schedule: PollSchedule, seeds: u64) -> St
 
 /// How much chunks vary around their mean (`APPEX_BENCH_CHUNK_SPREAD`).
 fn chunk_spread() -> f64 {
-    std::env::var("APPEX_BENCH_CHUNK_SPREAD")
-        .ok()
-        .and_then(|v| v.parse().ok())
+    common::env_number("APPEX_BENCH_CHUNK_SPREAD")
         .filter(|s: &f64| (0.0..1.0).contains(s))
         .unwrap_or(0.1)
 }
 
 fn main() {
-    if !common::under_cargo_bench("polling") {
+    let Some(runs) = common::start("polling", 20) else {
         return;
-    }
-    print_machine("polling");
-    let seeds = reps(20) as u64;
+    };
+    let seeds = runs as u64;
     let jobs = [
         ("30 chunks, 1 h", 30, Duration::from_secs(3600)),
         ("7 chunks, 10 min", 7, Duration::from_secs(600)),

@@ -18,7 +18,7 @@ use std::{
     time::Instant,
 };
 
-use common::{list, median, print_machine, reps};
+use common::{list, median};
 use flate2::{Compression, read::MultiGzDecoder, write::GzEncoder};
 use userpilot_appex::{records::RecordReader, types::ExportFormat};
 
@@ -26,15 +26,10 @@ const DAYS: u32 = 10;
 const MB: f64 = 1_000_000.0;
 
 fn main() {
-    if !common::under_cargo_bench("records") {
+    let Some(reps) = common::start("records", 5) else {
         return;
-    }
-    print_machine("records");
-    let reps = reps(5);
-    let target_mb: f64 = std::env::var("APPEX_BENCH_RECORDS_MB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200.0);
+    };
+    let target_mb: f64 = common::env_number("APPEX_BENCH_RECORDS_MB").unwrap_or(200.0);
     let base = std::env::var_os("APPEX_BENCH_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir)

@@ -12,41 +12,19 @@
 
 use std::{io::Write, path::PathBuf, time::Instant};
 
-use userpilot_appex::{
-    Client,
-    records::records_stream,
-    simulator::{Simulator, SimulatorConfig},
-    types::ExportFormat,
-};
+use userpilot_appex::{records::records_stream, types::ExportFormat};
+
+mod common;
 
 #[tokio::main]
 async fn main() {
-    if let Err(err) = run().await {
-        eprintln!("error: {err}");
-        std::process::exit(1);
-    }
+    common::exit_on_error(run().await);
 }
 
 async fn run() -> userpilot_appex::Result<()> {
     let started = Instant::now();
-    // Keep the simulator alive for the whole run when there is no key.
-    let (client, _simulator) = if std::env::var_os("USERPILOT_API_KEY").is_some() {
-        eprintln!("using the Userpilot API (USERPILOT_API_KEY is set)");
-        (Client::from_env()?, None)
-    } else {
-        let sim = Simulator::start(SimulatorConfig::default().events_per_day(2_500))
-            .await
-            .map_err(|e| userpilot_appex::Error::Io {
-                path: "simulator".into(),
-                source: e,
-            })?;
-        eprintln!(
-            "using the built-in simulator at {} (set USERPILOT_API_KEY for the real API)",
-            sim.base_url()
-        );
-        let client = sim.client()?;
-        (client, Some(sim))
-    };
+    // Keep the simulator (if any) alive for the whole run.
+    let (client, _simulator) = common::client().await?;
 
     // 1. Trigger: the last 7 days of events as ndjson.
     let handle = client

@@ -16,38 +16,18 @@
 use std::path::PathBuf;
 
 use chrono::{Duration, Utc};
-use userpilot_appex::{
-    Client,
-    ext::sync::SyncProgress,
-    simulator::{Simulator, SimulatorConfig},
-};
+use userpilot_appex::ext::sync::SyncProgress;
+
+mod common;
 
 #[tokio::main]
 async fn main() {
-    if let Err(err) = run().await {
-        eprintln!("error: {err}");
-        std::process::exit(1);
-    }
+    common::exit_on_error(run().await);
 }
 
 async fn run() -> userpilot_appex::Result<()> {
-    // Keep the simulator alive for the whole run when there is no key.
-    let (client, _simulator) = if std::env::var_os("USERPILOT_API_KEY").is_some() {
-        eprintln!("using the Userpilot API (USERPILOT_API_KEY is set)");
-        (Client::from_env()?, None)
-    } else {
-        let sim = Simulator::start(SimulatorConfig::default().events_per_day(2_500))
-            .await
-            .map_err(|e| userpilot_appex::Error::Io {
-                path: "simulator".into(),
-                source: e,
-            })?;
-        eprintln!(
-            "using the built-in simulator at {} (set USERPILOT_API_KEY for the real API)",
-            sim.base_url()
-        );
-        (sim.client()?, Some(sim))
-    };
+    // Keep the simulator (if any) alive for the whole run.
+    let (client, _simulator) = common::client().await?;
     let out = std::env::var_os("APPEX_OUT")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("userpilot-events"));

@@ -214,10 +214,9 @@ impl RetryPolicy {
         }
     }
 
-    /// Sets how many times a request may be retried after its first attempt.
-    pub fn with_max_retries(mut self, n: u32) -> Self {
-        self.max_retries = n;
-        self
+    crate::macros::setters! {
+        /// Sets how many times a request may be retried after its first attempt.
+        with_max_retries(n: u32) => max_retries = n;
     }
 
     /// Sets the first backoff delay and the cap on any backoff delay.
@@ -227,11 +226,10 @@ impl RetryPolicy {
         self
     }
 
-    /// Sets the longest `Retry-After` honoured; longer advertised delays are
-    /// clamped to it.
-    pub fn with_max_retry_after(mut self, max: Duration) -> Self {
-        self.max_retry_after = max;
-        self
+    crate::macros::setters! {
+        /// Sets the longest `Retry-After` honoured; longer advertised delays are
+        /// clamped to it.
+        with_max_retry_after(max: Duration) => max_retry_after = max;
     }
 
     /// Sets the jitter mode ([`Jitter::Full`] by default; [`Jitter::None`]
@@ -269,6 +267,8 @@ impl RetryPolicy {
 }
 
 /// The state the generated client carries: what the request hook needs.
+/// Public only because the generated client (itself hidden) names it.
+#[doc(hidden)]
 #[derive(Clone, Debug, Default)]
 pub struct ClientState {
     /// How requests are retried.

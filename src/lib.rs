@@ -39,6 +39,7 @@ pub mod error;
 pub mod ext;
 #[doc(hidden)]
 pub mod generated;
+mod macros;
 pub mod models;
 pub mod records;
 #[cfg(feature = "simulator")]

@@ -205,11 +205,14 @@ pub fn median(values: &[f64]) -> f64 {
 
 /// How many repetitions to run: `APPEX_BENCH_REPS` or `default`.
 pub fn reps(default: usize) -> usize {
-    std::env::var("APPEX_BENCH_REPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
+    env_number("APPEX_BENCH_REPS")
         .filter(|&n: &usize| n > 0)
         .unwrap_or(default)
+}
+
+/// The number in environment variable `name`, if it is set and parses.
+pub fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
 /// Formats a list of figures for the log.
@@ -242,6 +245,17 @@ pub fn under_cargo_bench(name: &str) -> bool {
     }
     println!("bench {name}: skipped (not run by `cargo bench`; pass --bench to run it)");
     false
+}
+
+/// Starts bench `name` run by `cargo bench` ([`under_cargo_bench`]): prints
+/// the machine and returns the repetitions to run ([`reps`]); `None` when the
+/// bench is to be skipped.
+pub fn start(name: &str, default_reps: usize) -> Option<usize> {
+    if !under_cargo_bench(name) {
+        return None;
+    }
+    print_machine(name);
+    Some(reps(default_reps))
 }
 
 /// Exports `days` days of `events_per_day` events in `format` from an

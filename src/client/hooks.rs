@@ -74,11 +74,10 @@ impl ClientHooks<ClientState> for RawClient {
         info: &OperationInfo,
     ) -> reqwest::Result<Response> {
         let policy = self.inner().retry.clone();
-        let idempotent = matches!(*request.method(), Method::GET | Method::HEAD);
-        let kind = if idempotent {
-            RequestKind::ApiRead
-        } else {
-            RequestKind::ApiTrigger
+        // Reads are idempotent; anything else may have started a job.
+        let kind = match *request.method() {
+            Method::GET | Method::HEAD => RequestKind::ApiRead,
+            _ => RequestKind::ApiTrigger,
         };
         let span = tracing::info_span!(
             "appex.request",

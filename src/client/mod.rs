@@ -171,62 +171,46 @@ impl Default for ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// Sets the API key (required).
-    pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
-        self.api_key = Some(key.into());
-        self
-    }
+    crate::macros::setters! {
+        /// Sets the API key (required).
+        api_key(key: impl Into<ApiKey>) => api_key = Some(key.into());
 
-    /// Sets the base URL (default [`DEFAULT_BASE_URL`]); EU and dedicated
-    /// hosts are just another URL. A trailing `/` is fine.
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = url.into();
-        self
-    }
+        /// Sets the base URL (default [`DEFAULT_BASE_URL`]); EU and dedicated
+        /// hosts are just another URL. A trailing `/` is fine.
+        base_url(url: impl Into<String>) => base_url = url.into();
 
-    /// Sets the TCP/TLS connect timeout (default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
+        /// Sets the TCP/TLS connect timeout (default 10 s).
+        connect_timeout(timeout: Duration) => connect_timeout = timeout;
 
-    /// Sets the timeout of one API request, answer included (default 60 s).
-    /// Downloads are not bound by it: they have only the connect timeout and
-    /// a stall timeout of their own.
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
-        self
-    }
+        /// Sets the timeout of one API request, answer included (default 60 s).
+        /// Downloads are not bound by it: they have only the connect timeout and
+        /// a stall timeout of their own.
+        request_timeout(timeout: Duration) => request_timeout = timeout;
 
-    /// Sets the retry policy (default [`RetryPolicy::default`]).
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
+        /// Sets the retry policy (default [`RetryPolicy::default`]).
+        retry_policy(policy: RetryPolicy) => retry = policy;
 
-    /// Accepts an `http://` base URL to a host other than this machine
-    /// (default `false`: [`build`](Self::build) refuses it with
-    /// [`Error::InvalidInput`], since the API key would travel unencrypted).
-    /// `http://` to `localhost`, `127.0.0.0/8` or `::1` (a simulator, a
-    /// local proxy) is always accepted.
-    ///
-    /// ```
-    /// use userpilot_appex::Client;
-    ///
-    /// let refused = Client::builder().api_key("k").base_url("http://example.invalid").build();
-    /// assert!(refused.is_err());
-    /// let local = Client::builder().api_key("k").base_url("http://127.0.0.1:8080").build();
-    /// assert!(local.is_ok());
-    /// let opted_in = Client::builder()
-    ///     .api_key("k")
-    ///     .base_url("http://example.invalid")
-    ///     .allow_insecure_http(true)
-    ///     .build();
-    /// assert!(opted_in.is_ok());
-    /// ```
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_insecure_http = allow;
-        self
+        /// Accepts an `http://` base URL to a host other than this machine
+        /// (default `false`: [`build`](Self::build) refuses it with
+        /// [`Error::InvalidInput`], since the API key would travel unencrypted).
+        /// `http://` to `localhost`, `127.0.0.0/8` or `::1` (a simulator, a
+        /// local proxy) is always accepted.
+        ///
+        /// ```
+        /// use userpilot_appex::Client;
+        ///
+        /// let refused = Client::builder().api_key("k").base_url("http://example.invalid").build();
+        /// assert!(refused.is_err());
+        /// let local = Client::builder().api_key("k").base_url("http://127.0.0.1:8080").build();
+        /// assert!(local.is_ok());
+        /// let opted_in = Client::builder()
+        ///     .api_key("k")
+        ///     .base_url("http://example.invalid")
+        ///     .allow_insecure_http(true)
+        ///     .build();
+        /// assert!(opted_in.is_ok());
+        /// ```
+        allow_insecure_http(allow: bool) => allow_insecure_http = allow;
     }
 
     /// Reads `USERPILOT_API_KEY` and, if set, `USERPILOT_APPEX_URL`.

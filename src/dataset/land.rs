@@ -4,7 +4,6 @@
 
 use std::{
     collections::{BTreeMap, HashSet},
-    fmt,
     sync::Arc,
 };
 
@@ -112,16 +111,12 @@ pub struct LandOptions {
     pub progress: Option<ProgressFn>,
 }
 
-impl fmt::Debug for LandOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LandOptions")
-            .field("job_id", &self.job_id)
-            .field("export_range", &self.export_range)
-            .field("read", &self.read)
-            .field("progress", &self.progress.is_some())
-            .finish()
-    }
-}
+crate::macros::debug_fields!(LandOptions {
+    job_id,
+    export_range,
+    read,
+    progress = |o| o.progress.is_some(),
+});
 
 impl LandOptions {
     pub(crate) fn report(&self, p: LandProgress) {

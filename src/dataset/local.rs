@@ -35,6 +35,16 @@ fn link_refused(path: &Path) -> Error {
     ))
 }
 
+/// What [`LocalDir::resolve`] does with a directory of the key that does
+/// not exist.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MissingDirs {
+    /// Creates it (to write the key).
+    Create,
+    /// Answers that the key is absent (to read or delete it).
+    Absent,
+}
+
 impl LocalDir {
     /// Opens (creating if missing) the directory `root`.
     pub fn open(root: impl AsRef<Path>) -> Result<Self> {
@@ -66,9 +76,9 @@ impl LocalDir {
     }
 
     /// The path of `key`, checking every directory below the root is a real
-    /// directory (creating missing ones when `create`). `None` when a
-    /// directory is missing and `create` is false.
-    fn resolve(&self, key: &str, create: bool) -> Result<Option<PathBuf>> {
+    /// directory (creating missing ones with [`MissingDirs::Create`]). `None`
+    /// when a directory is missing and is not to be created.
+    fn resolve(&self, key: &str, missing: MissingDirs) -> Result<Option<PathBuf>> {
         check_key(key)?;
         let mut path = self.root.clone();
         let parts: Vec<&str> = key.split('/').collect();
@@ -85,7 +95,7 @@ impl LocalDir {
                     )));
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    if !create {
+                    if missing == MissingDirs::Absent {
                         return Ok(None);
                     }
                     match fs::create_dir(&path) {
@@ -114,7 +124,7 @@ impl LocalDir {
     }
 
     fn put_blocking(&self, key: &str, data: &[u8]) -> Result<()> {
-        let path = self.resolve(key, true)?.expect("created");
+        let path = self.resolve(key, MissingDirs::Create)?.expect("created");
         let dir = path.parent().expect("below the root");
         let name = path
             .file_name()
@@ -138,7 +148,7 @@ impl LocalDir {
     }
 
     fn get_blocking(&self, key: &str) -> Result<Option<Bytes>> {
-        let Some(path) = self.resolve(key, false)? else {
+        let Some(path) = self.resolve(key, MissingDirs::Absent)? else {
             return Ok(None);
         };
         match fs::read(&path) {
@@ -205,7 +215,7 @@ impl LocalDir {
     }
 
     fn delete_blocking(&self, key: &str) -> Result<()> {
-        let Some(path) = self.resolve(key, false)? else {
+        let Some(path) = self.resolve(key, MissingDirs::Absent)? else {
             return Ok(());
         };
         match fs::remove_file(&path) {

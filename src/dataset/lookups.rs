@@ -11,7 +11,8 @@ use std::sync::Arc;
 use arrow_array::{
     ArrayRef, RecordBatch,
     builder::{
-        BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+        ArrayBuilder, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder,
+        TimestampMicrosecondBuilder,
     },
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -202,12 +203,17 @@ impl Builder {
     }
 
     fn finish(&mut self) -> ArrayRef {
+        self.as_dyn().finish()
+    }
+
+    /// The builder, for what every kind of column does alike.
+    fn as_dyn(&mut self) -> &mut dyn ArrayBuilder {
         match self {
-            Builder::Int(b) => Arc::new(b.finish()),
-            Builder::Float(b) => Arc::new(b.finish()),
-            Builder::Bool(b) => Arc::new(b.finish()),
-            Builder::Time(b) => Arc::new(b.finish()),
-            Builder::Text(b) => Arc::new(b.finish()),
+            Builder::Int(b) => b,
+            Builder::Float(b) => b,
+            Builder::Bool(b) => b,
+            Builder::Time(b) => b,
+            Builder::Text(b) => b,
         }
     }
 }

@@ -61,7 +61,7 @@ pub use lookups::{
 };
 #[cfg(feature = "s3")]
 pub use s3::S3Destination;
-pub use views::{VIEWS_KEY, current_views, lookup_kinds, views_sql, write_views};
+pub use views::{EventsView, VIEWS_KEY, current_views, lookup_kinds, views_sql, write_views};
 pub use writer::{
     META_CRATE_VERSION, META_EXPORT_FROM, META_EXPORT_TO, META_JOB_ID, META_SCHEMA_VERSION,
     ParquetContents, ROW_GROUP_ROWS, read_parquet, write_parquet, writer_properties,

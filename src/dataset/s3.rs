@@ -1,7 +1,7 @@
 //! S3-compatible object storage as a [`Destination`] (cargo feature `s3`),
 //! through the `object_store` crate.
 
-use std::{fmt, str::FromStr, sync::Arc};
+use std::{str::FromStr, sync::Arc};
 
 use bytes::Bytes;
 use futures::{FutureExt, TryStreamExt, future::BoxFuture};
@@ -31,14 +31,7 @@ pub struct S3Destination {
     prefix: String,
 }
 
-impl fmt::Debug for S3Destination {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("S3Destination")
-            .field("bucket", &self.bucket)
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
-    }
-}
+crate::macros::debug_fields!(S3Destination { bucket, prefix });
 
 impl S3Destination {
     /// Opens `bucket/prefix` (what follows `s3://`).

@@ -6,24 +6,35 @@ use crate::Result;
 /// The key of the views file.
 pub const VIEWS_KEY: &str = "_appex/views.sql";
 
+/// Whether [`views_sql`] writes the `events` view: only once the dataset
+/// holds event files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventsView {
+    /// The dataset holds event files: write the view.
+    Create,
+    /// It holds none yet: leave the view out.
+    Omit,
+}
+
 /// DuckDB `CREATE VIEW` statements for a dataset at `base` (`""` for paths
 /// relative to the dataset's directory, or e.g. `s3://bucket/prefix/`):
-/// `events` over every day file, with the `dt` partition column (when
-/// `events` is true: DuckDB refuses a view over no files), and
+/// `events` over every day file, with the `dt` partition column (with
+/// [`EventsView::Create`]: DuckDB refuses a view over no files), and
 /// `lookup_<kind>` per lookup table.
 ///
 /// ```
-/// let sql = userpilot_appex::dataset::views_sql("", true, &["flows"]);
+/// use userpilot_appex::dataset::{EventsView, views_sql};
+/// let sql = views_sql("", EventsView::Create, &["flows"]);
 /// assert!(sql.contains("CREATE OR REPLACE VIEW events AS SELECT * FROM read_parquet('events/*/*.parquet', hive_partitioning = true);"));
 /// assert!(sql.contains("CREATE OR REPLACE VIEW lookup_flows AS SELECT * FROM read_parquet('lookups/flows.parquet');"));
 /// ```
-pub fn views_sql(base: &str, events: bool, lookup_kinds: &[&str]) -> String {
+pub fn views_sql(base: &str, events: EventsView, lookup_kinds: &[&str]) -> String {
     let quote = |s: String| s.replace('\'', "''");
     let mut sql = String::from(
         "-- DuckDB views over this userpilot-appex dataset (written by appex).\n\
          -- Run from the dataset's directory: duckdb -init _appex/views.sql\n",
     );
-    if events {
+    if events == EventsView::Create {
         sql.push_str(&format!(
             "CREATE OR REPLACE VIEW events AS SELECT * FROM read_parquet('{}', hive_partitioning = true);\n",
             quote(format!("{base}events/*/*.parquet"))
@@ -64,11 +75,16 @@ pub async fn lookup_kinds(dest: &dyn Destination) -> Result<Vec<String>> {
 pub async fn current_views(dest: &dyn Destination) -> Result<String> {
     let kinds = lookup_kinds(dest).await?;
     let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
-    let events = dest
+    let has_events = dest
         .list("events/")
         .await?
         .iter()
         .any(|o| super::parse_day_key(&o.key).is_some());
+    let events = if has_events {
+        EventsView::Create
+    } else {
+        EventsView::Omit
+    };
     Ok(views_sql(&dest.query_base(), events, &kinds))
 }
 

@@ -62,7 +62,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::{collections::HashSet, fmt};
+use std::collections::HashSet;
 
 use futures::{
     StreamExt,
@@ -111,16 +111,7 @@ impl<T> Clone for Paginator<T> {
     }
 }
 
-impl<T> fmt::Debug for Paginator<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Paginator")
-            .field("operation", &self.operation)
-            .field("start_after", &self.start_after)
-            .field("max_items", &self.max_items)
-            .field("max_pages", &self.max_pages)
-            .finish_non_exhaustive()
-    }
-}
+crate::macros::debug_fields!(Paginator<T> { operation, start_after, max_items, max_pages });
 
 impl<T: Send + 'static> Paginator<T> {
     fn new(client: &Client, operation: &'static str, fetch: FetchPage<T>) -> Self {
@@ -143,18 +134,14 @@ impl<T: Send + 'static> Paginator<T> {
         self
     }
 
-    /// Stops after this many items. [`items`](Self::items) yields at most
-    /// `n` items; [`pages`](Self::pages) stops requesting once `n` items have
-    /// arrived (pages are never cut). No request is sent past the cap.
-    pub fn max_items(mut self, n: usize) -> Self {
-        self.max_items = Some(n);
-        self
-    }
+    crate::macros::setters! {
+        /// Stops after this many items. [`items`](Self::items) yields at most
+        /// `n` items; [`pages`](Self::pages) stops requesting once `n` items have
+        /// arrived (pages are never cut). No request is sent past the cap.
+        max_items(n: usize) => max_items = Some(n);
 
-    /// Stops after this many pages (requests).
-    pub fn max_pages(mut self, n: usize) -> Self {
-        self.max_pages = Some(n);
-        self
+        /// Stops after this many pages (requests).
+        max_pages(n: usize) => max_pages = Some(n);
     }
 
     /// The operation walked (`segments` or `events_properties`).

@@ -161,73 +161,44 @@ pub struct PresignedUrl {
     pub filename: String,
     /// The presigned URL; a secret until it expires (2 days).
     pub url: SecretUrl,
-    /// Fields this crate does not know yet, kept as sent.
+    /// Fields this crate does not know, and values that did not fit their
+    /// typed field, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-lenient_model!(PresignedUrl {
-    filename: "filename",
-    url: "url",
-});
+lenient_model!(impl PresignedUrl { filename, url });
 
-/// An export job, as `GET /jobs/{job_id}` returns it.
-///
-/// Every field is optional and decoded leniently; unknown fields are kept in
-/// [`extra`](Self::extra).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
-pub struct ExportJob {
-    /// The job's id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub job_id: Option<String>,
-    /// The environment's app token.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub app_token: Option<String>,
-    /// The job's state; `None` if the server sent none.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<JobStatus>,
-    /// Progress as the server wrote it (form undocumented: `"45%"`, `"0.45"`, `"3/7"`…).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub progress: Option<String>,
-    /// The chunk being processed now.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub current_chunk: Option<String>,
-    /// Every chunk the job is split into (`null` reads as empty).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub all_chunks: Vec<String>,
-    /// The chunks finished so far (`null` reads as empty).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub completed_chunks: Vec<String>,
-    /// When the job started, as sent; see [`ExportJob::started_at`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub start_time: Option<String>,
-    /// When the job ended, as sent; see [`ExportJob::ended_at`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub end_time: Option<String>,
-    /// The job type.
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub job_type: Option<String>,
-    /// The files of a completed export (`null` reads as empty).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub presigned_urls: Vec<PresignedUrl>,
-    /// Fields this crate does not know yet, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+lenient_model! {
+    /// An export job, as `GET /jobs/{job_id}` returns it.
+    ///
+    /// Every field is optional and decoded leniently; unknown fields are kept in
+    /// [`extra`](Self::extra).
+    pub struct ExportJob {
+        /// The job's id.
+        job_id: Option<String>,
+        /// The environment's app token.
+        app_token: Option<String>,
+        /// The job's state; `None` if the server sent none.
+        status: Option<JobStatus>,
+        /// Progress as the server wrote it (form undocumented: `"45%"`, `"0.45"`, `"3/7"`…).
+        progress: Option<String>,
+        /// The chunk being processed now.
+        current_chunk: Option<String>,
+        /// Every chunk the job is split into (`null` reads as empty).
+        all_chunks: Vec<String>,
+        /// The chunks finished so far (`null` reads as empty).
+        completed_chunks: Vec<String>,
+        /// When the job started, as sent; see [`ExportJob::started_at`].
+        start_time: Option<String>,
+        /// When the job ended, as sent; see [`ExportJob::ended_at`].
+        end_time: Option<String>,
+        /// The job type.
+        job_type: Option<String> = "type",
+        /// The files of a completed export (`null` reads as empty).
+        presigned_urls: Vec<PresignedUrl> as list,
+    }
 }
-
-lenient_model!(ExportJob {
-    job_id: "job_id",
-    app_token: "app_token",
-    status: "status",
-    progress: "progress",
-    current_chunk: "current_chunk",
-    all_chunks: "all_chunks",
-    completed_chunks: "completed_chunks",
-    start_time: "start_time",
-    end_time: "end_time",
-    job_type: "type",
-    presigned_urls: "presigned_urls" as list,
-});
 
 impl ExportJob {
     /// The status, or `Unknown("")` when the server sent none.
@@ -253,45 +224,26 @@ impl ExportJob {
     }
 }
 
-/// A job as listed by `GET /jobs/`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
-pub struct ExportJobSummary {
-    /// The job's id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub job_id: Option<String>,
-    /// The job's state; `None` if the server sent none.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<JobStatus>,
-    /// Progress as the server wrote it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub progress: Option<String>,
-    /// When the job started, as sent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub start_time: Option<String>,
-    /// When the job ended, as sent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub end_time: Option<String>,
-    /// Elapsed time in the server's own words (e.g. `"00:01:12"`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub elapsed_time: Option<String>,
-    /// Elapsed seconds; a number on the wire is accepted and kept as text.
-    /// See [`ExportJobSummary::elapsed_seconds`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub elapsed_time_seconds: Option<String>,
-    /// Fields this crate does not know yet, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+lenient_model! {
+    /// A job as listed by `GET /jobs/`.
+    pub struct ExportJobSummary {
+        /// The job's id.
+        job_id: Option<String>,
+        /// The job's state; `None` if the server sent none.
+        status: Option<JobStatus>,
+        /// Progress as the server wrote it.
+        progress: Option<String>,
+        /// When the job started, as sent.
+        start_time: Option<String>,
+        /// When the job ended, as sent.
+        end_time: Option<String>,
+        /// Elapsed time in the server's own words (e.g. `"00:01:12"`).
+        elapsed_time: Option<String>,
+        /// Elapsed seconds; a number on the wire is accepted and kept as text.
+        /// See [`ExportJobSummary::elapsed_seconds`].
+        elapsed_time_seconds: Option<String>,
+    }
 }
-
-lenient_model!(ExportJobSummary {
-    job_id: "job_id",
-    status: "status",
-    progress: "progress",
-    start_time: "start_time",
-    end_time: "end_time",
-    elapsed_time: "elapsed_time",
-    elapsed_time_seconds: "elapsed_time_seconds",
-});
 
 impl ExportJobSummary {
     /// `true` once the job is completed or failed.
@@ -312,33 +264,18 @@ impl ExportJobSummary {
     }
 }
 
-/// The answer to a successful trigger (`201 Created`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
-pub struct ExportCreated {
-    /// The environment's app token.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub environment_app_token: Option<String>,
-    /// The environment's name (e.g. `production`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub environment_name: Option<String>,
-    /// The new job's id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub job_id: Option<String>,
-    /// Links to the job; the spec says string, content undocumented, so any JSON is kept.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub links: Option<Value>,
-    /// When the job started, as sent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub start_time: Option<String>,
-    /// Fields this crate does not know yet, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+lenient_model! {
+    /// The answer to a successful trigger (`201 Created`).
+    pub struct ExportCreated {
+        /// The environment's app token.
+        environment_app_token: Option<String>,
+        /// The environment's name (e.g. `production`).
+        environment_name: Option<String>,
+        /// The new job's id.
+        job_id: Option<String>,
+        /// Links to the job; the spec says string, content undocumented, so any JSON is kept.
+        links: Option<Value>,
+        /// When the job started, as sent.
+        start_time: Option<String>,
+    }
 }
-
-lenient_model!(ExportCreated {
-    environment_app_token: "environment_app_token",
-    environment_name: "environment_name",
-    job_id: "job_id",
-    links: "links",
-    start_time: "start_time",
-});

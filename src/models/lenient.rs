@@ -371,12 +371,63 @@ pub(crate) fn keep<'de, A: MapAccess<'de>>(
     Ok(())
 }
 
-/// Implements `Deserialize` (and [`Coerce`], so it can nest) for a model
-/// with an `extra: Map<String, Value>` field, by the rules of this module:
-/// `lenient_model!(Model { field: "wire_key", list: "key" as list, ... })`
-/// (`as list`: a list that must be a list, see [`read_list`]).
+/// Declares a lenient model, or implements the decoding of one.
+///
+/// The struct form declares the model with its derives (`Clone`, `Debug`,
+/// `Default`, `PartialEq`, `Serialize`, `JsonSchema`), a `pub` field per
+/// line, serialized only when present (see [`is_absent`]), and the `extra`
+/// map, then implements its decoding:
+///
+/// ```text
+/// lenient_model! {
+///     /// A thing.
+///     pub struct Thing {
+///         /// Its id.
+///         id: Option<i64>,
+///         /// Its kind, sent as `type`.
+///         kind: Option<ThingKind> = "type",
+///         /// Parts that must be a list (see `read_list`).
+///         parts: Vec<Part> as list,
+///     }
+/// }
+/// ```
+///
+/// The `impl` form, `lenient_model!(impl Model { field, other = "wire", ... })`,
+/// implements only the decoding, for a model declared by hand (one with
+/// required fields or its own `Serialize`); it needs an
+/// `extra: Map<String, Value>` field.
+///
+/// Decoding implements `Deserialize` (and [`Coerce`], so a model can nest)
+/// by the rules of this module. A field's wire key is its name unless
+/// `= "key"` says otherwise.
 macro_rules! lenient_model {
-    ($ty:ident { $($field:ident: $wire:literal $(as $mode:ident)?),* $(,)? }) => {
+    (
+        $(#[$meta:meta])*
+        pub struct $ty:ident {
+            $(
+                $(#[$field_meta:meta])*
+                $field:ident: $field_ty:ty $(= $wire:literal)? $(as $mode:ident)?
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::schemars::JsonSchema)]
+        pub struct $ty {
+            $(
+                $(#[$field_meta])*
+                $(#[serde(rename = $wire)])?
+                #[serde(skip_serializing_if = "crate::models::lenient::is_absent")]
+                pub $field: $field_ty,
+            )*
+            /// Fields this crate does not know, and values that did not fit
+            /// their typed field, kept as sent.
+            #[serde(flatten)]
+            pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        }
+
+        $crate::models::lenient::lenient_model!(impl $ty { $($field $(= $wire)? $(as $mode)?),* });
+    };
+    (impl $ty:ident { $($field:ident $(= $wire:literal)? $(as $mode:ident)?),* $(,)? }) => {
         impl<'de> ::serde::Deserialize<'de> for $ty {
             fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
                 struct ModelVisitor;
@@ -393,7 +444,7 @@ macro_rules! lenient_model {
                         let mut out = <$ty>::default();
                         while let Some(Key(key)) = map.next_key()? {
                             match key.as_ref() {
-                                $( $wire => $crate::models::lenient::lenient_field!(
+                                $( $crate::models::lenient::wire_key!($field $(, $wire)?) => $crate::models::lenient::lenient_field!(
                                     $($mode)? (&mut map, key, &mut out.$field, &mut out.extra)
                                 )?, )*
                                 _ => keep(&mut map, key, &mut out.extra)?,
@@ -433,6 +484,44 @@ macro_rules! lenient_field {
 }
 
 pub(crate) use lenient_field;
+
+/// The wire key of one field of `lenient_model!`: the one given, else the
+/// field's name.
+macro_rules! wire_key {
+    ($field:ident) => {
+        stringify!($field)
+    };
+    ($field:ident, $wire:literal) => {
+        $wire
+    };
+}
+
+pub(crate) use wire_key;
+
+/// Whether a model's field is left out when it is serialized: an empty
+/// `Option` or list (the struct form of `lenient_model!` puts this on every
+/// field).
+pub(crate) fn is_absent<T: Absent>(value: &T) -> bool {
+    value.is_absent()
+}
+
+/// A field type that can be absent; see [`is_absent`].
+pub(crate) trait Absent {
+    /// `true` when there is nothing to serialize.
+    fn is_absent(&self) -> bool;
+}
+
+impl<T> Absent for Option<T> {
+    fn is_absent(&self) -> bool {
+        self.is_none()
+    }
+}
+
+impl<T> Absent for Vec<T> {
+    fn is_absent(&self) -> bool {
+        self.is_empty()
+    }
+}
 
 /// Reads text by the same rules, for a type's own `Deserialize` (open
 /// enums, secret URLs): `null` as `""`, an object or array as its compact

@@ -24,13 +24,10 @@
 //! - fields this crate does not know are kept in `extra` and serialized back.
 //!
 //! Models deserialize from a JSON object straight from the input, by the
-//! rules of [`super::lenient`]; `Serialize` and [`JsonSchema`] are derived
+//! rules of [`super::lenient`]; `Serialize` and `JsonSchema` are derived
 //! from the fields.
 
 use chrono::{DateTime, Utc};
-use schemars::JsonSchema;
-use serde::Serialize;
-use serde_json::{Map, Value};
 
 use super::{lenient::lenient_model, open_enum::open_enum};
 
@@ -108,253 +105,16 @@ open_enum! {
     }
 }
 
-/// A user or company property available for export
-/// (`lookups/user_properties`, `lookups/company_properties`).
-///
-/// ```
-/// use userpilot_appex::models::{DataType, Property, PropertyKind};
-///
-/// let p: Property = serde_json::from_str(
-///     r#"{"id": "1", "type": "user_property", "key": "email", "data_type": "string", "is_auto_property": false}"#,
-/// )?;
-/// assert_eq!(p.id, Some(1));
-/// assert_eq!(p.kind, Some(PropertyKind::UserProperty));
-/// assert_eq!(p.data_type, Some(DataType::String));
-/// # Ok::<(), serde_json::Error>(())
-/// ```
-#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
-pub struct Property {
-    /// The property's id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    /// Whose property it is (`type`).
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<PropertyKind>,
-    /// The key, as used in exported data (e.g. `email`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    /// The name shown in Userpilot.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-    /// The value's data type.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_type: Option<DataType>,
-    /// Whether Userpilot captures it automatically.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub is_auto_property: Option<bool>,
-    /// Fields this crate does not know, and values that did not fit their
-    /// typed field, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-lenient_model!(Property {
-    id: "id",
-    kind: "type",
-    key: "key",
-    display_name: "display_name",
-    data_type: "data_type",
-    is_auto_property: "is_auto_property",
-});
+// The item type of each lookup that shares a model with another.
 
 /// A user property (`lookups/user_properties`).
 pub type UserProperty = Property;
 /// A company property (`lookups/company_properties`).
 pub type CompanyProperty = Property;
-
-/// A segment (`lookups/segments`, paginated).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
-pub struct Segment {
-    /// The segment's id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    /// The segment's title.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    /// Where the segment may be used (e.g. `all`); meaning undocumented.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub usage: Option<String>,
-    /// What the segment groups: users or companies.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub category: Option<SegmentCategory>,
-    /// Whether it is hidden in Userpilot.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub is_hidden: Option<bool>,
-    /// Whether it is protected from edits.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub is_protected: Option<bool>,
-    /// Its publication state.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<SegmentStatus>,
-    /// Fields this crate does not know, and values that did not fit their
-    /// typed field, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-lenient_model!(Segment {
-    id: "id",
-    title: "title",
-    usage: "usage",
-    category: "category",
-    is_hidden: "is_hidden",
-    is_protected: "is_protected",
-    status: "status",
-});
-
-/// An item identified by its key, with a display name and a data type: a
-/// feature or tracked event (`lookups/features_events`) or a resource center
-/// module (`lookups/resource_center_modules`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
-pub struct KeyedItem {
-    /// The item's id, when sent (for a feature: a `track_feature` event's
-    /// `event_name`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    /// The key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    /// The name shown in Userpilot.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-    /// The data type.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_type: Option<DataType>,
-    /// Fields this crate does not know, and values that did not fit their
-    /// typed field, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-lenient_model!(KeyedItem {
-    id: "id",
-    key: "key",
-    display_name: "display_name",
-    data_type: "data_type",
-});
-
 /// A feature or tracked event (`lookups/features_events`).
 pub type FeatureEvent = KeyedItem;
 /// A resource center module (`lookups/resource_center_modules`).
 pub type ResourceCenterModule = KeyedItem;
-
-/// The event an [`EventProperty`] belongs to.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
-pub struct EventRef {
-    /// The event's id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    /// The event's name (e.g. `page_view`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-    /// Fields this crate does not know, and values that did not fit their
-    /// typed field, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-lenient_model!(EventRef {
-    id: "id",
-    display_name: "display_name",
-});
-
-/// A property or attribute of a trackable event (`lookups/events_properties`,
-/// paginated).
-///
-/// ```
-/// use userpilot_appex::models::EventProperty;
-///
-/// let p: EventProperty = serde_json::from_str(
-///     r#"{"id": 12, "key": "url", "event": {"id": 33, "display_name": "page_view"},
-///         "inserted_at": "2025-01-01T00:00:00Z", "last_seen": "yesterday"}"#,
-/// )?;
-/// assert_eq!(p.event.and_then(|e| e.display_name).as_deref(), Some("page_view"));
-/// assert!(p.inserted_at.is_some());
-/// // A date that does not parse is kept as sent, not lost:
-/// assert_eq!(p.last_seen, None);
-/// assert_eq!(p.extra["last_seen"], "yesterday");
-/// # Ok::<(), serde_json::Error>(())
-/// ```
-#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
-pub struct EventProperty {
-    /// The property's id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    /// The key (e.g. `url`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    /// The name shown in Userpilot.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-    /// Whether Userpilot captures it automatically on the web.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub is_auto_property: Option<bool>,
-    /// Whether Userpilot captures it automatically on mobile.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub is_mobile_auto_property: Option<bool>,
-    /// The data type.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_type: Option<DataType>,
-    /// The category (e.g. `css_attribute`); an open set, kept as text.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
-    /// A description.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Whether it is archived.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub is_archived: Option<bool>,
-    /// The event it belongs to.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event: Option<EventRef>,
-    /// When Userpilot first recorded it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub inserted_at: Option<DateTime<Utc>>,
-    /// When Userpilot last saw it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_seen: Option<DateTime<Utc>>,
-    /// Fields this crate does not know, and values that did not fit their
-    /// typed field (e.g. an unparseable date), kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-lenient_model!(EventProperty {
-    id: "id",
-    key: "key",
-    display_name: "display_name",
-    is_auto_property: "is_auto_property",
-    is_mobile_auto_property: "is_mobile_auto_property",
-    data_type: "data_type",
-    category: "category",
-    description: "description",
-    is_archived: "is_archived",
-    event: "event",
-    inserted_at: "inserted_at",
-    last_seen: "last_seen",
-});
-
-/// An experience identified by id and title: a flow (`lookups/flows`), a
-/// banner (`lookups/banners`) or a spotlight (`lookups/spotlights`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
-pub struct Experience {
-    /// The experience's id (the `entity_id` of its interaction events).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    /// Its title.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    /// Fields this crate does not know, and values that did not fit their
-    /// typed field, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-lenient_model!(Experience {
-    id: "id",
-    title: "title",
-});
-
 /// A flow (`lookups/flows`).
 pub type Flow = Experience;
 /// A banner (`lookups/banners`).
@@ -362,57 +122,166 @@ pub type Banner = Experience;
 /// A spotlight (`lookups/spotlights`).
 pub type Spotlight = Experience;
 
-/// An embed: a banner or a card (`lookups/embeds`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
-pub struct Embed {
-    /// The embed's id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    /// Its title.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    /// Banner or card (`type`).
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<EmbedKind>,
-    /// Fields this crate does not know, and values that did not fit their
-    /// typed field, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+lenient_model! {
+    /// A user or company property available for export
+    /// (`lookups/user_properties`, `lookups/company_properties`).
+    ///
+    /// ```
+    /// use userpilot_appex::models::{DataType, Property, PropertyKind};
+    ///
+    /// let p: Property = serde_json::from_str(
+    ///     r#"{"id": "1", "type": "user_property", "key": "email", "data_type": "string", "is_auto_property": false}"#,
+    /// )?;
+    /// assert_eq!(p.id, Some(1));
+    /// assert_eq!(p.kind, Some(PropertyKind::UserProperty));
+    /// assert_eq!(p.data_type, Some(DataType::String));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub struct Property {
+        /// The property's id.
+        id: Option<i64>,
+        /// Whose property it is (`type`).
+        kind: Option<PropertyKind> = "type",
+        /// The key, as used in exported data (e.g. `email`).
+        key: Option<String>,
+        /// The name shown in Userpilot.
+        display_name: Option<String>,
+        /// The value's data type.
+        data_type: Option<DataType>,
+        /// Whether Userpilot captures it automatically.
+        is_auto_property: Option<bool>,
+    }
 }
 
-lenient_model!(Embed {
-    id: "id",
-    title: "title",
-    kind: "type",
-});
-
-/// A survey with its questions (`lookups/surveys`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
-pub struct Survey {
-    /// The survey's id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    /// Its title.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    /// The platform it runs on.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub platform: Option<Platform>,
-    /// Its questions, in the order sent (`null` reads as empty).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub modules: Vec<SurveyModule>,
-    /// Fields this crate does not know, and values that did not fit their
-    /// typed field, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+lenient_model! {
+    /// A segment (`lookups/segments`, paginated).
+    pub struct Segment {
+        /// The segment's id.
+        id: Option<i64>,
+        /// The segment's title.
+        title: Option<String>,
+        /// Where the segment may be used (e.g. `all`); meaning undocumented.
+        usage: Option<String>,
+        /// What the segment groups: users or companies.
+        category: Option<SegmentCategory>,
+        /// Whether it is hidden in Userpilot.
+        is_hidden: Option<bool>,
+        /// Whether it is protected from edits.
+        is_protected: Option<bool>,
+        /// Its publication state.
+        status: Option<SegmentStatus>,
+    }
 }
 
-lenient_model!(Survey {
-    id: "id",
-    title: "title",
-    platform: "platform",
-    modules: "modules",
-});
+lenient_model! {
+    /// An item identified by its key, with a display name and a data type: a
+    /// feature or tracked event (`lookups/features_events`) or a resource center
+    /// module (`lookups/resource_center_modules`).
+    pub struct KeyedItem {
+        /// The item's id, when sent (for a feature: a `track_feature` event's
+        /// `event_name`).
+        id: Option<i64>,
+        /// The key.
+        key: Option<String>,
+        /// The name shown in Userpilot.
+        display_name: Option<String>,
+        /// The data type.
+        data_type: Option<DataType>,
+    }
+}
+
+lenient_model! {
+    /// The event an [`EventProperty`] belongs to.
+    pub struct EventRef {
+        /// The event's id.
+        id: Option<i64>,
+        /// The event's name (e.g. `page_view`).
+        display_name: Option<String>,
+    }
+}
+
+lenient_model! {
+    /// A property or attribute of a trackable event (`lookups/events_properties`,
+    /// paginated).
+    ///
+    /// ```
+    /// use userpilot_appex::models::EventProperty;
+    ///
+    /// let p: EventProperty = serde_json::from_str(
+    ///     r#"{"id": 12, "key": "url", "event": {"id": 33, "display_name": "page_view"},
+    ///         "inserted_at": "2025-01-01T00:00:00Z", "last_seen": "yesterday"}"#,
+    /// )?;
+    /// assert_eq!(p.event.and_then(|e| e.display_name).as_deref(), Some("page_view"));
+    /// assert!(p.inserted_at.is_some());
+    /// // A date that does not parse is kept as sent, not lost:
+    /// assert_eq!(p.last_seen, None);
+    /// assert_eq!(p.extra["last_seen"], "yesterday");
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub struct EventProperty {
+        /// The property's id.
+        id: Option<i64>,
+        /// The key (e.g. `url`).
+        key: Option<String>,
+        /// The name shown in Userpilot.
+        display_name: Option<String>,
+        /// Whether Userpilot captures it automatically on the web.
+        is_auto_property: Option<bool>,
+        /// Whether Userpilot captures it automatically on mobile.
+        is_mobile_auto_property: Option<bool>,
+        /// The data type.
+        data_type: Option<DataType>,
+        /// The category (e.g. `css_attribute`); an open set, kept as text.
+        category: Option<String>,
+        /// A description.
+        description: Option<String>,
+        /// Whether it is archived.
+        is_archived: Option<bool>,
+        /// The event it belongs to.
+        event: Option<EventRef>,
+        /// When Userpilot first recorded it.
+        inserted_at: Option<DateTime<Utc>>,
+        /// When Userpilot last saw it.
+        last_seen: Option<DateTime<Utc>>,
+    }
+}
+
+lenient_model! {
+    /// An experience identified by id and title: a flow (`lookups/flows`), a
+    /// banner (`lookups/banners`) or a spotlight (`lookups/spotlights`).
+    pub struct Experience {
+        /// The experience's id (the `entity_id` of its interaction events).
+        id: Option<i64>,
+        /// Its title.
+        title: Option<String>,
+    }
+}
+
+lenient_model! {
+    /// An embed: a banner or a card (`lookups/embeds`).
+    pub struct Embed {
+        /// The embed's id.
+        id: Option<i64>,
+        /// Its title.
+        title: Option<String>,
+        /// Banner or card (`type`).
+        kind: Option<EmbedKind> = "type",
+    }
+}
+
+lenient_model! {
+    /// A survey with its questions (`lookups/surveys`).
+    pub struct Survey {
+        /// The survey's id.
+        id: Option<i64>,
+        /// Its title.
+        title: Option<String>,
+        /// The platform it runs on.
+        platform: Option<Platform>,
+        /// Its questions, in the order sent (`null` reads as empty).
+        modules: Vec<SurveyModule>,
+    }
+}
 
 impl Survey {
     /// The module (question) with this id.
@@ -421,72 +290,40 @@ impl Survey {
     }
 }
 
-/// One question of a [`Survey`].
-#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
-pub struct SurveyModule {
-    /// The module's id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    /// Its position in the survey.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub order: Option<i64>,
-    /// The kind of question (`type`).
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<SurveyModuleKind>,
-    /// The question asked.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub question: Option<String>,
-    /// Fields this crate does not know, and values that did not fit their
-    /// typed field, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+lenient_model! {
+    /// One question of a [`Survey`].
+    pub struct SurveyModule {
+        /// The module's id.
+        id: Option<i64>,
+        /// Its position in the survey.
+        order: Option<i64>,
+        /// The kind of question (`type`).
+        kind: Option<SurveyModuleKind> = "type",
+        /// The question asked.
+        question: Option<String>,
+    }
 }
 
-lenient_model!(SurveyModule {
-    id: "id",
-    order: "order",
-    kind: "type",
-    question: "question",
-});
-
-/// A checklist with its tasks (`lookups/checklists`).
-///
-/// The spec's example shows only `display_name`, `key` and `data_type`;
-/// `id`, `title` and `tasks` are read when sent.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
-pub struct Checklist {
-    /// The checklist's id (the `entity_id` of its interaction events), when sent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    /// Its title, when sent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    /// The key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    /// The name shown in Userpilot.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-    /// The data type.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_type: Option<DataType>,
-    /// Its tasks, in the order sent (`null` reads as empty).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tasks: Vec<ChecklistTask>,
-    /// Fields this crate does not know, and values that did not fit their
-    /// typed field, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+lenient_model! {
+    /// A checklist with its tasks (`lookups/checklists`).
+    ///
+    /// The spec's example shows only `display_name`, `key` and `data_type`;
+    /// `id`, `title` and `tasks` are read when sent.
+    pub struct Checklist {
+        /// The checklist's id (the `entity_id` of its interaction events), when sent.
+        id: Option<i64>,
+        /// Its title, when sent.
+        title: Option<String>,
+        /// The key.
+        key: Option<String>,
+        /// The name shown in Userpilot.
+        display_name: Option<String>,
+        /// The data type.
+        data_type: Option<DataType>,
+        /// Its tasks, in the order sent (`null` reads as empty).
+        tasks: Vec<ChecklistTask>,
+    }
 }
-
-lenient_model!(Checklist {
-    id: "id",
-    title: "title",
-    key: "key",
-    display_name: "display_name",
-    data_type: "data_type",
-    tasks: "tasks",
-});
 
 impl Checklist {
     /// The name to show: `display_name`, else `title`, else `key`.
@@ -498,26 +335,14 @@ impl Checklist {
     }
 }
 
-/// One task of a [`Checklist`].
-#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
-pub struct ChecklistTask {
-    /// The task's id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    /// Its title.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    /// Its position in the checklist.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub order: Option<i64>,
-    /// Fields this crate does not know, and values that did not fit their
-    /// typed field, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+lenient_model! {
+    /// One task of a [`Checklist`].
+    pub struct ChecklistTask {
+        /// The task's id.
+        id: Option<i64>,
+        /// Its title.
+        title: Option<String>,
+        /// Its position in the checklist.
+        order: Option<i64>,
+    }
 }
-
-lenient_model!(ChecklistTask {
-    id: "id",
-    title: "title",
-    order: "order",
-});

@@ -33,6 +33,8 @@ pub struct PageCursor {
     pub extra: Map<String, Value>,
 }
 
+lenient_model!(impl PageCursor { after, before });
+
 impl Serialize for PageCursor {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut out = ObjectWriter::new(s, &self.extra)?;
@@ -41,11 +43,6 @@ impl Serialize for PageCursor {
         out.end()
     }
 }
-
-lenient_model!(PageCursor {
-    after: "after",
-    before: "before",
-});
 
 /// A page's `metadata`: its cursors, page size and the total count.
 #[derive(Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -64,6 +61,12 @@ pub struct PageMetadata {
     pub extra: Map<String, Value>,
 }
 
+lenient_model!(impl PageMetadata {
+    cursor,
+    limit,
+    total_count,
+});
+
 impl Serialize for PageMetadata {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut out = ObjectWriter::new(s, &self.extra)?;
@@ -81,12 +84,6 @@ impl Serialize for PageMetadata {
         out.end()
     }
 }
-
-lenient_model!(PageMetadata {
-    cursor: "cursor",
-    limit: "limit",
-    total_count: "total_count",
-});
 
 /// Cursors that are never absent (empty: no cursor).
 impl Slot for PageCursor {

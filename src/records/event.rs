@@ -119,8 +119,9 @@ macro_rules! export_fields {
 }
 
 // The table. Source: Userpilot's documented export event fields, in the
-// export's order (the Analytics Export API documentation's event schema, as
-// recorded in the project's `docs/api-notes.md`, "Exported event fields").
+// export's order (the Analytics Export API documentation's event schema,
+// "Exported event fields"; the drift guard in `crates/appex-spec` holds the
+// documented list and compares it with this one).
 export_fields! {
     /// The environment's app token.
     app_token: Option<String>,

@@ -2,7 +2,6 @@
 //! whatever its format and compression.
 
 use std::{
-    fmt,
     fs::File,
     io::{self, BufRead, BufReader, Read},
     path::{Path, PathBuf},
@@ -143,18 +142,14 @@ pub struct RecordReader {
     done: bool,
 }
 
-impl fmt::Debug for RecordReader {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecordReader")
-            .field("path", &self.path)
-            .field("format", &self.format)
-            .field("gzip", &self.gzip)
-            .field("lenient", &self.lenient)
-            .field("read", &self.read)
-            .field("skipped", &self.skipped)
-            .finish_non_exhaustive()
-    }
-}
+crate::macros::debug_fields!(RecordReader {
+    path,
+    format,
+    gzip,
+    lenient,
+    read,
+    skipped
+});
 
 impl RecordReader {
     /// Opens a file in strict mode, detecting its format.

@@ -59,6 +59,8 @@ pub(crate) struct Faults {
     pub server_error_rate: f64,
     /// Cut each file's first `times` downloads after `bytes` body bytes.
     pub drop_download: Option<(u64, usize)>,
+    /// Hold each file's first `times` downloads after `bytes` body bytes.
+    pub hold_download: Option<(u64, usize)>,
     /// Serve gzip files with their tail cut off.
     pub truncate_gzip: bool,
     /// Send bodies in pieces of `bytes`, waiting `delay` before each.
@@ -99,124 +101,82 @@ impl Default for SimulatorConfig {
 }
 
 impl SimulatorConfig {
-    /// The API key the simulator accepts (default `"sim-key"`); requests
-    /// must send `Authorization: Token <key>`.
-    pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = key.into();
-        self
-    }
-
     /// The configured API key.
     pub fn get_api_key(&self) -> &str {
         &self.api_key
     }
 
-    /// The loopback port to bind (default 0: any free port).
-    pub fn port(mut self, port: u16) -> Self {
-        self.port = port;
-        self
-    }
+    crate::macros::setters! {
+        /// The API key the simulator accepts (default `"sim-key"`); requests
+        /// must send `Authorization: Token <key>`.
+        api_key(key: impl Into<String>) => api_key = key.into();
 
-    /// The seed for everything random: job ids, export file contents, fault
-    /// choices (default 1). Same seed and same export request, same bytes.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
+        /// The loopback port to bind (default 0: any free port).
+        port(port: u16) => port = port;
 
-    /// Events generated per day of an export's range (default 200). Each
-    /// day is one file, generated on first download and then cached.
-    pub fn events_per_day(mut self, n: usize) -> Self {
-        self.events_per_day = n;
-        self
-    }
+        /// The seed for everything random: job ids, export file contents, fault
+        /// choices (default 1). Same seed and same export request, same bytes.
+        seed(seed: u64) => seed = seed;
 
-    /// How long a job spends on each chunk (one chunk per day of the range;
-    /// default 150 ms, so a 7-day export completes in about a second).
-    pub fn chunk_duration(mut self, d: Duration) -> Self {
-        self.chunk_duration = d;
-        self
-    }
+        /// Events generated per day of an export's range (default 200). Each
+        /// day is one file, generated on first download and then cached.
+        events_per_day(n: usize) => events_per_day = n;
 
-    /// How long a new job stays `pending` before processing (default 100 ms).
-    pub fn pending_duration(mut self, d: Duration) -> Self {
-        self.pending_duration = d;
-        self
-    }
+        /// How long a job spends on each chunk (one chunk per day of the range;
+        /// default 150 ms, so a 7-day export completes in about a second).
+        chunk_duration(d: Duration) => chunk_duration = d;
 
-    /// How long a job is kept after it was triggered (default 3 days, as
-    /// Userpilot documents). Older jobs are gone: 404 and not listed.
-    pub fn job_retention(mut self, d: Duration) -> Self {
-        self.job_retention = d;
-        self
-    }
+        /// How long a new job stays `pending` before processing (default 100 ms).
+        pending_duration(d: Duration) => pending_duration = d;
 
-    /// How long a presigned download URL stays valid (default 2 days). Each
-    /// `GET /jobs/{id}` signs fresh URLs. See also
-    /// [`Simulator::expire_urls`](super::Simulator::expire_urls).
-    pub fn url_ttl(mut self, d: Duration) -> Self {
-        self.url_ttl = d;
-        self
-    }
+        /// How long a job is kept after it was triggered (default 3 days, as
+        /// Userpilot documents). Older jobs are gone: 404 and not listed.
+        job_retention(d: Duration) => job_retention = d;
 
-    /// The default page size of `segments` and `events_properties`
-    /// (default 50); a request's `limit` query overrides it (1..=1000).
-    pub fn page_limit(mut self, n: usize) -> Self {
-        self.page_limit = n.max(1);
-        self
-    }
+        /// How long a presigned download URL stays valid (default 2 days). Each
+        /// `GET /jobs/{id}` signs fresh URLs. See also
+        /// [`Simulator::expire_urls`](super::Simulator::expire_urls).
+        url_ttl(d: Duration) => url_ttl = d;
 
-    /// How many segments the `segments` lookup holds (default 120).
-    pub fn segments(mut self, n: usize) -> Self {
-        self.segment_count = n;
-        self
-    }
+        /// The default page size of `segments` and `events_properties`
+        /// (default 50); a request's `limit` query overrides it (1..=1000).
+        page_limit(n: usize) => page_limit = n.max(1);
 
-    /// How many items the `events_properties` lookup holds (default 130).
-    pub fn event_properties(mut self, n: usize) -> Self {
-        self.event_property_count = n;
-        self
-    }
+        /// How many segments the `segments` lookup holds (default 120).
+        segments(n: usize) => segment_count = n;
 
-    /// The environment's app token (default `"NX-SIM00001"`), written as
-    /// `environment_app_token`, the job's `app_token` and each event's `app_token`.
-    pub fn app_token(mut self, token: impl Into<String>) -> Self {
-        self.app_token = token.into();
-        self
-    }
+        /// How many items the `events_properties` lookup holds (default 130).
+        event_properties(n: usize) => event_property_count = n;
 
-    /// The environment's name (default `"simulator"`).
-    pub fn environment_name(mut self, name: impl Into<String>) -> Self {
-        self.environment_name = name.into();
-        self
-    }
+        /// The environment's app token (default `"NX-SIM00001"`), written as
+        /// `environment_app_token`, the job's `app_token` and each event's `app_token`.
+        app_token(token: impl Into<String>) => app_token = token.into();
 
-    /// For benchmarks: serve every export file as `bytes` bytes of
-    /// deterministic filler instead of generated events (default: off).
-    ///
-    /// The filler is not an export file (not gzip, no events); it exists
-    /// so downloads of any size can be measured without the simulator
-    /// generating or holding them. Bytes are streamed from one shared
-    /// 1 MiB pseudo-random block (from the seed), each file starting at its
-    /// own offset in it, so memory stays flat whatever the size. `Range`
-    /// requests (and `If-Range`), signatures and expiry work as for real
-    /// files, and so do [`drop_download_after`](Self::drop_download_after)
-    /// and [`slow_body`](Self::slow_body) ([`truncate_gzip`](Self::truncate_gzip)
-    /// does not apply). [`Simulator::replace_objects`](super::Simulator::replace_objects)
-    /// gives every synthetic file a new version. `0` turns it off.
-    pub fn synthetic_file_size(mut self, bytes: u64) -> Self {
-        self.synthetic_file_size = (bytes > 0).then_some(bytes);
-        self
-    }
+        /// The environment's name (default `"simulator"`).
+        environment_name(name: impl Into<String>) => environment_name = name.into();
 
-    /// The longest range one export may cover, in days (default 366).
-    /// A trigger over more days is refused with `400` and the spec's error
-    /// body, whose `details` read `the range covers N days; at most M are
-    /// allowed`. Userpilot does not document its own limit; this knob lets
-    /// code that discovers it (halving on refusal) be tested. `0` is read as 1.
-    pub fn max_range_days(mut self, days: usize) -> Self {
-        self.max_range_days = days.max(1);
-        self
+        /// For benchmarks: serve every export file as `bytes` bytes of
+        /// deterministic filler instead of generated events (default: off).
+        ///
+        /// The filler is not an export file (not gzip, no events); it exists
+        /// so downloads of any size can be measured without the simulator
+        /// generating or holding them. Bytes are streamed from one shared
+        /// 1 MiB pseudo-random block (from the seed), each file starting at its
+        /// own offset in it, so memory stays flat whatever the size. `Range`
+        /// requests (and `If-Range`), signatures and expiry work as for real
+        /// files, and so do [`drop_download_after`](Self::drop_download_after),
+        /// [`hold_download_after`](Self::hold_download_after) and
+        /// [`slow_body`](Self::slow_body) ([`truncate_gzip`](Self::truncate_gzip)
+        /// does not apply). [`Simulator::replace_objects`](super::Simulator::replace_objects)
+        /// gives every synthetic file a new version. `0` turns it off.
+        synthetic_file_size(bytes: u64) => synthetic_file_size = (bytes > 0).then_some(bytes);
+
+        /// The longest range one export may cover, in days (default 366).
+        /// A trigger over more days is refused with `400` and the spec's error
+        /// body, whose `details` read `the range covers N days; at most M are
+        /// allowed`. Userpilot does not document its own limit; this knob lets
+        /// code that discovers it (halving on refusal) be tested. `0` is read as 1.
+        max_range_days(days: usize) => max_range_days = days.max(1);
     }
 
     /// Backdated events: `count` more events whose `inserted_at` falls on
@@ -272,11 +232,15 @@ impl SimulatorConfig {
         self
     }
 
-    /// Fault: gzip-compressed files (ndjson, csv) are served with their
-    /// last third cut off, with a matching `Content-Length`: the transfer
-    /// succeeds, the gzip stream is incomplete.
-    pub fn truncate_gzip(mut self, on: bool) -> Self {
-        self.faults.truncate_gzip = on;
+    /// Fault: the first `times` downloads of each file send `bytes` body
+    /// bytes and then nothing more, with the connection left open: a
+    /// transfer that hangs midway until the client gives up or is stopped,
+    /// or until [`Simulator::release_held_downloads`](super::Simulator::release_held_downloads)
+    /// lets it finish (tests stop or overlap a download at a known byte
+    /// this way, whatever the machine's load). Later downloads of that file
+    /// succeed. [`drop_download_after`](Self::drop_download_after) applies first.
+    pub fn hold_download_after(mut self, bytes: u64, times: usize) -> Self {
+        self.faults.hold_download = (times > 0).then_some((bytes, times));
         self
     }
 
@@ -287,26 +251,24 @@ impl SimulatorConfig {
         self
     }
 
-    /// Fault: for `segments` and `events_properties`, the page after page
-    /// `page` (1-based) carries page `page`'s `after` cursor again, so a
-    /// client that trusts cursors blindly loops forever.
-    pub fn repeat_cursor_after_page(mut self, page: usize) -> Self {
-        self.faults.repeat_cursor_after_page = (page > 0).then_some(page);
-        self
-    }
+    crate::macros::setters! {
+        /// Fault: gzip-compressed files (ndjson, csv) are served with their
+        /// last third cut off, with a matching `Content-Length`: the transfer
+        /// succeeds, the gzip stream is incomplete.
+        truncate_gzip(on: bool) => faults.truncate_gzip = on;
 
-    /// Fault: jobs fail when they reach chunk `k` (0-based): status
-    /// `failed`, chunks before `k` completed, no files.
-    pub fn fail_at_chunk(mut self, k: usize) -> Self {
-        self.faults.fail_at_chunk = Some(k);
-        self
-    }
+        /// Fault: for `segments` and `events_properties`, the page after page
+        /// `page` (1-based) carries page `page`'s `after` cursor again, so a
+        /// client that trusts cursors blindly loops forever.
+        repeat_cursor_after_page(page: usize) => faults.repeat_cursor_after_page = (page > 0).then_some(page);
 
-    /// Fault: `GET /jobs/{id}` of a new job answers 404 to its first `m`
-    /// polls (the job is listed all along), like an eventually consistent store.
-    pub fn not_found_polls(mut self, m: usize) -> Self {
-        self.faults.not_found_polls = m;
-        self
+        /// Fault: jobs fail when they reach chunk `k` (0-based): status
+        /// `failed`, chunks before `k` completed, no files.
+        fail_at_chunk(k: usize) => faults.fail_at_chunk = Some(k);
+
+        /// Fault: `GET /jobs/{id}` of a new job answers 404 to its first `m`
+        /// polls (the job is listed all along), like an eventually consistent store.
+        not_found_polls(m: usize) => faults.not_found_polls = m;
     }
 
     /// Fault: just before the `n`th valid export request (1-based) is

@@ -9,6 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
+use tokio::sync::watch;
 
 use super::{config::Faults, data::derive_seed, routes::error_response};
 
@@ -48,32 +49,47 @@ pub(crate) fn truncate(bytes: Bytes) -> Bytes {
     bytes.slice(..keep)
 }
 
+/// Where and how the download of a file is cut, given how many GETs of it
+/// came `before`: [`Faults::drop_download`] first, then
+/// [`Faults::hold_download`] (held until `release` says so).
+pub(crate) fn cut(
+    faults: &Faults,
+    before: usize,
+    release: watch::Receiver<bool>,
+) -> Option<(u64, Cut)> {
+    let applies = |fault: Option<(u64, usize)>| {
+        fault
+            .filter(|(_, times)| before < *times)
+            .map(|(bytes, _)| bytes)
+    };
+    applies(faults.drop_download)
+        .map(|bytes| (bytes, Cut::Drop))
+        .or_else(|| applies(faults.hold_download).map(|bytes| (bytes, Cut::Hold(release))))
+}
+
+/// What happens to a file body at its cut-off point.
+#[derive(Debug)]
+pub(crate) enum Cut {
+    /// The connection breaks.
+    Drop,
+    /// Nothing more is sent, the connection left open, until the receiver
+    /// reads `true` ([`Simulator::release_held_downloads`]); then the rest.
+    ///
+    /// [`Simulator::release_held_downloads`]: super::Simulator::release_held_downloads
+    Hold(watch::Receiver<bool>),
+}
+
 /// The body of a file response: `data` as is, or in slow pieces, or cut
-/// off after `drop_after` bytes (the connection then breaks).
-pub(crate) fn body(data: Bytes, drop_after: Option<u64>, slow: Option<(usize, Duration)>) -> Body {
-    if drop_after.is_none() && slow.is_none() {
+/// after `cut`'s byte count (then [`Cut`] says what happens).
+pub(crate) fn body(data: Bytes, cut: Option<(u64, Cut)>, slow: Option<(usize, Duration)>) -> Body {
+    if cut.is_none() && slow.is_none() {
         return Body::from(data);
     }
     let (piece, delay) = slow.unwrap_or((64 * 1024, Duration::ZERO));
-    let limit = drop_after.map_or(data.len(), |d| (d as usize).min(data.len()));
-    let cut = limit < data.len();
-    let stream = futures::stream::unfold(0usize, move |pos| {
-        let data = data.clone();
-        async move {
-            if pos >= limit {
-                if cut && pos != usize::MAX {
-                    return Some((Err(connection_drop().await), usize::MAX));
-                }
-                return None;
-            }
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            let end = (pos + piece).min(limit);
-            Some((Ok::<Bytes, std::io::Error>(data.slice(pos..end)), end))
-        }
-    });
-    Body::from_stream(stream)
+    let len = data.len();
+    pieces(0..len, cut, piece, delay, move |pos, max| {
+        data.slice(pos..pos + max)
+    })
 }
 
 /// The error that makes hyper abort the connection mid-body, once what
@@ -99,30 +115,71 @@ pub(crate) fn synthetic_body(
     block: Bytes,
     shift: usize,
     range: std::ops::Range<usize>,
-    drop_after: Option<u64>,
+    cut: Option<(u64, Cut)>,
     slow: Option<(usize, Duration)>,
 ) -> Body {
     let (piece, delay) = slow.unwrap_or((SYNTHETIC_PIECE, Duration::ZERO));
-    let end = drop_after.map_or(range.end, |d| range.end.min(range.start + d as usize));
-    let cut = end < range.end;
-    let stream = futures::stream::unfold(range.start, move |pos| {
-        let block = block.clone();
+    pieces(range, cut, piece, delay, move |pos, max| {
+        if block.is_empty() {
+            return Bytes::new();
+        }
+        let at = (shift % block.len() + pos % block.len()) % block.len();
+        block.slice(at..at + (block.len() - at).min(max))
+    })
+}
+
+/// Streams the bytes `range` of a file in pieces of at most `piece`,
+/// waiting `delay` before each; `next(pos, max)` gives up to `max` bytes
+/// from `pos` (none: the stream ends). At `cut`'s byte count (counted from
+/// the range's start) the connection breaks or is held.
+fn pieces(
+    range: std::ops::Range<usize>,
+    cut: Option<(u64, Cut)>,
+    piece: usize,
+    delay: Duration,
+    next: impl Fn(usize, usize) -> Bytes + Send + Sync + 'static,
+) -> Body {
+    let end = range.end;
+    let (cut_at, mode) = match cut {
+        Some((bytes, mode)) => {
+            let at = range
+                .start
+                .saturating_add(usize::try_from(bytes).unwrap_or(usize::MAX));
+            (at < end).then_some((at, mode)).unzip()
+        }
+        None => (None, None),
+    };
+    let next = std::sync::Arc::new(next);
+    let stream = futures::stream::unfold(Some((range.start, mode)), move |state| {
+        let next = next.clone();
         async move {
-            if pos >= end || block.is_empty() {
-                if cut && pos != usize::MAX {
-                    return Some((Err(connection_drop().await), usize::MAX));
+            let (pos, mut mode) = state?;
+            if Some(pos) == cut_at {
+                // Whether the body goes on past the cut.
+                let goes_on = match mode.take() {
+                    Some(Cut::Drop) => false,
+                    Some(Cut::Hold(mut release)) => {
+                        release.wait_for(|released| *released).await.is_ok()
+                    }
+                    None => true,
+                };
+                if !goes_on {
+                    return Some((Err(connection_drop().await), None));
                 }
+            }
+            if pos >= end {
                 return None;
             }
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
-            let at = (shift % block.len() + pos % block.len()) % block.len();
-            let len = (block.len() - at).min(end - pos).min(piece);
-            Some((
-                Ok::<Bytes, std::io::Error>(block.slice(at..at + len)),
-                pos + len,
-            ))
+            let stop = cut_at.filter(|at| *at > pos).unwrap_or(end);
+            let bytes = next(pos, (stop - pos).min(piece));
+            if bytes.is_empty() {
+                return None;
+            }
+            let pos = pos + bytes.len();
+            Some((Ok::<Bytes, std::io::Error>(bytes), Some((pos, mode))))
         }
     });
     Body::from_stream(stream)

@@ -288,6 +288,13 @@ impl Simulator {
         self.state.expire_urls();
     }
 
+    /// Lets every download held by
+    /// [`SimulatorConfig::hold_download_after`] go on: held bodies send the
+    /// rest of their bytes, and from then on no download is held.
+    pub fn release_held_downloads(&self) {
+        self.state.release_held_downloads();
+    }
+
     /// Replaces every synthetic file
     /// ([`SimulatorConfig::synthetic_file_size`]) by a new version of the
     /// same length: other bytes, another `ETag`. A `Range` request whose

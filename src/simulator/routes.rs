@@ -604,12 +604,12 @@ async fn download(
         &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))[..32]
     );
     let len = data.len();
-    let drop_after = if method == Method::GET {
-        let before = state.next_download(&job_id, &filename);
-        faults
-            .drop_download
-            .filter(|(_, times)| before < *times)
-            .map(|(bytes, _)| bytes)
+    let cut = if method == Method::GET {
+        faults::cut(
+            faults,
+            state.next_download(&job_id, &filename),
+            state.hold_release(),
+        )
     } else {
         None
     };
@@ -618,7 +618,7 @@ async fn download(
     } else {
         None
     };
-    let mut response = Response::new(faults::body(data, drop_after, slow));
+    let mut response = Response::new(faults::body(data, cut, slow));
     *response.status_mut() = status;
     let h = response.headers_mut();
     h.insert(
@@ -688,17 +688,19 @@ fn synthetic_file(
         None => (StatusCode::OK, 0, total),
     };
     let faults = &state.config.faults;
-    let (drop_after, slow) = if method == Method::GET {
-        let before = state.next_download(job_id, filename);
-        let drop_after = faults
-            .drop_download
-            .filter(|(_, times)| before < *times)
-            .map(|(bytes, _)| bytes);
-        (drop_after, faults.slow_body)
+    let (cut, slow) = if method == Method::GET {
+        (
+            faults::cut(
+                faults,
+                state.next_download(job_id, filename),
+                state.hold_release(),
+            ),
+            faults.slow_body,
+        )
     } else {
         (None, None)
     };
-    let body = faults::synthetic_body(state.synthetic_block(), shift, start..end, drop_after, slow);
+    let body = faults::synthetic_body(state.synthetic_block(), shift, start..end, cut, slow);
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let h = response.headers_mut();

@@ -31,6 +31,8 @@ pub(crate) struct State {
     inner: Mutex<Inner>,
     /// The filler behind synthetic files, made on first use.
     synthetic: OnceLock<Bytes>,
+    /// `true` once downloads held by `hold_download_after` may go on.
+    released: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Default)]
@@ -53,13 +55,13 @@ struct Inner {
 
 /// One export job.
 pub(crate) struct Job {
-    pub id: String,
-    pub format: Format,
-    pub filters: Filters,
-    pub days: Vec<NaiveDate>,
-    pub triggered: Instant,
-    pub start_time: DateTime<Utc>,
-    pub polls: Mutex<usize>,
+    pub(super) id: String,
+    pub(super) format: Format,
+    filters: Filters,
+    days: Vec<NaiveDate>,
+    triggered: Instant,
+    pub(super) start_time: DateTime<Utc>,
+    pub(super) polls: Mutex<usize>,
     files: Vec<OnceLock<Bytes>>,
 }
 
@@ -119,7 +121,18 @@ impl State {
             started: Instant::now(),
             inner: Mutex::new(Inner::default()),
             synthetic: OnceLock::new(),
+            released: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// What a held download waits on: `true` once released.
+    pub fn hold_release(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.released.subscribe()
+    }
+
+    /// Lets held downloads (and every later one) go on.
+    pub fn release_held_downloads(&self) {
+        self.released.send_replace(true);
     }
 
     /// The simulator's clock: real (tokio) time plus any `advance`.

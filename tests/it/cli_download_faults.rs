@@ -27,6 +27,13 @@ fn slow_sim() -> Sim {
     Sim::with(slow(fast()))
 }
 
+/// A slow simulator whose first download of each file sends `bytes` bytes
+/// and then holds the connection until released: a download stopped or
+/// overlapped there cannot finish first, however loaded the machine.
+fn held_sim(bytes: u64) -> Sim {
+    Sim::with(slow(fast()).hold_download_after(bytes, 1))
+}
+
 fn slow(config: SimulatorConfig) -> SimulatorConfig {
     config
         .synthetic_file_size(512 * 1024)
@@ -39,8 +46,8 @@ fn completed_job(sim: &Sim, days: u64) -> ExportJob {
     sim.block_on(crate::download_reliability::completed_job(&client, days))
 }
 
-/// A slow one-file download running in the background, `.part` holding
-/// at least `bytes` bytes.
+/// A slow one-file download from `sim` running in the background, `.part`
+/// holding at least `bytes` bytes.
 struct InProgress {
     sim: Sim,
     job: ExportJob,
@@ -50,8 +57,7 @@ struct InProgress {
     child: Child,
 }
 
-fn download_in_progress(bytes: u64) -> InProgress {
-    let sim = slow_sim();
+fn download_in_progress(sim: Sim, bytes: u64) -> InProgress {
     let job = completed_job(&sim, 1);
     let job_id = job.job_id.clone().unwrap();
     let name = job.presigned_urls[0].filename.clone();
@@ -77,15 +83,24 @@ fn reference(sim: &Sim, job: &ExportJob, i: usize) -> Vec<u8> {
     })
 }
 
+/// `appex jobs download <id> --out <dir> <extra>`, to run or spawn.
+fn download_cmd(sim: &Sim, job_id: &str, dir: &Path, extra: &[&str]) -> Command {
+    let mut cmd = sim.command();
+    cmd.args(["jobs", "download", job_id, "--out"])
+        .arg(dir)
+        .args(extra);
+    cmd
+}
+
+/// `appex jobs download <id> --out <dir> <extra>`, run to its end.
+fn download(sim: &Sim, job_id: &str, dir: &Path, extra: &[&str]) -> Run {
+    Run::of(download_cmd(sim, job_id, dir, extra))
+}
+
 /// `appex jobs download <id> --out <dir> <extra>` started in the background.
 fn spawn_download(sim: &Sim, job_id: &str, dir: &Path, extra: &[&str]) -> Child {
-    let mut cmd = appex_cmd();
-    cmd.args(["--base-url", &sim.url(), "--api-key", sim.sim.api_key()])
-        .args(["jobs", "download", job_id, "--out"])
-        .arg(dir)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = download_cmd(sim, job_id, dir, extra);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.spawn().expect("spawn appex")
 }
 
@@ -150,7 +165,7 @@ fn ctrl_c_during_a_download_exits_130_and_the_same_command_resumes() {
         name,
         dir,
         child,
-    } = download_in_progress(64 * 1024);
+    } = download_in_progress(held_sim(64 * 1024), 64 * 1024);
     send_signal(&child, "-INT");
     let run = finish(child);
 
@@ -170,15 +185,7 @@ fn ctrl_c_during_a_download_exits_130_and_the_same_command_resumes() {
     );
     assert!(!dir.path().join(&name).exists());
 
-    let again = sim
-        .appex(&[
-            "jobs",
-            "download",
-            &job_id,
-            "--out",
-            dir.path().to_str().unwrap(),
-        ])
-        .ok();
+    let again = download(&sim, &job_id, dir.path(), &[]).ok();
     assert!(again.stdout.contains(&name));
     assert_eq!(std::fs::read(dir.path().join(&name)).unwrap(), expected);
     let resumed: Vec<_> = sim
@@ -274,15 +281,8 @@ fn no_wait_lock_fails_at_once_naming_the_busy_directory() {
         name,
         dir,
         child: first,
-    } = download_in_progress(1);
-    let busy = sim.appex(&[
-        "jobs",
-        "download",
-        &job_id,
-        "--out",
-        dir.path().to_str().unwrap(),
-        "--no-wait-lock",
-    ]);
+    } = download_in_progress(held_sim(1), 1);
+    let busy = download(&sim, &job_id, dir.path(), &["--no-wait-lock"]);
     let line = busy.fails_with(1);
     assert_eq!(
         line,
@@ -293,6 +293,7 @@ fn no_wait_lock_fails_at_once_naming_the_busy_directory() {
         )
     );
 
+    sim.sim.release_held_downloads();
     let first = finish(first);
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert_eq!(
@@ -307,15 +308,7 @@ fn no_fsync_downloads_the_same_bytes() {
     let job = completed_job(&sim, 2);
     let job_id = job.job_id.clone().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    sim.appex(&[
-        "jobs",
-        "download",
-        &job_id,
-        "--out",
-        dir.path().to_str().unwrap(),
-        "--no-fsync",
-    ])
-    .ok();
+    download(&sim, &job_id, dir.path(), &["--no-fsync"]).ok();
     for (i, file) in job.presigned_urls.iter().enumerate() {
         assert_eq!(
             std::fs::read(dir.path().join(&file.filename)).unwrap(),
@@ -459,7 +452,7 @@ fn the_client_refuses_http_to_another_host_when_built_not_when_used() {
 
 #[test]
 fn ctrl_c_during_export_out_names_the_command_that_resumes() {
-    let sim = slow_sim();
+    let sim = held_sim(64 * 1024);
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = appex_cmd();
     cmd.args(["--base-url", &sim.url(), "--api-key", sim.sim.api_key()])
@@ -503,13 +496,6 @@ fn ctrl_c_during_export_out_names_the_command_that_resumes() {
         )
     );
     assert!(std::fs::metadata(&part).unwrap().len() > 0, ".part kept");
-    sim.appex(&[
-        "jobs",
-        "download",
-        &job_id,
-        "--out",
-        dir.path().to_str().unwrap(),
-    ])
-    .ok();
+    download(&sim, &job_id, dir.path(), &[]).ok();
     assert!(!part.exists());
 }

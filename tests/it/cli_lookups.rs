@@ -5,28 +5,17 @@ use crate::support::{
     LOOKUPS,
     cli::{Sim, fast},
 };
-use userpilot_appex::simulator::Route;
-
-const KINDS: [(&str, Route); 12] = [
-    ("user-properties", Route::UserProperties),
-    ("company-properties", Route::CompanyProperties),
-    ("segments", Route::Segments),
-    ("features-events", Route::FeaturesEvents),
-    ("events-properties", Route::EventsProperties),
-    ("flows", Route::Flows),
-    ("banners", Route::Banners),
-    ("embeds", Route::Embeds),
-    ("spotlights", Route::Spotlights),
-    ("surveys", Route::Surveys),
-    ("resource-center-modules", Route::ResourceCenterModules),
-    ("checklists", Route::Checklists),
-];
+use userpilot_appex::{models::LookupKind, simulator::Route};
 
 #[test]
 fn every_kind_prints_a_json_array_of_objects_from_its_route() {
     let sim = Sim::start();
-    for (kind, route) in KINDS {
-        let items = sim.appex(&["lookups", kind, "--json"]).ok().json();
+    // The CLI names each lookup by its operation, with dashes.
+    assert_eq!(LookupKind::ALL.len(), 12);
+    for &lookup in LookupKind::ALL {
+        let kind = lookup.name().replace('_', "-");
+        let route = Route::from(lookup);
+        let items = sim.appex(&["lookups", &kind, "--json"]).ok().json();
         let items = items.as_array().unwrap_or_else(|| panic!("{kind}: array"));
         assert!(!items.is_empty(), "{kind}: items");
         assert!(items.iter().all(|i| i.is_object()), "{kind}: objects");

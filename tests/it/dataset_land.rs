@@ -13,7 +13,8 @@ use futures::stream;
 use userpilot_appex::{
     Error,
     dataset::{
-        DEDUPE_KEY_COLUMN, Dataset, DestinationOptions, LandOptions, day_key, open, read_parquet,
+        DEDUPE_KEY_COLUMN, Dataset, DestinationOptions, LandOptions, LandReport, day_key, open,
+        read_parquet,
     },
 };
 
@@ -45,6 +46,15 @@ fn batch(rows: &[(&str, Option<&str>, &str)]) -> RecordBatch {
     let ids: StringArray = rows.iter().map(|r| r.1).collect();
     let names: StringArray = rows.iter().map(|r| Some(r.2)).collect();
     RecordBatch::try_new(schema(), vec![Arc::new(ts), Arc::new(ids), Arc::new(names)]).unwrap()
+}
+
+/// Lands `batches` with the default options.
+async fn land(
+    ds: &Dataset,
+    batches: Vec<userpilot_appex::Result<RecordBatch>>,
+) -> userpilot_appex::Result<LandReport> {
+    ds.land_batches(stream::iter(batches), &LandOptions::default())
+        .await
 }
 
 fn day(s: &str) -> NaiveDate {
@@ -83,10 +93,7 @@ async fn land_splits_days_sorts_dedupes_and_merges() {
         ])),
         Ok(batch(&[("2026-01-02T08:00:00Z", None, "no-id")])),
     ];
-    let report = ds
-        .land_batches(stream::iter(first), &LandOptions::default())
-        .await
-        .unwrap();
+    let report = land(&ds, first).await.unwrap();
     assert_eq!(report.rows_in, 5);
     assert_eq!(report.duplicates_dropped, 1);
     assert_eq!(report.days.len(), 2);
@@ -110,10 +117,7 @@ async fn land_splits_days_sorts_dedupes_and_merges() {
         ("2026-01-02T11:00:00Z", Some("d"), "d"),
         ("2026-01-01T23:59:59.999999Z", Some("a"), "a-again"),
     ]))];
-    let report = ds
-        .land_batches(stream::iter(second), &LandOptions::default())
-        .await
-        .unwrap();
+    let report = land(&ds, second).await.unwrap();
     assert_eq!(report.rows_new, 1);
     assert_eq!(report.duplicates_dropped, 2);
     let d1 = &report.days[0];
@@ -155,13 +159,7 @@ async fn a_row_without_inserted_at_is_an_error_and_nothing_is_written() {
         ],
     )
     .unwrap();
-    let err = ds
-        .land_batches(
-            stream::iter(vec![Ok(good), Ok(bad)]),
-            &LandOptions::default(),
-        )
-        .await
-        .unwrap_err();
+    let err = land(&ds, vec![Ok(good), Ok(bad)]).await.unwrap_err();
     assert!(
         matches!(err, Error::InvalidInput(ref m) if m.contains("inserted_at")),
         "{err}"

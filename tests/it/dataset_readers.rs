@@ -28,31 +28,6 @@ for dt, n in con.execute("SELECT CAST(dt AS VARCHAR), count(*) FROM events GROUP
     print(dt, n)
 "#;
 
-const PYARROW_COUNTS: &str = r#"
-import sys, pyarrow.dataset as ds
-d = ds.dataset(sys.argv[1] + "/events", format="parquet", partitioning="hive")
-t = d.to_table(columns=["dt", "inserted_at"])
-print(t.schema.field("inserted_at").type)
-counts = {}
-for v in t.column("dt").to_pylist():
-    counts[str(v)] = counts.get(str(v), 0) + 1
-for k in sorted(counts):
-    print(k, counts[k])
-"#;
-
-/// `(type line, [(day, rows)])` from a reader script's output.
-fn parse_counts(out: &str) -> (String, Vec<(String, u64)>) {
-    let mut lines = out.lines();
-    let kind = lines.next().expect("a type line").to_string();
-    let counts = lines
-        .map(|l| {
-            let (d, n) = l.split_once(' ').expect("day count");
-            (d.to_string(), n.parse().expect("a count"))
-        })
-        .collect();
-    (kind, counts)
-}
-
 /// Rows per UTC day the crate's own reader finds in the raw files, each
 /// dedupe key counted once.
 fn own_counts(sim: &Sim, files: &[PathBuf]) -> Vec<(String, u64)> {
@@ -133,10 +108,10 @@ fn an_exported_week_lands_and_duckdb_and_pyarrow_count_what_the_crate_counts() {
         Some(own.iter().map(|d| d.1).sum())
     );
 
-    let (duck_type, duck) = parse_counts(&python::run(DUCKDB_COUNTS, &[ds_s]));
+    let (duck_type, duck) = python::parse_counts(&python::run(DUCKDB_COUNTS, &[ds_s]));
     assert_eq!(duck_type, "TIMESTAMP WITH TIME ZONE");
     assert_eq!(duck, own);
-    let (arrow_type, arrow) = parse_counts(&python::run(PYARROW_COUNTS, &[ds_s]));
+    let (arrow_type, arrow) = python::pyarrow_counts(ds_s, None);
     assert_eq!(arrow_type, "timestamp[us, tz=UTC]");
     assert_eq!(arrow, own);
 
@@ -144,7 +119,10 @@ fn an_exported_week_lands_and_duckdb_and_pyarrow_count_what_the_crate_counts() {
     let again = export("csv");
     assert_eq!(again["landed"]["rows_new"].as_u64(), Some(0));
     assert_eq!(again["landed"]["days_written"].as_u64(), Some(0));
-    assert_eq!(parse_counts(&python::run(DUCKDB_COUNTS, &[ds_s])).1, own);
+    assert_eq!(
+        python::parse_counts(&python::run(DUCKDB_COUNTS, &[ds_s])).1,
+        own
+    );
 
     // `appex sql` prints what _appex/views.sql holds.
     let sql = sim.appex(&["sql", "--dest", ds_s]).ok().stdout;

@@ -10,12 +10,12 @@ use std::{
 };
 
 use crate::support::{
-    self, KEY, files::FileSpec, job_path, logs::Logs, server::TestServer, sha256_hex,
+    self, KEY, files::FileSpec, hang_guard, job_path, logs::Logs, server::TestServer, sha256_hex,
 };
 use userpilot_appex::{
     Client, Error, RetryPolicy,
     error::DownloadFailure,
-    ext::download::{DownloadReport, ProgressEvent},
+    ext::download::{DownloadReport, ExistingCheck, ProgressEvent},
     models::{ExportJob, JobStatus, PresignedUrl, SecretUrl},
 };
 
@@ -65,13 +65,6 @@ fn names(report: &DownloadReport) -> Vec<String> {
     report.files.iter().map(|f| f.filename.clone()).collect()
 }
 
-/// Runs with a guard against hanging (not a timing assertion).
-async fn guarded<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(60), f)
-        .await
-        .expect("the download hung")
-}
-
 #[tokio::test]
 async fn downloads_several_files_concurrently_with_the_right_bytes() {
     let server = TestServer::start().await;
@@ -93,7 +86,7 @@ async fn downloads_several_files_concurrently_with_the_right_bytes() {
     let files: Vec<(&str, String)> = files.iter().map(|(n, u)| (n.as_str(), u.clone())).collect();
     let dir = tempfile::tempdir().unwrap();
 
-    let report = guarded(
+    let report = hang_guard(
         client(&server)
             .download(job("job-1", &files), dir.path())
             .concurrency(3)
@@ -135,7 +128,7 @@ async fn file_requests_never_carry_the_authorization_header() {
     let dir = tempfile::tempdir().unwrap();
 
     // By id: the job is fetched with the API key, the files without it.
-    let report = guarded(client(&server).download("job-auth", dir.path()).run())
+    let report = hang_guard(client(&server).download("job-auth", dir.path()).run())
         .await
         .expect("download");
 
@@ -193,7 +186,7 @@ async fn hostile_filenames_land_inside_the_target_dir_with_distinct_names() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("out");
 
-    let report = guarded(client(&server).download(job("job-h", &files), &dir).run())
+    let report = hang_guard(client(&server).download(job("job-h", &files), &dir).run())
         .await
         .expect("download");
 
@@ -248,7 +241,7 @@ async fn a_connection_dropped_mid_file_is_resumed_with_range() {
     );
     let dir = tempfile::tempdir().unwrap();
 
-    let report = guarded(
+    let report = hang_guard(
         client(&server)
             .download(
                 job("job-r", &[("big.csv", server.url("/files/big", SIG))]),
@@ -281,7 +274,7 @@ async fn a_server_that_ignores_range_restarts_the_file() {
     );
     let dir = tempfile::tempdir().unwrap();
 
-    let report = guarded(
+    let report = hang_guard(
         client(&server)
             .download(
                 job("job-nr", &[("f.csv", server.url("/files/f", SIG))]),
@@ -312,7 +305,7 @@ async fn a_partial_answer_starting_elsewhere_is_not_appended_but_restarted() {
     );
     let dir = tempfile::tempdir().unwrap();
 
-    let report = guarded(
+    let report = hang_guard(
         client(&server)
             .download(
                 job("job-w", &[("w.csv", server.url("/files/w", SIG))]),
@@ -342,7 +335,7 @@ async fn transient_statuses_are_retried() {
     server.file("/files/t", FileSpec::bytes(body.clone()).status(429, 1));
     let dir = tempfile::tempdir().unwrap();
 
-    let report = guarded(
+    let report = hang_guard(
         client(&server)
             .download(
                 job(
@@ -373,13 +366,13 @@ async fn retries_are_bounded_and_the_error_names_the_file() {
     );
     let dir = tempfile::tempdir().unwrap();
 
-    let error = guarded(
+    let error = hang_guard(
         client(&server)
             .download(
                 job("job-x", &[("down.csv", server.url("/files/down", SIG))]),
                 dir.path(),
             )
-            .retry(
+            .retry_policy(
                 RetryPolicy::default()
                     .with_max_retries(2)
                     .with_backoff(Duration::from_millis(1), Duration::from_millis(2)),
@@ -452,7 +445,7 @@ async fn an_expired_url_is_refreshed_through_the_job_and_retried() {
     server.job_json(&fresh);
     let dir = tempfile::tempdir().unwrap();
 
-    let report = guarded(client(&server).download(&stale, dir.path()).run())
+    let report = hang_guard(client(&server).download(&stale, dir.path()).run())
         .await
         .expect("download");
 
@@ -493,7 +486,7 @@ async fn a_url_still_refused_after_the_refresh_fails_without_leaking_the_signatu
     server.job_json(&listed);
     let dir = tempfile::tempdir().unwrap();
 
-    let error = guarded(client(&server).download(&listed, dir.path()).run())
+    let error = hang_guard(client(&server).download(&listed, dir.path()).run())
         .await
         .expect_err("must fail");
 
@@ -531,7 +524,7 @@ async fn a_redirect_is_not_followed() {
     server.file("/files/target", FileSpec::bytes(content(2, 10)));
     let dir = tempfile::tempdir().unwrap();
 
-    let error = guarded(
+    let error = hang_guard(
         client(&server)
             .download(
                 job("job-3xx", &[("m.csv", server.url("/files/moved", SIG))]),
@@ -565,7 +558,7 @@ async fn no_part_file_survives_a_finished_download() {
     server.file("/files/b", FileSpec::bytes(content(2, 5)));
     let dir = tempfile::tempdir().unwrap();
 
-    guarded(
+    hang_guard(
         client(&server)
             .download(
                 job(
@@ -611,14 +604,14 @@ async fn a_second_run_downloads_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let client = client(&server);
 
-    let first = guarded(client.download(&listed, dir.path()).run())
+    let first = hang_guard(client.download(&listed, dir.path()).run())
         .await
         .expect("first");
     let hits = server.requests().len();
-    let second = guarded(
+    let second = hang_guard(
         client
             .download(&listed, dir.path())
-            .verify_existing(true)
+            .verify_existing(ExistingCheck::Sha256)
             .run(),
     )
     .await
@@ -646,12 +639,12 @@ async fn a_file_changed_on_disk_is_downloaded_again() {
     let listed = job("job-c", &[("a.csv", server.url("/files/a", SIG))]);
     let dir = tempfile::tempdir().unwrap();
     let client = client(&server);
-    guarded(client.download(&listed, dir.path()).run())
+    hang_guard(client.download(&listed, dir.path()).run())
         .await
         .expect("first");
 
     std::fs::write(dir.path().join("a.csv"), b"truncated").unwrap();
-    let second = guarded(client.download(&listed, dir.path()).run())
+    let second = hang_guard(client.download(&listed, dir.path()).run())
         .await
         .expect("second");
 
@@ -668,7 +661,7 @@ async fn a_file_not_created_by_the_download_is_never_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.csv"), b"mine").unwrap();
 
-    let report = guarded(
+    let report = hang_guard(
         client(&server)
             .download(
                 job("job-o", &[("a.csv", server.url("/files/a", SIG))]),
@@ -699,10 +692,10 @@ async fn a_failed_file_keeps_its_part_and_the_next_run_resumes_it() {
     let dir = tempfile::tempdir().unwrap();
     let client = client(&server);
 
-    let error = guarded(
+    let error = hang_guard(
         client
             .download(&listed, dir.path())
-            .retry(RetryPolicy::none())
+            .retry_policy(RetryPolicy::none())
             .run(),
     )
     .await
@@ -718,7 +711,7 @@ async fn a_failed_file_keeps_its_part_and_the_next_run_resumes_it() {
         body[..60_000].to_vec()
     );
 
-    let report = guarded(client.download(&listed, dir.path()).run())
+    let report = hang_guard(client.download(&listed, dir.path()).run())
         .await
         .expect("second run");
 
@@ -749,7 +742,7 @@ async fn progress_reports_bytes_per_file_and_overall() {
     let sink = events.clone();
     let dir = tempfile::tempdir().unwrap();
 
-    guarded(
+    hang_guard(
         client(&server)
             .download(
                 job(
@@ -844,7 +837,7 @@ async fn logs_and_reports_never_contain_the_signature() {
     );
     let debug = format!("{download:?}");
 
-    let report = guarded(download.run()).await.expect("download");
+    let report = hang_guard(download.run()).await.expect("download");
 
     let text = logs.text();
     assert!(
@@ -871,7 +864,7 @@ async fn a_stalled_connection_is_abandoned_and_resumed() {
     );
     let dir = tempfile::tempdir().unwrap();
 
-    let report = guarded(
+    let report = hang_guard(
         client(&server)
             .download(
                 job("job-st", &[("slow.csv", server.url("/files/slow", SIG))]),
@@ -894,7 +887,7 @@ async fn the_report_serializes_to_its_json_schema() {
     let server = TestServer::start().await;
     server.file("/files/a", FileSpec::bytes(content(1, 10)));
     let dir = tempfile::tempdir().unwrap();
-    let report = guarded(
+    let report = hang_guard(
         client(&server)
             .download(
                 job("job-js", &[("a", server.url("/files/a", SIG))]),

@@ -14,7 +14,7 @@ use userpilot_appex::{
     simulator::{Route, Simulator, SimulatorConfig},
 };
 
-use crate::support::{files::FileSpec, server::TestServer};
+use crate::support::{files::FileSpec, hang_guard, server::TestServer, simulator};
 
 const FILE_SIZE: u64 = 256 * 1024;
 
@@ -42,21 +42,12 @@ fn client(sim: &Simulator, max_retries: u32) -> Client {
 /// A completed job of `days` one-day files.
 pub async fn completed_job(client: &Client, days: u64) -> ExportJob {
     let from = chrono::NaiveDate::from_ymd_opt(2025, 3, 3).expect("date");
-    client
-        .export()
-        .range(from, from + chrono::Days::new(days - 1))
-        .wait_policy(
-            userpilot_appex::ext::jobs::WaitPolicy::default()
-                .with_initial_delay(Duration::from_millis(10))
-                .with_max_delay(Duration::from_millis(20))
-                .with_jitter(userpilot_appex::config::Jitter::None),
-        )
-        .send()
-        .await
-        .expect("trigger")
-        .wait()
-        .await
-        .expect("job completes")
+    let wait = simulator::quick_wait(
+        Duration::from_millis(10),
+        Duration::from_millis(20),
+        Duration::from_secs(60),
+    );
+    simulator::completed_export(client, (from, from + chrono::Days::new(days - 1)), wait).await
 }
 
 /// The bytes a presigned URL serves now, fetched directly.
@@ -66,17 +57,10 @@ async fn reference(url: &SecretUrl) -> Vec<u8> {
     response.bytes().await.expect("body").to_vec()
 }
 
-/// Runs with a guard against hanging (not a timing assertion).
-async fn guarded<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(60), f)
-        .await
-        .expect("the download hung")
-}
-
 #[cfg(unix)]
 #[tokio::test]
 async fn no_link_planted_at_any_name_the_download_writes_is_followed() {
-    let sim = Simulator::start(config()).await.expect("simulator");
+    let sim = simulator::start(config()).await;
     let client = client(&sim, 2);
     let job = completed_job(&client, 2).await;
     let root = tempfile::tempdir().expect("tempdir");
@@ -103,7 +87,7 @@ async fn no_link_planted_at_any_name_the_download_writes_is_followed() {
         planted.push((victim, original));
     }
 
-    let report = guarded(client.download(&job, &dir).run())
+    let report = hang_guard(client.download(&job, &dir).run())
         .await
         .expect("download");
 
@@ -135,13 +119,11 @@ async fn no_link_planted_at_any_name_the_download_writes_is_followed() {
 
 #[tokio::test]
 async fn a_part_without_a_recorded_version_is_fetched_from_zero() {
-    let sim = Simulator::start(config().drop_download_after(50_000, 1))
-        .await
-        .expect("simulator");
+    let sim = simulator::start(config().drop_download_after(50_000, 1)).await;
     let client = client(&sim, 0);
     let job = completed_job(&client, 1).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    guarded(client.download(&job, dir.path()).run())
+    hang_guard(client.download(&job, dir.path()).run())
         .await
         .expect_err("the drop fails the run");
     // The manifest as a client that recorded no version wrote it.
@@ -158,7 +140,7 @@ async fn a_part_without_a_recorded_version_is_fetched_from_zero() {
     assert!(entry.remove("resume").is_some(), "the version was recorded");
     std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
 
-    let report = guarded(client.download(&job, dir.path()).run())
+    let report = hang_guard(client.download(&job, dir.path()).run())
         .await
         .expect("download");
 
@@ -179,9 +161,9 @@ async fn a_part_without_a_recorded_version_is_fetched_from_zero() {
 
 #[tokio::test]
 async fn fail_fast_says_the_directory_is_busy_and_the_first_run_completes() {
-    let sim = Simulator::start(config().slow_body(16 * 1024, Duration::from_millis(10)))
-        .await
-        .expect("simulator");
+    // The first run's file stops after 16 KiB until released: it cannot end
+    // before the second run tries the lock, however loaded the machine.
+    let sim = simulator::start(config().hold_download_after(16 * 1024, 1)).await;
     let client = client(&sim, 2);
     let job = completed_job(&client, 1).await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -200,9 +182,9 @@ async fn fail_fast_says_the_directory_is_busy_and_the_first_run_completes() {
             })
             .run(),
     );
-    guarded(started_rx).await.expect("the first run started");
+    hang_guard(started_rx).await.expect("the first run started");
 
-    let err = guarded(
+    let err = hang_guard(
         client
             .download(&job, dir.path())
             .lock_policy(LockPolicy::FailFast)
@@ -220,7 +202,8 @@ async fn fail_fast_says_the_directory_is_busy_and_the_first_run_completes() {
             .contains("is in use by another appex download")
     );
 
-    let report = guarded(first)
+    sim.release_held_downloads();
+    let report = hang_guard(first)
         .await
         .unwrap()
         .expect("the first run completes");
@@ -268,7 +251,7 @@ async fn shortened_reserved_and_control_names_keep_their_suffix_and_stay_unique(
         .expect("client");
     let dir = tempfile::tempdir().expect("tempdir");
 
-    let report = guarded(client.download(&job, dir.path()).run())
+    let report = hang_guard(client.download(&job, dir.path()).run())
         .await
         .expect("download");
 
@@ -297,7 +280,7 @@ async fn shortened_reserved_and_control_names_keep_their_suffix_and_stay_unique(
     }
 
     // A second run finds the same names (stable) and skips every file.
-    let again = guarded(client.download(&job, dir.path()).run())
+    let again = hang_guard(client.download(&job, dir.path()).run())
         .await
         .expect("second run");
     let again: Vec<&str> = again.files.iter().map(|f| f.filename.as_str()).collect();

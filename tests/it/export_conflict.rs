@@ -59,6 +59,22 @@ async fn conflicted(posts: Vec<Reply>, list: Reply, other: Vec<Reply>) -> (TestS
     (server, client)
 }
 
+/// An answer of the other, running export's `GET /jobs/other-running`.
+fn other_job(status: &str, progress: Option<&str>) -> Reply {
+    Reply::job("other-running", status, progress)
+}
+
+/// A server whose every trigger meets the other export, which answers
+/// `status` whenever it is polled.
+async fn always_conflicted(status: &str) -> (TestServer, Client) {
+    conflicted(
+        vec![conflict()],
+        running_list(),
+        vec![other_job(status, None)],
+    )
+    .await
+}
+
 /// Sends a default export with `policy`.
 async fn send_with(
     client: &Client,
@@ -142,8 +158,8 @@ async fn wait_then_trigger_waits_for_the_running_job_then_triggers_the_same_requ
         vec![conflict(), created("mine")],
         running_list(),
         vec![
-            Reply::job("other-running", "processing", Some("80%")),
-            Reply::job("other-running", "completed", None),
+            other_job("processing", Some("80%")),
+            other_job("completed", None),
         ],
     )
     .await;
@@ -179,7 +195,7 @@ async fn wait_then_trigger_retriggers_after_the_running_job_fails() {
     let (server, client) = conflicted(
         vec![conflict(), created("mine")],
         running_list(),
-        vec![Reply::job("other-running", "failed", None)],
+        vec![other_job("failed", None)],
     )
     .await;
 
@@ -193,12 +209,7 @@ async fn wait_then_trigger_retriggers_after_the_running_job_fails() {
 
 #[tokio::test(start_paused = true)]
 async fn wait_then_trigger_stops_after_max_attempts_with_the_conflict() {
-    let (server, client) = conflicted(
-        vec![conflict()],
-        running_list(),
-        vec![Reply::job("other-running", "completed", None)],
-    )
-    .await;
+    let (server, client) = always_conflicted("completed").await;
 
     let error = send_with(&client, ConflictPolicy::WaitThenTrigger { max_attempts: 2 })
         .await
@@ -213,12 +224,7 @@ async fn wait_then_trigger_stops_after_max_attempts_with_the_conflict() {
 
 #[tokio::test(start_paused = true)]
 async fn wait_then_trigger_reports_a_timeout_waiting_for_the_running_job() {
-    let (server, client) = conflicted(
-        vec![conflict()],
-        running_list(),
-        vec![Reply::job("other-running", "processing", None)],
-    )
-    .await;
+    let (server, client) = always_conflicted("processing").await;
     let policy = WaitPolicy::default()
         .with_jitter(Jitter::None)
         .with_max_wait(std::time::Duration::from_secs(2));

@@ -12,7 +12,7 @@ use userpilot_appex::{
     Client, Error,
     ext::{
         export::{ExportRequestBuilder, ExportTime},
-        jobs::JobOrigin,
+        jobs::{ExportJobHandle, JobOrigin},
     },
     models::EventType,
     types::ExportFormat,
@@ -32,29 +32,41 @@ fn created(job_id: &str) -> serde_json::Value {
     })
 }
 
+/// Sends the export `build` makes to a mock server that answers `job_id`
+/// only to a POST of exactly `body`, and asserts it was sent once.
+async fn send_expecting(
+    body: serde_json::Value,
+    job_id: &str,
+    build: impl FnOnce(ExportRequestBuilder<Client>) -> ExportRequestBuilder<Client>,
+) -> ExportJobHandle {
+    let server = MockServer::start_async().await;
+    let trigger = trigger(&server, body, created(job_id)).await;
+    let handle = build(client(&server).export())
+        .send()
+        .await
+        .expect("triggered");
+    trigger.assert_async().await;
+    handle
+}
+
 #[tokio::test]
 async fn send_posts_only_the_fields_that_were_set_and_returns_a_handle() {
-    let server = MockServer::start_async().await;
     let body = json!({
         "from": "2025-01-01",
         "to": "2025-01-07T12:30:00Z",
         "event_type": ["track_feature", "custom_thing"],
         "format": "ndjson"
     });
-    let trigger = trigger(&server, body, created("job-42")).await;
+    let handle = send_expecting(body, "job-42", |export| {
+        export
+            .from(date(2025, 1, 1))
+            .to(Utc.with_ymd_and_hms(2025, 1, 7, 12, 30, 0).unwrap())
+            .event_type(EventType::TrackFeature)
+            .event_type("custom_thing")
+            .format(ExportFormat::Ndjson)
+    })
+    .await;
 
-    let handle = client(&server)
-        .export()
-        .from(date(2025, 1, 1))
-        .to(Utc.with_ymd_and_hms(2025, 1, 7, 12, 30, 0).unwrap())
-        .event_type(EventType::TrackFeature)
-        .event_type("custom_thing")
-        .format(ExportFormat::Ndjson)
-        .send()
-        .await
-        .expect("triggered");
-
-    trigger.assert_async().await;
     assert_eq!(handle.job_id(), "job-42");
     assert_eq!(handle.origin(), JobOrigin::Triggered);
     let created = handle.created().expect("created");
@@ -63,7 +75,6 @@ async fn send_posts_only_the_fields_that_were_set_and_returns_a_handle() {
 
 #[tokio::test]
 async fn every_filter_is_serialized_under_its_wire_name() {
-    let server = MockServer::start_async().await;
     let body = json!({
         "from": "2025-01-01T00:00:00Z",
         "to": "2025-01-02T00:00:00.250Z",
@@ -76,36 +87,28 @@ async fn every_filter_is_serialized_under_its_wire_name() {
         "exclusions": "internal",
         "format": "parquet"
     });
-    let trigger = trigger(&server, body, created("job-all")).await;
-
     let to =
         Utc.with_ymd_and_hms(2025, 1, 2, 0, 0, 0).unwrap() + chrono::Duration::milliseconds(250);
-    let handle = client(&server)
-        .export()
-        .range(Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(), to)
-        .event_types(EventType::KNOWN.iter().cloned())
-        .user_ids(["u1", "u2"])
-        .company_id("c1")
-        .segment_id("seg-9")
-        .email("ops@example.com")
-        .exclusions("internal")
-        .format(ExportFormat::Parquet)
-        .send()
-        .await
-        .expect("triggered");
+    let handle = send_expecting(body, "job-all", |export| {
+        export
+            .range(Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(), to)
+            .event_types(EventType::KNOWN.iter().cloned())
+            .user_ids(["u1", "u2"])
+            .company_id("c1")
+            .segment_id("seg-9")
+            .email("ops@example.com")
+            .exclusions("internal")
+            .format(ExportFormat::Parquet)
+    })
+    .await;
 
-    trigger.assert_async().await;
     assert_eq!(handle.job_id(), "job-all");
 }
 
 #[tokio::test]
 async fn an_empty_request_sends_an_empty_object() {
-    let server = MockServer::start_async().await;
-    let trigger = trigger(&server, json!({}), created("job-empty")).await;
-
-    client(&server).export().send().await.expect("triggered");
-
-    trigger.assert_async().await;
+    let handle = send_expecting(json!({}), "job-empty", |export| export).await;
+    assert_eq!(handle.job_id(), "job-empty");
 }
 
 #[tokio::test]

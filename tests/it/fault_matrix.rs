@@ -19,8 +19,8 @@ use std::{
     time::Duration,
 };
 
-use crate::support::sha256_hex;
 use crate::support::simulator::{self, completed_export, reference_bytes};
+use crate::support::{hang_guard, sha256_hex};
 use futures::StreamExt;
 use std::sync::{Arc, Mutex};
 
@@ -29,7 +29,7 @@ use userpilot_appex::{
     error::DownloadFailure,
     ext::download::{Durability, ProgressEvent},
     ext::jobs::WaitPolicy,
-    models::{ExportJob, JobStatus},
+    models::JobStatus,
     records::{ReadOptions, RecordReader},
     simulator::{RecordedRequest, Route, Simulator, SimulatorConfig},
     types::ExportFormat,
@@ -75,6 +75,8 @@ struct Cell {
     /// Take the reference bytes from a simulator without faults (when
     /// this one breaks every fetch).
     clean_reference: bool,
+    /// The requests the failed file made, as the client counts them.
+    attempts: Option<u32>,
 }
 
 /// `fn name(mut self, value) -> Self` setting one field, for each
@@ -104,6 +106,7 @@ impl Cell {
             max_api_requests: 60,
             max_download_requests: 2,
             clean_reference: false,
+            attempts: None,
         }
     }
     setters! {
@@ -116,6 +119,10 @@ impl Cell {
     }
     fn expire(mut self) -> Self {
         self.expire_before_download = true;
+        self
+    }
+    fn attempts(mut self, attempts: u32) -> Self {
+        self.attempts = Some(attempts);
         self
     }
     fn clean_reference(mut self) -> Self {
@@ -236,7 +243,7 @@ async fn clean_lengths(days: u64, format: ExportFormat) -> Vec<u64> {
 
 /// The files the same export has on a simulator without faults.
 async fn clean_files(days: u64, format: ExportFormat) -> Vec<Vec<u8>> {
-    let sim = Simulator::start(base()).await.expect("simulator starts");
+    let sim = simulator::start(base()).await;
     let client = client_for(&sim, 2);
     let (from, to) = range(days);
     let job = client
@@ -260,9 +267,7 @@ async fn clean_files(days: u64, format: ExportFormat) -> Vec<Vec<u8>> {
 /// Runs a cell and asserts everything it promises. Returns the simulator's
 /// request log and the download directory for cell-specific checks.
 async fn run(cell: Cell) -> (Vec<RecordedRequest>, tempfile::TempDir) {
-    let sim = Simulator::start(cell.sim.clone())
-        .await
-        .expect("simulator starts");
+    let sim = simulator::start(cell.sim.clone()).await;
     let client = client_for(&sim, cell.max_retries);
     let dir = tempfile::tempdir().expect("tempdir");
     let downloads = run_flow(&cell, &sim, &client, dir.path()).await;
@@ -353,7 +358,7 @@ async fn run_flow(cell: &Cell, sim: &Simulator, client: &Client, dir: &Path) -> 
 
     let result = client
         .download(&job, dir)
-        .retry(fast_retry(cell.max_retries))
+        .retry_policy(fast_retry(cell.max_retries))
         .stall_timeout(cell.stall)
         .concurrency(2)
         .run()
@@ -374,6 +379,9 @@ async fn run_flow(cell: &Cell, sim: &Simulator, client: &Client, dir: &Path) -> 
             };
             assert!(is_expected(reason), "unexpected reason: {err:?}");
             assert!(*attempts >= 1 && *attempts <= cell.max_retries + 2);
+            if let Some(expected) = cell.attempts {
+                assert_eq!(*attempts, expected, "attempts of the failed file");
+            }
             // Nothing under the final name: a failed file is never presented as complete.
             assert!(!path.exists(), "{} exists after a failure", path.display());
             // What is left is the manifest and, at most, `.part` files.
@@ -504,9 +512,7 @@ async fn cell_rate_limited_always_the_trigger_is_sent_once() {
 
 #[tokio::test]
 async fn cell_rate_limited_always_a_get_gives_up_after_its_retries() {
-    let sim = Simulator::start(base().rate_limit_every(1, 1))
-        .await
-        .expect("simulator starts");
+    let sim = simulator::start(base().rate_limit_every(1, 1)).await;
     let client = client_for(&sim, 3);
     let err = client.list_jobs().await.expect_err("always 429");
     assert!(
@@ -547,9 +553,7 @@ async fn cell_server_errors_always_the_trigger_is_sent_once() {
 
 #[tokio::test]
 async fn cell_server_errors_always_a_get_gives_up_after_its_retries() {
-    let sim = Simulator::start(base().server_error_rate(1.0))
-        .await
-        .expect("simulator starts");
+    let sim = simulator::start(base().server_error_rate(1.0)).await;
     let client = client_for(&sim, 2);
     let err = client.get_job("any").await.expect_err("always 503");
     assert!(matches!(&err, Error::Api(f) if f.status == 503), "{err:?}");
@@ -633,9 +637,7 @@ async fn cell_drop_before_any_byte_every_time_gives_up() {
 async fn cell_drop_without_retries_keeps_the_part_and_the_next_run_resumes() {
     let len = clean_lengths(1, ExportFormat::Ndjson).await[0];
     let offset = len / 3;
-    let sim = Simulator::start(base().drop_download_after(offset, 1))
-        .await
-        .expect("simulator starts");
+    let sim = simulator::start(base().drop_download_after(offset, 1)).await;
     let client = client_for(&sim, 0);
     let job = completed_export(&client, range(1), quick_wait()).await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -687,36 +689,12 @@ fn synthetic() -> SimulatorConfig {
     base().synthetic_file_size(256 * 1024)
 }
 
-/// A completed job of `days` one-day files.
-async fn completed(client: &Client, days: u64) -> ExportJob {
-    let (from, to) = range(days);
-    client
-        .export()
-        .range(from, to)
-        .wait_policy(quick_wait())
-        .send()
-        .await
-        .expect("trigger")
-        .wait()
-        .await
-        .expect("job completes")
-}
-
-/// Runs with a guard against hanging (not a timing assertion).
-async fn hang_guard<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(60), f)
-        .await
-        .expect("the download hung")
-}
-
 #[tokio::test]
 async fn cell_object_replaced_between_runs_comes_back_whole_never_spliced() {
     let cut = 100_000;
-    let sim = Simulator::start(synthetic().drop_download_after(cut, 1))
-        .await
-        .expect("simulator");
+    let sim = simulator::start(synthetic().drop_download_after(cut, 1)).await;
     let client = client_for(&sim, 0);
-    let job = completed(&client, 1).await;
+    let job = completed_export(&client, range(1), quick_wait()).await;
     let dir = tempfile::tempdir().expect("tempdir");
 
     let err = hang_guard(client.download(&job, dir.path()).run())
@@ -763,11 +741,9 @@ async fn cell_object_replaced_between_runs_comes_back_whole_never_spliced() {
 
 #[tokio::test]
 async fn cell_concurrent_runs_take_turns_and_fetch_each_file_once() {
-    let sim = Simulator::start(synthetic().slow_body(32 * 1024, Duration::from_millis(5)))
-        .await
-        .expect("simulator");
+    let sim = simulator::start(synthetic().slow_body(32 * 1024, Duration::from_millis(5))).await;
     let client = client_for(&sim, 2);
-    let job = completed(&client, 2).await;
+    let job = completed_export(&client, range(2), quick_wait()).await;
     let dir = tempfile::tempdir().expect("tempdir");
 
     let first = client.download(&job, dir.path()).run();
@@ -791,11 +767,9 @@ async fn cell_concurrent_runs_take_turns_and_fetch_each_file_once() {
 
 #[tokio::test]
 async fn cell_interrupted_run_keeps_exactly_the_bytes_received_and_the_next_resumes() {
-    let sim = Simulator::start(synthetic().slow_body(8 * 1024, Duration::from_millis(10)))
-        .await
-        .expect("simulator");
+    let sim = simulator::start(synthetic().slow_body(8 * 1024, Duration::from_millis(10))).await;
     let client = client_for(&sim, 2);
-    let job = completed(&client, 1).await;
+    let job = completed_export(&client, range(1), quick_wait()).await;
     let dir = tempfile::tempdir().expect("tempdir");
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -902,16 +876,23 @@ async fn cell_slow_body_within_the_stall_timeout_completes() {
 
 #[tokio::test]
 async fn cell_slow_body_past_the_stall_timeout_gives_up() {
-    let (requests, dir) = run(Cell::new(base().slow_body(1024, Duration::from_secs(3)))
+    // The first byte comes after an hour: no attempt can see progress (which
+    // would reset the retry count), however slowly this machine runs.
+    let (requests, dir) = run(Cell::new(base().slow_body(1024, Duration::from_secs(3600)))
         .days(1)
         .retries(2)
         .stall(Duration::from_millis(100))
         .expect(Expect::DownloadFails(
             |r| matches!(r, DownloadFailure::Stalled(d) if *d == Duration::from_millis(100)),
         ))
+        .attempts(3)
         .bounds(40, 3))
     .await;
-    assert_eq!(download_requests(&requests).len(), 3, "1 + 2 retries");
+    // 1 + 2 retries, counted by the client above. The simulator saw each one
+    // that got through before its 100 ms ran out: on a loaded machine a
+    // connect can take longer, and that attempt never reaches it.
+    let seen = download_requests(&requests).len();
+    assert!((1..=3).contains(&seen), "{seen} file requests");
     assert_eq!(
         listing(dir.path()),
         [".appex-download.json", ".appex-download.lock"]
@@ -955,7 +936,9 @@ async fn cell_job_invisible_for_its_first_polls_is_waited_for() {
     assert_eq!(not_found, 3);
 }
 
-#[tokio::test]
+// Paused time: a loaded machine cannot stretch the trigger-to-first-poll gap
+// past the 150 ms grace (one poll only); no file is written here.
+#[tokio::test(start_paused = true)]
 async fn cell_job_invisible_past_the_grace_period_is_not_found() {
     // Polls every 10 ms; the grace period is 150 ms: a bounded number of polls.
     let wait = quick_wait()
@@ -1067,9 +1050,7 @@ async fn walk_all_segments(sim: &Simulator, max_retries: u32) -> (Vec<i64>, usiz
 
 #[tokio::test]
 async fn cell_pagination_without_faults_walks_every_item_once() {
-    let sim = Simulator::start(base().page_limit(7).segments(30))
-        .await
-        .expect("simulator starts");
+    let sim = simulator::start(base().page_limit(7).segments(30)).await;
     let (ids, distinct) = walk_all_segments(&sim, 0).await;
     assert_eq!(distinct, 30, "30 distinct items");
     assert_eq!(ids.len(), 30);
@@ -1078,15 +1059,14 @@ async fn cell_pagination_without_faults_walks_every_item_once() {
 
 #[tokio::test]
 async fn cell_pagination_under_429s_and_503s_walks_every_item_once() {
-    let sim = Simulator::start(
+    let sim = simulator::start(
         base()
             .page_limit(7)
             .segments(30)
             .rate_limit_every(3, 1)
             .server_error_rate(0.2),
     )
-    .await
-    .expect("simulator starts");
+    .await;
     let (ids, distinct) = walk_all_segments(&sim, 6).await;
     assert_eq!((ids.len(), distinct), (30, 30));
     let requests = sim.requests();
@@ -1099,15 +1079,14 @@ async fn cell_pagination_under_429s_and_503s_walks_every_item_once() {
 
 async fn repeated_cursor_cell(after_page: usize, events_properties: bool) {
     let limit = 5;
-    let sim = Simulator::start(
+    let sim = simulator::start(
         base()
             .page_limit(limit)
             .segments(100)
             .event_properties(100)
             .repeat_cursor_after_page(after_page),
     )
-    .await
-    .expect("simulator starts");
+    .await;
     let client = client_for(&sim, 0);
     let (all, route): (Vec<userpilot_appex::Result<()>>, Route) = if events_properties {
         let all: Vec<_> = client.events_properties_stream().collect().await;

@@ -33,6 +33,16 @@ async fn server_for_job(id: &str, replies: Vec<Reply>) -> (TestServer, Client) {
     (server, client)
 }
 
+/// A server whose job `id` answers each `(status, progress)` in turn, the
+/// last one from then on.
+async fn job_answering(id: &str, answers: &[(&str, Option<&str>)]) -> (TestServer, Client) {
+    let replies = answers
+        .iter()
+        .map(|&(status, progress)| Reply::job(id, status, progress))
+        .collect();
+    server_for_job(id, replies).await
+}
+
 /// `(status, fraction)` of every update a callback saw, in order.
 type Seen = Arc<Mutex<Vec<(Option<JobStatus>, Option<f64>)>>>;
 
@@ -101,12 +111,9 @@ async fn wait_reports_pending_then_processing_progress_in_order_then_completed()
 
 #[tokio::test(start_paused = true)]
 async fn failed_job_ends_the_wait_with_job_failed_carrying_the_final_job() {
-    let (server, client) = server_for_job(
+    let (server, client) = job_answering(
         "job-f",
-        vec![
-            Reply::job("job-f", "processing", Some("2/7")),
-            Reply::job("job-f", "failed", Some("2/7")),
-        ],
+        &[("processing", Some("2/7")), ("failed", Some("2/7"))],
     )
     .await;
 
@@ -129,12 +136,12 @@ async fn failed_job_ends_the_wait_with_job_failed_carrying_the_final_job() {
 
 #[tokio::test(start_paused = true)]
 async fn unknown_status_in_the_middle_keeps_waiting() {
-    let (server, client) = server_for_job(
+    let (server, client) = job_answering(
         "job-u",
-        vec![
-            Reply::job("job-u", "pending", None),
-            Reply::job("job-u", "reticulating_splines", None),
-            Reply::job("job-u", "completed", None),
+        &[
+            ("pending", None),
+            ("reticulating_splines", None),
+            ("completed", None),
         ],
     )
     .await;
@@ -159,8 +166,7 @@ async fn unknown_status_in_the_middle_keeps_waiting() {
 
 #[tokio::test(start_paused = true)]
 async fn exceeding_max_wait_reports_elapsed_time_and_poll_count() {
-    let (server, client) =
-        server_for_job("job-slow", vec![Reply::job("job-slow", "processing", None)]).await;
+    let (server, client) = job_answering("job-slow", &[("processing", None)]).await;
     let policy = no_jitter()
         .with_initial_delay(Duration::from_secs(1))
         .with_multiplier(1.0)
@@ -380,12 +386,12 @@ async fn jittered_delays_stay_between_half_and_all_of_the_schedule() {
 
 #[tokio::test(start_paused = true)]
 async fn updates_stream_yields_each_state_then_ends() {
-    let (_server, client) = server_for_job(
+    let (_server, client) = job_answering(
         "job-st",
-        vec![
-            Reply::job("job-st", "pending", None),
-            Reply::job("job-st", "processing", Some("0.5")),
-            Reply::job("job-st", "completed", None),
+        &[
+            ("pending", None),
+            ("processing", Some("0.5")),
+            ("completed", None),
         ],
     )
     .await;
@@ -414,8 +420,7 @@ async fn updates_stream_yields_each_state_then_ends() {
 
 #[tokio::test(start_paused = true)]
 async fn updates_stream_ends_with_the_timeout_error() {
-    let (_server, client) =
-        server_for_job("job-t", vec![Reply::job("job-t", "pending", None)]).await;
+    let (_server, client) = job_answering("job-t", &[("pending", None)]).await;
     let policy = no_jitter()
         .with_multiplier(1.0)
         .with_max_wait(Duration::from_millis(500));
@@ -443,11 +448,7 @@ async fn updates_stream_ends_with_the_timeout_error() {
 
 #[tokio::test(start_paused = true)]
 async fn resumed_handle_gets_the_job_by_its_stored_id() {
-    let (server, client) = server_for_job(
-        "stored-id",
-        vec![Reply::job("stored-id", "processing", Some("45"))],
-    )
-    .await;
+    let (server, client) = job_answering("stored-id", &[("processing", Some("45"))]).await;
 
     let handle = client.job("stored-id");
     let job = handle.get().await.expect("job");
@@ -464,7 +465,7 @@ async fn resumed_handle_gets_the_job_by_its_stored_id() {
 
 #[tokio::test(start_paused = true)]
 async fn an_empty_job_id_fails_before_any_request() {
-    let (server, client) = server_for_job("x", vec![Reply::job("x", "completed", None)]).await;
+    let (server, client) = job_answering("x", &[("completed", None)]).await;
 
     let error = client.job("  ").wait().await.expect_err("invalid");
 

@@ -235,19 +235,30 @@ fn a_page_item_that_is_not_an_object_is_a_decode_error_naming_it() {
 
 // --- features & events, event properties ---
 
+/// Merges the former `features_events_spec_example_decodes` and
+/// `resource_center_modules_spec_example_decodes` (both lookups are
+/// [`KeyedItem`]s).
 #[test]
-fn features_events_spec_example_decodes() {
-    let got: Vec<FeatureEvent> = decode("features_events.spec.json");
-    assert_eq!(
-        got,
-        vec![FeatureEvent {
+fn features_events_and_resource_center_modules_spec_examples_decode() {
+    let cases = [
+        ("features_events.spec.json", "feature_a", "Feature A"),
+        (
+            "resource_center_modules.spec.json",
+            "resource_center_module_a",
+            "Resource Center Module A",
+        ),
+    ];
+    for (name, key, display_name) in cases {
+        let got: Vec<KeyedItem> = decode(name);
+        let expected = KeyedItem {
             id: None,
-            key: Some("feature_a".into()),
-            display_name: Some("Feature A".into()),
+            key: Some(key.into()),
+            display_name: Some(display_name.into()),
             data_type: Some(DataType::String),
             extra: Map::new(),
-        }]
-    );
+        };
+        assert_eq!(got, vec![expected], "{name}");
+    }
 }
 
 #[test]
@@ -346,17 +357,24 @@ fn events_properties_odd_fixture_decodes_and_keeps_unparseable_dates() {
 
 // --- flows, banners, spotlights, embeds ---
 
+/// Merges the former `flows_spec_example_decodes`,
+/// `banners_spec_example_decodes` and `spotlights_spec_example_decodes`.
 #[test]
-fn flows_spec_example_decodes() {
-    let got: Vec<Flow> = decode("flows.spec.json");
-    assert_eq!(
-        got,
-        vec![Experience {
-            id: Some(123),
-            title: Some("Onboarding Flow".into()),
-            extra: Map::new()
-        }]
-    );
+fn flows_banners_and_spotlights_spec_examples_decode() {
+    let cases = [
+        ("flows.spec.json", 123, "Onboarding Flow"),
+        ("banners.spec.json", 77, "Promo Banner"),
+        ("spotlights.spec.json", 88, "New Feature Spotlight"),
+    ];
+    for (name, id, title) in cases {
+        let got: Vec<Experience> = decode(name);
+        let expected = Experience {
+            id: Some(id),
+            title: Some(title.into()),
+            extra: Map::new(),
+        };
+        assert_eq!(got, vec![expected], "{name}");
+    }
 }
 
 #[test]
@@ -371,19 +389,6 @@ fn flows_odd_fixture_decodes_and_keeps_extras() {
 }
 
 #[test]
-fn banners_spec_example_decodes() {
-    let got: Vec<Banner> = decode("banners.spec.json");
-    assert_eq!(
-        got,
-        vec![Experience {
-            id: Some(77),
-            title: Some("Promo Banner".into()),
-            extra: Map::new()
-        }]
-    );
-}
-
-#[test]
 fn banners_odd_fixture_decodes_and_keeps_extras() {
     let got: Vec<Banner> = decode("banners.odd.json");
     assert_eq!(got[0].id, Some(77));
@@ -394,19 +399,6 @@ fn banners_odd_fixture_decodes_and_keeps_extras() {
     let json = round_trip(&got);
     assert_eq!(json[0]["position"], "top");
     assert_eq!(json[0]["is_archived"], json!(true));
-}
-
-#[test]
-fn spotlights_spec_example_decodes() {
-    let got: Vec<Spotlight> = decode("spotlights.spec.json");
-    assert_eq!(
-        got,
-        vec![Experience {
-            id: Some(88),
-            title: Some("New Feature Spotlight".into()),
-            extra: Map::new()
-        }]
-    );
 }
 
 #[test]
@@ -520,21 +512,6 @@ fn survey_modules_that_are_not_a_list_are_kept_as_sent() {
 }
 
 // --- resource center modules, checklists ---
-
-#[test]
-fn resource_center_modules_spec_example_decodes() {
-    let got: Vec<ResourceCenterModule> = decode("resource_center_modules.spec.json");
-    assert_eq!(
-        got,
-        vec![ResourceCenterModule {
-            id: None,
-            key: Some("resource_center_module_a".into()),
-            display_name: Some("Resource Center Module A".into()),
-            data_type: Some(DataType::String),
-            extra: Map::new(),
-        }]
-    );
-}
 
 #[test]
 fn resource_center_modules_odd_fixture_decodes_and_keeps_extras() {

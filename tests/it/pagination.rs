@@ -2,7 +2,7 @@
 //! against a mock server: the `after_cursor` each request sends, the items
 //! and pages that come back in order, and how a walk ends.
 
-use futures::{StreamExt, TryStreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use httpmock::{Method::GET, Mock, MockServer};
 use serde_json::{Value, json};
 use userpilot_appex::{Client, Error, Result};
@@ -14,6 +14,11 @@ use crate::support::{
 
 const SEGMENTS: &str = "segments";
 const EVENTS_PROPERTIES: &str = "events_properties";
+
+/// Items 1 to 5 on three pages: cursors `c-2` and `c-3` lead to the next
+/// ones.
+const THREE_PAGES: [(&[i64], Option<&str>); 3] =
+    [(&[1, 2], Some("c-2")), (&[3, 4], Some("c-3")), (&[5], None)];
 
 /// A page body with items `ids` and next cursor `after`.
 fn page(ids: &[i64], after: Option<&str>) -> Value {
@@ -43,49 +48,62 @@ fn ids<T>(items: &[T], id: impl Fn(&T) -> Option<i64>) -> Vec<i64> {
     items.iter().map(|i| id(i).expect("id")).collect()
 }
 
+/// Mocks the pages of `lookup` a walk meets, each a [`page`] of `(ids,
+/// after)`: the first one is served for the first request, each next one
+/// for the previous page's `after` cursor. One mock per page, in order.
+async fn serve<'a>(
+    server: &'a MockServer,
+    lookup: &str,
+    pages: &[(&[i64], Option<&str>)],
+) -> Vec<Mock<'a>> {
+    let mut mocks = Vec::new();
+    let mut cursor = None;
+    for &(ids, after) in pages {
+        let body = page(ids, after);
+        mocks.push(match cursor {
+            None => first_page(server, lookup, body).await,
+            Some(cursor) => page_after(server, lookup, cursor, body).await,
+        });
+        cursor = after;
+    }
+    mocks
+}
+
+/// Asserts how many requests each mock of [`serve`] answered.
+async fn assert_calls(mocks: &[Mock<'_>], calls: &[usize]) {
+    assert_eq!(mocks.len(), calls.len());
+    for (mock, &n) in mocks.iter().zip(calls) {
+        mock.assert_calls_async(n).await;
+    }
+}
+
+/// Every item or page of a walk that must succeed.
+async fn walk<T>(stream: impl Stream<Item = Result<T>>) -> Vec<T> {
+    stream.try_collect().await.expect("walk")
+}
+
 #[tokio::test]
 async fn events_properties_stream_follows_each_after_cursor_across_three_pages() {
     let server = MockServer::start_async().await;
-    let p1 = first_page(&server, EVENTS_PROPERTIES, page(&[1, 2], Some("cursor-2"))).await;
-    let p2 = page_after(
-        &server,
-        EVENTS_PROPERTIES,
-        "cursor-2",
-        page(&[3, 4], Some("cursor-3")),
-    )
-    .await;
-    let p3 = page_after(&server, EVENTS_PROPERTIES, "cursor-3", page(&[5], None)).await;
+    let mocks = serve(&server, EVENTS_PROPERTIES, &THREE_PAGES).await;
 
-    let items: Vec<_> = client(&server)
-        .events_properties_stream()
-        .try_collect()
-        .await
-        .expect("walk");
+    let items = walk(client(&server).events_properties_stream()).await;
 
     assert_eq!(ids(&items, |p| p.id), vec![1, 2, 3, 4, 5]);
     assert_eq!(items[4].key.as_deref(), Some("key_5"));
-    p1.assert_calls_async(1).await;
-    p2.assert_calls_async(1).await;
-    p3.assert_calls_async(1).await;
+    assert_calls(&mocks, &[1, 1, 1]).await;
 }
 
 #[tokio::test]
 async fn segments_pages_expose_total_count_limit_and_after_cursor_in_order() {
     let server = MockServer::start_async().await;
-    let p1 = first_page(&server, SEGMENTS, page(&[1, 2], Some("s-2"))).await;
-    let p2 = page_after(&server, SEGMENTS, "s-2", page(&[3, 4], Some("s-3"))).await;
-    let p3 = page_after(&server, SEGMENTS, "s-3", page(&[5], None)).await;
+    let mocks = serve(&server, SEGMENTS, &THREE_PAGES).await;
 
-    let pages: Vec<_> = client(&server)
-        .segments_paginator()
-        .pages()
-        .try_collect()
-        .await
-        .expect("walk");
+    let pages = walk(client(&server).segments_paginator().pages()).await;
 
     assert_eq!(pages.len(), 3);
     let cursors: Vec<_> = pages.iter().map(|p| p.after_cursor()).collect();
-    assert_eq!(cursors, vec![Some("s-2"), Some("s-3"), None]);
+    assert_eq!(cursors, vec![Some("c-2"), Some("c-3"), None]);
     assert!(
         pages
             .iter()
@@ -95,26 +113,18 @@ async fn segments_pages_expose_total_count_limit_and_after_cursor_in_order() {
     assert_eq!(ids(&pages[1].data, |s| s.id), vec![3, 4]);
     assert_eq!(ids(&pages[2].data, |s| s.id), vec![5]);
     assert_eq!(pages[2].data[0].title.as_deref(), Some("Item 5"));
-    p1.assert_calls_async(1).await;
-    p2.assert_calls_async(1).await;
-    p3.assert_calls_async(1).await;
+    assert_calls(&mocks, &[1, 1, 1]).await;
 }
 
 #[tokio::test]
 async fn segments_stream_walks_segments_like_events_properties() {
     let server = MockServer::start_async().await;
-    let p1 = first_page(&server, SEGMENTS, page(&[7], Some("s-2"))).await;
-    let p2 = page_after(&server, SEGMENTS, "s-2", page(&[8], None)).await;
+    let mocks = serve(&server, SEGMENTS, &[(&[7], Some("s-2")), (&[8], None)]).await;
 
-    let items: Vec<_> = client(&server)
-        .segments_stream()
-        .try_collect()
-        .await
-        .expect("walk");
+    let items = walk(client(&server).segments_stream()).await;
 
     assert_eq!(ids(&items, |s| s.id), vec![7, 8]);
-    p1.assert_calls_async(1).await;
-    p2.assert_calls_async(1).await;
+    assert_calls(&mocks, &[1, 1]).await;
 }
 
 #[tokio::test]
@@ -129,19 +139,10 @@ async fn an_empty_first_page_ends_the_walk_even_with_a_cursor() {
     let further = any_cursor(&server, EVENTS_PROPERTIES).await;
     let client = client(&server);
 
-    let items: Vec<_> = client
-        .events_properties_stream()
-        .try_collect()
-        .await
-        .expect("walk");
+    let items = walk(client.events_properties_stream()).await;
     assert!(items.is_empty());
 
-    let pages: Vec<_> = client
-        .events_properties_paginator()
-        .pages()
-        .try_collect()
-        .await
-        .expect("walk");
+    let pages = walk(client.events_properties_paginator().pages()).await;
     assert_eq!(pages.len(), 1, "the empty page itself is yielded");
     assert!(pages[0].is_empty());
     assert_eq!(pages[0].total_count(), Some(5));
@@ -150,63 +151,35 @@ async fn an_empty_first_page_ends_the_walk_even_with_a_cursor() {
     further.assert_calls_async(0).await;
 }
 
+/// Merges the former `a_null_cursor_ends_the_walk`,
+/// `an_empty_cursor_ends_the_walk_like_a_null_one` and
+/// `missing_metadata_ends_the_walk`.
 #[tokio::test]
-async fn a_null_cursor_ends_the_walk() {
-    let server = MockServer::start_async().await;
-    let p1 = first_page(&server, SEGMENTS, page(&[1, 2], None)).await;
-    let further = any_cursor(&server, SEGMENTS).await;
+async fn a_null_or_empty_cursor_or_missing_metadata_ends_the_walk() {
+    let cases = [
+        ("a null cursor", page(&[1, 2], None), vec![1, 2]),
+        ("an empty cursor", page(&[1, 2], Some("")), vec![1, 2]),
+        ("no metadata", json!({"data": [{"id": 1}]}), vec![1]),
+    ];
+    for (case, body, expected) in cases {
+        let server = MockServer::start_async().await;
+        let p1 = first_page(&server, SEGMENTS, body).await;
+        let further = any_cursor(&server, SEGMENTS).await;
 
-    let items: Vec<_> = client(&server)
-        .segments_stream()
-        .try_collect()
-        .await
-        .expect("walk");
+        let items = walk(client(&server).segments_stream()).await;
 
-    assert_eq!(ids(&items, |s| s.id), vec![1, 2]);
-    p1.assert_calls_async(1).await;
-    further.assert_calls_async(0).await;
-}
-
-#[tokio::test]
-async fn an_empty_cursor_ends_the_walk_like_a_null_one() {
-    let server = MockServer::start_async().await;
-    let p1 = first_page(&server, SEGMENTS, page(&[1, 2], Some(""))).await;
-    let further = any_cursor(&server, SEGMENTS).await;
-
-    let items: Vec<_> = client(&server)
-        .segments_stream()
-        .try_collect()
-        .await
-        .expect("walk");
-
-    assert_eq!(ids(&items, |s| s.id), vec![1, 2]);
-    p1.assert_calls_async(1).await;
-    further.assert_calls_async(0).await;
-}
-
-#[tokio::test]
-async fn missing_metadata_ends_the_walk() {
-    let server = MockServer::start_async().await;
-    let p1 = first_page(&server, SEGMENTS, json!({"data": [{"id": 1}]})).await;
-    let further = any_cursor(&server, SEGMENTS).await;
-
-    let items: Vec<_> = client(&server)
-        .segments_stream()
-        .try_collect()
-        .await
-        .expect("walk");
-
-    assert_eq!(ids(&items, |s| s.id), vec![1]);
-    p1.assert_calls_async(1).await;
-    further.assert_calls_async(0).await;
+        assert_eq!(ids(&items, |s| s.id), expected, "{case}");
+        p1.assert_calls_async(1).await;
+        further.assert_calls_async(0).await;
+    }
 }
 
 #[tokio::test]
 async fn a_repeated_cursor_ends_the_walk_with_repeated_cursor_after_two_requests() {
     let server = MockServer::start_async().await;
-    let p1 = first_page(&server, SEGMENTS, page(&[1, 2], Some("loop"))).await;
     // A broken server: the page after `loop` points at `loop` again.
-    let p2 = page_after(&server, SEGMENTS, "loop", page(&[3], Some("loop"))).await;
+    let pages = [(&[1, 2][..], Some("loop")), (&[3], Some("loop"))];
+    let mocks = serve(&server, SEGMENTS, &pages).await;
 
     let mut stream = client(&server).segments_stream();
     let mut got = Vec::new();
@@ -238,16 +211,14 @@ async fn a_repeated_cursor_ends_the_walk_with_repeated_cursor_after_two_requests
         stream.next().await.is_none(),
         "the stream ends after the error"
     );
-    p1.assert_calls_async(1).await;
-    p2.assert_calls_async(1).await;
+    assert_calls(&mocks, &[1, 1]).await;
 }
 
 #[tokio::test]
 async fn a_cursor_cycle_is_caught_at_its_first_repeat() {
     let server = MockServer::start_async().await;
-    let p1 = first_page(&server, EVENTS_PROPERTIES, page(&[1], Some("a"))).await;
-    let pa = page_after(&server, EVENTS_PROPERTIES, "a", page(&[2], Some("b"))).await;
-    let pb = page_after(&server, EVENTS_PROPERTIES, "b", page(&[3], Some("a"))).await;
+    let pages = [(&[1][..], Some("a")), (&[2], Some("b")), (&[3], Some("a"))];
+    let mocks = serve(&server, EVENTS_PROPERTIES, &pages).await;
 
     let results: Vec<Result<_>> = client(&server).events_properties_stream().collect().await;
 
@@ -262,17 +233,15 @@ async fn a_cursor_cycle_is_caught_at_its_first_repeat() {
         "{:?}",
         results[3]
     );
-    p1.assert_calls_async(1).await;
-    pa.assert_calls_async(1).await;
-    pb.assert_calls_async(1).await;
+    assert_calls(&mocks, &[1, 1, 1]).await;
 }
 
 #[tokio::test]
 async fn a_repeated_long_cursor_is_shown_short_in_the_error() {
     let server = MockServer::start_async().await;
     let long = "c".repeat(500);
-    let p1 = first_page(&server, SEGMENTS, page(&[1], Some(&long))).await;
-    let p2 = page_after(&server, SEGMENTS, &long, page(&[2], Some(&long))).await;
+    let pages = [(&[1][..], Some(long.as_str())), (&[2], Some(&long))];
+    let mocks = serve(&server, SEGMENTS, &pages).await;
 
     let results: Vec<Result<_>> = client(&server).segments_stream().collect().await;
 
@@ -286,8 +255,7 @@ async fn a_repeated_long_cursor_is_shown_short_in_the_error() {
     assert!(text.contains(&format!("\"{}…\"", "c".repeat(31))), "{text}");
     assert!(!text.contains(&"c".repeat(32)), "the cursor is cut: {text}");
     assert!(text.contains("segments"), "{text}");
-    p1.assert_calls_async(1).await;
-    p2.assert_calls_async(1).await;
+    assert_calls(&mocks, &[1, 1]).await;
 }
 
 #[tokio::test]
@@ -335,121 +303,62 @@ async fn unauthorized_on_page_two_delivers_page_one_then_the_error_then_ends() {
 #[tokio::test]
 async fn max_items_cuts_the_walk_without_requesting_another_page() {
     let server = MockServer::start_async().await;
-    let p1 = first_page(&server, SEGMENTS, page(&[1, 2], Some("s-2"))).await;
-    let p2 = page_after(&server, SEGMENTS, "s-2", page(&[3, 4], Some("s-3"))).await;
-    let p3 = page_after(&server, SEGMENTS, "s-3", page(&[5], None)).await;
+    let mocks = serve(&server, SEGMENTS, &THREE_PAGES).await;
 
-    let items: Vec<_> = client(&server)
-        .segments_paginator()
-        .max_items(3)
-        .items()
-        .try_collect()
-        .await
-        .expect("walk");
+    let items = walk(client(&server).segments_paginator().max_items(3).items()).await;
 
     assert_eq!(ids(&items, |s| s.id), vec![1, 2, 3]);
-    p1.assert_calls_async(1).await;
-    p2.assert_calls_async(1).await;
-    p3.assert_calls_async(0).await;
+    assert_calls(&mocks, &[1, 1, 0]).await;
 }
 
 #[tokio::test]
 async fn max_items_on_a_page_boundary_sends_no_further_request() {
     let server = MockServer::start_async().await;
-    let p1 = first_page(&server, SEGMENTS, page(&[1, 2], Some("s-2"))).await;
-    let p2 = page_after(&server, SEGMENTS, "s-2", page(&[3, 4], None)).await;
+    let mocks = serve(
+        &server,
+        SEGMENTS,
+        &[(&[1, 2], Some("s-2")), (&[3, 4], None)],
+    )
+    .await;
 
     let client = client(&server);
-    let items: Vec<_> = client
-        .segments_paginator()
-        .max_items(2)
-        .items()
-        .try_collect()
-        .await
-        .expect("walk");
+    let items = walk(client.segments_paginator().max_items(2).items()).await;
     assert_eq!(ids(&items, |s| s.id), vec![1, 2]);
 
     // Pages are never cut: the page that reaches the cap is the last one.
-    let pages: Vec<_> = client
-        .segments_paginator()
-        .max_items(1)
-        .pages()
-        .try_collect()
-        .await
-        .expect("walk");
+    let pages = walk(client.segments_paginator().max_items(1).pages()).await;
     assert_eq!(pages.len(), 1);
     assert_eq!(ids(&pages[0].data, |s| s.id), vec![1, 2]);
 
-    let none: Vec<_> = client
-        .segments_paginator()
-        .max_items(0)
-        .items()
-        .try_collect()
-        .await
-        .expect("walk");
+    let none = walk(client.segments_paginator().max_items(0).items()).await;
     assert!(none.is_empty());
 
-    p1.assert_calls_async(2).await;
-    p2.assert_calls_async(0).await;
+    assert_calls(&mocks, &[2, 0]).await;
 }
 
+/// Merges the former `max_pages_caps_the_number_of_requests` and
+/// `start_after_resumes_from_a_saved_cursor`.
 #[tokio::test]
-async fn max_pages_caps_the_number_of_requests() {
+async fn max_pages_caps_the_requests_and_start_after_resumes_from_a_saved_cursor() {
     let server = MockServer::start_async().await;
-    let p1 = first_page(&server, EVENTS_PROPERTIES, page(&[1, 2], Some("c-2"))).await;
-    let p2 = page_after(
-        &server,
-        EVENTS_PROPERTIES,
-        "c-2",
-        page(&[3, 4], Some("c-3")),
-    )
-    .await;
-    let p3 = page_after(&server, EVENTS_PROPERTIES, "c-3", page(&[5], None)).await;
+    let mocks = serve(&server, EVENTS_PROPERTIES, &THREE_PAGES).await;
+    let client = client(&server);
 
-    let pages: Vec<_> = client(&server)
-        .events_properties_paginator()
-        .max_pages(2)
-        .pages()
-        .try_collect()
-        .await
-        .expect("walk");
-
+    let pages = walk(client.events_properties_paginator().max_pages(2).pages()).await;
     assert_eq!(pages.len(), 2);
     assert_eq!(
         pages[1].after_cursor(),
         Some("c-3"),
         "the cursor to resume from"
     );
-    p1.assert_calls_async(1).await;
-    p2.assert_calls_async(1).await;
-    p3.assert_calls_async(0).await;
-}
+    assert_calls(&mocks, &[1, 1, 0]).await;
 
-#[tokio::test]
-async fn start_after_resumes_from_a_saved_cursor() {
-    let server = MockServer::start_async().await;
-    let first = first_page(&server, EVENTS_PROPERTIES, page(&[1, 2], Some("saved"))).await;
-    let resumed = page_after(
-        &server,
-        EVENTS_PROPERTIES,
-        "saved",
-        page(&[3, 4], Some("c-4")),
-    )
-    .await;
-    let last = page_after(&server, EVENTS_PROPERTIES, "c-4", page(&[5], None)).await;
-
-    let items: Vec<_> = client(&server)
-        .events_properties_paginator()
-        .start_after("saved")
-        .items()
-        .try_collect()
-        .await
-        .expect("walk");
-
+    let resumed = client.events_properties_paginator().start_after("c-2");
+    let items = walk(resumed.items()).await;
     assert_eq!(ids(&items, |p| p.id), vec![3, 4, 5]);
-    first.assert_calls_async(0).await;
-    resumed.assert_calls_async(1).await;
-    last.assert_calls_async(1).await;
+    // The first page is not asked for again: one more call each for the
+    // second and third pages.
+    assert_calls(&mocks, &[1, 2, 1]).await;
 }
 
 #[tokio::test]

@@ -357,15 +357,7 @@ fn measure_batches_memory() {
     });
     let growth = alloc::process_peak_growth(baseline);
     assert_eq!((rows, largest), (ROWS, BATCH));
-    const BOUND: usize = 8 * 1024 * 1024;
-    assert!(
-        decompressed > 8 * BOUND,
-        "the file ({decompressed} bytes) must dwarf the bound"
-    );
-    assert!(
-        growth < BOUND,
-        "batching {decompressed} bytes grew the heap by {growth} bytes at peak"
-    );
+    alloc::assert_bounded("batching", decompressed, growth, 8 * 1024 * 1024, 8);
     eprintln!("peak heap growth: {growth} bytes for {decompressed} bytes of ndjson");
 }
 

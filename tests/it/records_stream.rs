@@ -161,13 +161,5 @@ fn a_large_gzip_file_is_read_with_flat_memory() {
 
     assert_eq!(count, ROWS);
     assert_eq!(last.as_deref(), Some("evt-199999"));
-    const BOUND: usize = 2 * 1024 * 1024;
-    assert!(
-        decompressed > 10 * BOUND,
-        "the file ({decompressed} bytes decompressed) must dwarf the bound"
-    );
-    assert!(
-        peak_growth < BOUND,
-        "reading {decompressed} bytes grew the heap by {peak_growth} bytes at peak"
-    );
+    alloc::assert_bounded("reading", decompressed, peak_growth, 2 * 1024 * 1024, 10);
 }

@@ -149,55 +149,32 @@ fn ndjson_plain_file_reads_every_field() {
     );
 }
 
+/// Merges the former `ndjson_gzip_file_is_decompressed`,
+/// `gzip_ndjson_named_without_gz_is_detected_by_magic` and
+/// `gzip_csv_named_csv_is_detected_by_magic`.
 #[test]
-fn ndjson_gzip_file_is_decompressed() {
-    let dir = tempfile::tempdir().unwrap();
-    let events: Vec<Value> = (0..20).map(event_json).collect();
-    let path = write(
-        dir.path(),
-        "part-0.ndjson.gz",
-        &gzip(ndjson_text(&events).as_bytes()),
-    );
-    let reader = RecordReader::open(&path).unwrap();
-    assert!(reader.is_gzip());
-    assert_eq!(reader.format(), RecordFormat::Ndjson);
-    let read: Vec<ExportedEvent> = reader.collect::<Result<_, _>>().unwrap();
-    assert_eq!(ids(&read), expected_ids(20));
-    assert_event_matches(&read[19], 19);
-}
-
-#[test]
-fn gzip_ndjson_named_without_gz_is_detected_by_magic() {
-    let dir = tempfile::tempdir().unwrap();
-    let events: Vec<Value> = (0..5).map(event_json).collect();
-    let path = write(
-        dir.path(),
-        "data.ndjson",
-        &gzip(ndjson_text(&events).as_bytes()),
-    );
-    let reader = RecordReader::open(&path).unwrap();
-    assert!(reader.is_gzip());
-    assert_eq!(reader.format(), RecordFormat::Ndjson);
-    let read: Vec<ExportedEvent> = reader.collect::<Result<_, _>>().unwrap();
-    assert_eq!(ids(&read), expected_ids(5));
-}
-
-#[test]
-fn gzip_csv_named_csv_is_detected_by_magic() {
-    let dir = tempfile::tempdir().unwrap();
-    let events: Vec<Value> = (0..9).map(event_json).collect();
-    let path = write(
-        dir.path(),
-        "part-0.csv",
-        &gzip(csv_text(&events).as_bytes()),
-    );
-    let reader = RecordReader::open(&path).unwrap();
-    assert!(reader.is_gzip());
-    assert_eq!(reader.format(), RecordFormat::Csv);
-    let read: Vec<ExportedEvent> = reader.collect::<Result<_, _>>().unwrap();
-    assert_eq!(read.len(), 9);
-    for (i, e) in read.iter().enumerate() {
-        assert_event_matches(e, i);
+fn gzip_files_are_decompressed_and_detected_by_magic_whatever_their_name() {
+    let cases = [
+        ("part-0.ndjson.gz", RecordFormat::Ndjson, 20),
+        ("data.ndjson", RecordFormat::Ndjson, 5),
+        ("part-0.csv", RecordFormat::Csv, 9),
+    ];
+    for (name, format, n) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let events: Vec<Value> = (0..n).map(event_json).collect();
+        let text = match format {
+            RecordFormat::Csv => csv_text(&events),
+            _ => ndjson_text(&events),
+        };
+        let path = write(dir.path(), name, &gzip(text.as_bytes()));
+        let reader = RecordReader::open(&path).unwrap();
+        assert!(reader.is_gzip(), "{name}");
+        assert_eq!(reader.format(), format, "{name}");
+        let read: Vec<ExportedEvent> = reader.collect::<Result<_, _>>().unwrap();
+        assert_eq!(ids(&read), expected_ids(n), "{name}");
+        for (i, e) in read.iter().enumerate() {
+            assert_event_matches(e, i);
+        }
     }
 }
 
@@ -362,32 +339,6 @@ fn ndjson_with_bad_rows(dir: &Path) -> PathBuf {
     write(dir, "bad.ndjson", text.as_bytes())
 }
 
-#[test]
-fn malformed_ndjson_row_is_an_error_naming_file_and_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = ndjson_with_bad_rows(dir.path());
-    let items: Vec<_> = RecordReader::open(&path).unwrap().collect();
-    assert_eq!(items.len(), 3, "two events, the error, then the end");
-    assert!(items[0].is_ok() && items[1].is_ok());
-    let message = record_error(&items[2], &path, RecordLocation::Line(3));
-    assert!(message.contains("JSON"), "{message}");
-    let text = items[2].as_ref().unwrap_err().to_string();
-    assert!(
-        text.contains("bad.ndjson") && text.contains("line 3"),
-        "{text}"
-    );
-}
-
-#[test]
-fn lenient_mode_skips_and_counts_malformed_ndjson_rows() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = ndjson_with_bad_rows(dir.path());
-    let (ids, reader) = read_lenient(&path);
-    assert_eq!(ids, ["evt-0", "evt-1", "evt-3", "evt-7"]);
-    assert_eq!(reader.skipped(), 4);
-    assert_eq!(reader.events_read(), 4);
-}
-
 fn csv_with_bad_rows(dir: &Path) -> PathBuf {
     let mut text = csv_text(&[event_json(0)]);
     text.push_str("NX-1,track,too,few\n"); // line 3: 4 cells of 20
@@ -396,27 +347,66 @@ fn csv_with_bad_rows(dir: &Path) -> PathBuf {
     write(dir, "bad.csv", text.as_bytes())
 }
 
+/// Merges the former `malformed_ndjson_row_is_an_error_naming_file_and_line`
+/// and `malformed_csv_row_is_an_error_naming_file_and_line`.
 #[test]
-fn malformed_csv_row_is_an_error_naming_file_and_line() {
+fn a_malformed_ndjson_or_csv_row_is_an_error_naming_file_and_line() {
+    type Writer = fn(&Path) -> PathBuf;
+    // The bad file, the events read before the error, what its message says.
+    let cases: [(Writer, &[&str], &str); 2] = [
+        (ndjson_with_bad_rows, &["evt-0", "evt-1"], "JSON"),
+        (csv_with_bad_rows, &["evt-0"], "4 cells"),
+    ];
     let dir = tempfile::tempdir().unwrap();
-    let path = csv_with_bad_rows(dir.path());
-    let items: Vec<_> = RecordReader::open(&path).unwrap().collect();
-    assert_eq!(items.len(), 2);
-    assert_eq!(
-        items[0].as_ref().unwrap().internal_event_id.as_deref(),
-        Some("evt-0")
-    );
-    let message = record_error(&items[1], &path, RecordLocation::Line(3));
-    assert!(message.contains("4 cells"), "{message}");
+    for (bad_file, before, says) in cases {
+        let path = bad_file(dir.path());
+        let items: Vec<_> = RecordReader::open(&path).unwrap().collect();
+        assert_eq!(
+            items.len(),
+            before.len() + 1,
+            "the events, the error, then the end"
+        );
+        let read: Vec<_> = items[..before.len()]
+            .iter()
+            .map(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .internal_event_id
+                    .clone()
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(read, before);
+        let error = &items[before.len()];
+        let message = record_error(error, &path, RecordLocation::Line(3));
+        assert!(message.contains(says), "{message}");
+        let text = error.as_ref().unwrap_err().to_string();
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert!(text.contains(name) && text.contains("line 3"), "{text}");
+    }
 }
 
+/// Merges the former `lenient_mode_skips_and_counts_malformed_ndjson_rows`
+/// and `lenient_mode_skips_and_counts_malformed_csv_rows`.
 #[test]
-fn lenient_mode_skips_and_counts_malformed_csv_rows() {
+fn lenient_mode_skips_and_counts_malformed_ndjson_and_csv_rows() {
+    type Writer = fn(&Path) -> PathBuf;
+    let cases: [(Writer, &[&str], u64); 2] = [
+        (
+            ndjson_with_bad_rows,
+            &["evt-0", "evt-1", "evt-3", "evt-7"],
+            4,
+        ),
+        (csv_with_bad_rows, &["evt-0", "evt-2"], 1),
+    ];
     let dir = tempfile::tempdir().unwrap();
-    let path = csv_with_bad_rows(dir.path());
-    let (ids, reader) = read_lenient(&path);
-    assert_eq!(ids, ["evt-0", "evt-2"]);
-    assert_eq!(reader.skipped(), 1);
+    for (bad_file, expected, skipped) in cases {
+        let path = bad_file(dir.path());
+        let (ids, reader) = read_lenient(&path);
+        assert_eq!(ids, expected, "{}", path.display());
+        assert_eq!(reader.skipped(), skipped, "{}", path.display());
+        assert_eq!(reader.events_read(), expected.len() as u64);
+    }
 }
 
 #[test]

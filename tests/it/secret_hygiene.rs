@@ -204,7 +204,7 @@ async fn neither_the_key_nor_a_signature_reaches_logs_errors_or_debug() {
     signatures_seen.push(FAKE_SIGNATURE.to_string());
     let err = client
         .download(&broken, dir.path().join("broken"))
-        .retry(RetryPolicy::none())
+        .retry_policy(RetryPolicy::none())
         .run()
         .await
         .expect_err("nothing listens on port 9");

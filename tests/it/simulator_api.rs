@@ -56,9 +56,8 @@ async fn trigger_answers_201_with_the_environment_and_a_uuid_job_id() {
             .environment_name("staging"),
     )
     .await;
-    let a = post(
+    let a = post_export(
         &sim,
-        EXPORTS,
         json!({"from": "2025-01-01", "to": "2025-01-07", "format": "csv"}),
     )
     .await;

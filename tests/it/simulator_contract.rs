@@ -205,12 +205,7 @@ async fn export_job_operations_follow_the_spec_in_every_state() {
     check(&spec, jobs_path, "get", &a, StatusCode::OK);
     assert_eq!(a.json(), json!([]));
 
-    let created = post(
-        &sim,
-        EXPORTS,
-        json!({"from": "2025-01-01", "to": "2025-01-03"}),
-    )
-    .await;
+    let created = post_export(&sim, json!({"from": "2025-01-01", "to": "2025-01-03"})).await;
     check(&spec, EXPORTS, "post", &created, StatusCode::CREATED);
     let id = created.json()["job_id"]
         .as_str()

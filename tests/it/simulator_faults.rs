@@ -35,6 +35,21 @@ async fn first_url(sim: &Simulator) -> String {
     urls(&job)[0].1.clone()
 }
 
+/// The fault-free bytes of the first file of a one-day export, a simulator
+/// with `config`, the URL of that file there and the response to a GET of
+/// it, headers checked (200, the whole length announced), body unread.
+async fn first_file_response(
+    config: SimulatorConfig,
+) -> (bytes::Bytes, Simulator, String, reqwest::Response) {
+    let clean = clean_file().await;
+    let sim = start(config).await;
+    let url = first_url(&sim).await;
+    let resp = http().get(&url).send().await.expect("headers arrive");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.content_length(), Some(clean.len() as u64));
+    (clean, sim, url, resp)
+}
+
 async fn statuses(sim: &Simulator, n: usize) -> Vec<u16> {
     let mut out = Vec::new();
     for _ in 0..n {
@@ -88,13 +103,8 @@ async fn server_error_rate_answers_503_reproducibly_from_the_seed() {
 
 #[tokio::test]
 async fn a_dropped_download_breaks_off_and_a_ranged_retry_completes_it() {
-    let clean = clean_file().await;
-    let sim = start(files_400().drop_download_after(1000, 1)).await;
-    let url = first_url(&sim).await;
-
-    let resp = http().get(&url).send().await.expect("headers arrive");
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(resp.content_length(), Some(clean.len() as u64));
+    let (clean, sim, url, resp) =
+        first_file_response(files_400().drop_download_after(1000, 1)).await;
     assert!(resp.bytes().await.is_err(), "the body breaks off");
 
     let a = fetch(&url, &[("Range", "bytes=1000-")]).await;
@@ -133,6 +143,32 @@ async fn drop_download_counts_attempts_per_file() {
     }
     let a = fetch(&url, &[]).await;
     assert!(gunzip(&a.body).is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn hold_download_sends_the_first_bytes_then_nothing_until_released() {
+    use futures::StreamExt;
+    let (clean, sim, url, resp) =
+        first_file_response(files_400().hold_download_after(1000, 1)).await;
+    let mut body = resp.bytes_stream();
+    let mut received = Vec::new();
+    while received.len() < 1000 {
+        let piece = body.next().await.expect("more body").expect("no error");
+        received.extend_from_slice(&piece);
+    }
+    assert_eq!(received, clean[..1000].to_vec());
+    // Then nothing, not even an error, for an hour of (paused) time.
+    assert!(tokio::time::timeout(HOUR, body.next()).await.is_err());
+
+    // Released: the rest of the file.
+    sim.release_held_downloads();
+    while let Some(piece) = body.next().await {
+        received.extend_from_slice(&piece.expect("no error"));
+    }
+    assert_eq!(received, clean.to_vec());
+
+    let whole = fetch(&url, &[]).await;
+    assert_eq!(whole.body, clean, "later downloads are whole");
 }
 
 #[tokio::test]

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use userpilot_appex::simulator::SimulatorConfig;
 
 use crate::support::simulator::{
-    EXPORTS, JOBS, completed_job, fetch, get, gunzip, manual_clock, post, start, trigger, urls,
+    EXPORTS, JOBS, completed_job, fetch, get, gunzip, manual_clock, post, post_export, start,
+    trigger, urls,
 };
 
 fn day(d: u32) -> NaiveDate {
@@ -40,12 +41,7 @@ async fn events_of(job: &Value) -> Vec<(String, String)> {
 #[tokio::test]
 async fn max_range_days_refuses_longer_ranges_with_the_error_shape() {
     let sim = start(manual_clock().max_range_days(3)).await;
-    let refused = post(
-        &sim,
-        EXPORTS,
-        json!({"from": "2025-03-01", "to": "2025-03-04"}),
-    )
-    .await;
+    let refused = post_export(&sim, json!({"from": "2025-03-01", "to": "2025-03-04"})).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     let body = refused.json();
     let details = body["errors"][0]["details"].as_str().expect("details");
@@ -98,12 +94,7 @@ async fn a_foreign_export_blocks_triggers_until_it_ends() {
     let sim = start(manual_clock()).await;
     let foreign = sim.start_foreign_export(2).expect("nothing runs yet");
     assert_eq!(sim.start_foreign_export(1), None, "one export at a time");
-    let conflict = post(
-        &sim,
-        EXPORTS,
-        json!({"from": "2025-03-01", "to": "2025-03-01"}),
-    )
-    .await;
+    let conflict = post_export(&sim, json!({"from": "2025-03-01", "to": "2025-03-01"})).await;
     assert_eq!(conflict.status, StatusCode::CONFLICT);
     assert!(conflict.text().contains(&foreign), "{}", conflict.text());
     let listed = get(&sim, JOBS).await.json();

@@ -110,31 +110,39 @@ fn an_upstream_operation_id_is_respected_and_never_shadowed() {
     );
 }
 
+/// Every operation of the spec, with its path (path-level `parameters`
+/// left out).
+fn operations(spec: &Value) -> Vec<(&str, &Value)> {
+    let paths = spec["paths"].as_object().expect("paths");
+    paths
+        .iter()
+        .flat_map(|(path, item)| {
+            let ops = item.as_object().expect("a path item");
+            ops.iter()
+                .filter(|(k, _)| *k != "parameters")
+                .map(move |(_, op)| (path.as_str(), op))
+        })
+        .collect()
+}
+
 #[test]
 fn transport_headers_are_dropped_everywhere() {
     let mut spec = vendored();
     repair_spec(&mut spec).unwrap();
     let text = spec["paths"].to_string();
     assert!(!text.contains("AuthorizationHeader"));
-    for (_, item) in spec["paths"].as_object().unwrap() {
-        for (_, op) in item
-            .as_object()
-            .unwrap()
-            .iter()
-            .filter(|(k, _)| *k != "parameters")
+    for (_, op) in operations(&spec) {
+        for p in op
+            .get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
         {
-            for p in op
-                .get("parameters")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let name = p["name"].as_str().unwrap_or_default().to_ascii_lowercase();
-                assert!(
-                    !["accept", "content-type", "authorization"].contains(&name.as_str()),
-                    "{p}"
-                );
-            }
+            let name = p["name"].as_str().unwrap_or_default().to_ascii_lowercase();
+            assert!(
+                !["accept", "content-type", "authorization"].contains(&name.as_str()),
+                "{p}"
+            );
         }
     }
 }
@@ -144,26 +152,19 @@ fn every_error_response_points_at_error_response_and_lookups_get_a_401() {
     let mut spec = vendored();
     repair_spec(&mut spec).unwrap();
     let mut lookups = 0;
-    for (path, item) in spec["paths"].as_object().unwrap() {
-        for (_, op) in item
-            .as_object()
-            .unwrap()
-            .iter()
-            .filter(|(k, _)| *k != "parameters")
-        {
-            let responses = op["responses"].as_object().unwrap();
-            assert!(responses.contains_key("401"), "{path} declares 401");
-            for (code, response) in responses {
-                if code.starts_with('4') {
-                    assert_eq!(
-                        response["content"]["application/json"]["schema"],
-                        json!({"$ref": "#/components/schemas/ErrorResponse"}),
-                        "{path} {code}"
-                    );
-                }
+    for (path, op) in operations(&spec) {
+        let responses = op["responses"].as_object().unwrap();
+        assert!(responses.contains_key("401"), "{path} declares 401");
+        for (code, response) in responses {
+            if code.starts_with('4') {
+                assert_eq!(
+                    response["content"]["application/json"]["schema"],
+                    json!({"$ref": "#/components/schemas/ErrorResponse"}),
+                    "{path} {code}"
+                );
             }
-            lookups += usize::from(path.contains("/lookups/"));
         }
+        lookups += usize::from(path.contains("/lookups/"));
     }
     assert_eq!(lookups, 12);
 }

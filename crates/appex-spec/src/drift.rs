@@ -14,7 +14,7 @@ use crate::{operations, resolve};
 /// The exported event fields Userpilot documents, in its order.
 ///
 /// Source: Userpilot's Analytics Export documentation, "Exported event
-/// fields" (summarised in the project's `docs/api-notes.md`): the base
+/// fields": the base
 /// fields, the auto-captured ones, and the `metadata` object. The crate's
 /// own list is `userpilot_appex::records::EXPORT_FIELDS`; the drift guard
 /// compares the two with [`compare_event_fields`].
@@ -61,7 +61,7 @@ pub fn compare_model(spec: &Value, component: &str, rust_path: &str, model: &Val
         return Vec::new();
     };
     let model_root = model;
-    let model = follow(model_root, model);
+    let model = resolve(model_root, model);
     let empty = serde_json::Map::new();
     let model_props = model
         .get("properties")
@@ -169,26 +169,10 @@ pub fn compare_event_fields(documented: &[&str], in_crate: &[&str]) -> Vec<Strin
     out
 }
 
-/// Follows a `#/$defs/...` reference inside a model's schema.
-fn follow<'a>(root: &'a Value, mut schema: &'a Value) -> &'a Value {
-    for _ in 0..8 {
-        match schema
-            .get("$ref")
-            .and_then(Value::as_str)
-            .and_then(|r| r.strip_prefix('#'))
-            .and_then(|p| root.pointer(p))
-        {
-            Some(target) => schema = target,
-            None => break,
-        }
-    }
-    schema
-}
-
 /// The JSON types a model's property schema reads (`null` left out); empty
 /// for a property that takes any value.
 fn types(root: &Value, schema: &Value) -> Vec<String> {
-    let schema = follow(root, schema);
+    let schema = resolve(root, schema);
     let mut out: Vec<String> = match schema.get("type") {
         Some(Value::String(t)) => vec![t.clone()],
         Some(Value::Array(ts)) => ts
@@ -228,7 +212,7 @@ fn known_values(root: &Value, schema: &Value) -> (Option<String>, Option<Vec<Str
         .and_then(Value::as_str)
         .and_then(|r| r.rsplit('/').next())
         .map(String::from);
-    let resolved = follow(root, schema);
+    let resolved = resolve(root, schema);
     for key in ["enum", "examples"] {
         if let Some(values) = resolved.get(key).and_then(Value::as_array) {
             let values = values.iter().filter_map(Value::as_str).map(String::from);

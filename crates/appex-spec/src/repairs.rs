@@ -324,6 +324,25 @@ fn paths_mut<'a>(spec: &'a mut Value, repair: &'static str) -> Result<&'a mut Ma
         .ok_or_else(|| fail(repair, "/paths", "expected an object of paths"))
 }
 
+/// Each path and its path item, which must be an object (anything else
+/// fails the repair).
+fn path_items_mut<'a>(
+    paths: &'a mut Map<String, Value>,
+    repair: &'static str,
+) -> Result<Vec<(&'a String, &'a mut Map<String, Value>)>> {
+    paths
+        .iter_mut()
+        .map(|(path, item)| match item.as_object_mut() {
+            Some(item) => Ok((path, item)),
+            None => Err(fail(
+                repair,
+                format!("/paths/{path}"),
+                "expected a path item object",
+            )),
+        })
+        .collect()
+}
+
 /// Strips [`API_PREFIX`] from a path, if present.
 fn short_path(path: &str) -> &str {
     path.strip_prefix(API_PREFIX).unwrap_or(path)
@@ -397,14 +416,7 @@ pub fn synthesize_operation_ids(spec: &mut Value) -> Result<()> {
             }
         }
     }
-    for (path, item) in paths.iter_mut() {
-        let item = item.as_object_mut().ok_or_else(|| {
-            fail(
-                REPAIR,
-                format!("/paths/{path}"),
-                "expected a path item object",
-            )
-        })?;
+    for (path, item) in path_items_mut(paths, REPAIR)? {
         for method in METHODS {
             let Some(op) = item.get_mut(method).and_then(Value::as_object_mut) else {
                 continue;
@@ -446,14 +458,7 @@ pub fn drop_transport_headers(spec: &mut Value) -> Result<()> {
                 .is_some_and(|n| TRANSPORT_HEADERS.contains(&n.to_ascii_lowercase().as_str()))
     };
     let paths = paths_mut(spec, REPAIR)?;
-    for (path, item) in paths.iter_mut() {
-        let item = item.as_object_mut().ok_or_else(|| {
-            fail(
-                REPAIR,
-                format!("/paths/{path}"),
-                "expected a path item object",
-            )
-        })?;
+    for (_, item) in path_items_mut(paths, REPAIR)? {
         if let Some(params) = item.get_mut("parameters").and_then(Value::as_array_mut) {
             params.retain(|p| !is_transport(p));
         }

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum, builder::TypedValueParser};
 use userpilot_appex::{
     client::{DEFAULT_BASE_URL, ENV_API_KEY, ENV_BASE_URL},
-    ext::export::{ConflictPolicy, ExportTime},
+    ext::export::{ConflictPolicy, ExportRequestBuilder, ExportTime},
     models::LookupKind,
     types::ExportFormat,
 };
@@ -170,24 +170,11 @@ pub struct ExportArgs {
     /// File format (the server's default when absent).
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
-    /// Event type to export (repeatable; all types when absent).
-    #[arg(long = "event-type", value_name = "T")]
-    pub event_types: Vec<String>,
-    /// User id to export events of (repeatable).
-    #[arg(long = "user-id", value_name = "ID")]
-    pub user_ids: Vec<String>,
-    /// Company id to export events of (repeatable).
-    #[arg(long = "company-id", value_name = "ID")]
-    pub company_ids: Vec<String>,
-    /// Segment to export events of.
-    #[arg(long, value_name = "ID")]
-    pub segment_id: Option<String>,
+    #[command(flatten)]
+    pub filters: FilterArgs,
     /// Address Userpilot notifies when the export is ready (repeatable).
     #[arg(long = "email", value_name = "ADDR")]
     pub emails: Vec<String>,
-    /// Passed through as `exclusions` (meaning undocumented by Userpilot).
-    #[arg(long, value_name = "S")]
-    pub exclusions: Option<String>,
     /// When another export is running: fail (exit 5), wait for it then trigger, or attach to it.
     #[arg(long, value_enum, default_value_t = OnConflict::Fail)]
     pub on_conflict: OnConflict,
@@ -204,6 +191,44 @@ pub struct ExportArgs {
     pub download: DownloadFlags,
     #[command(flatten)]
     pub dest: DestArgs,
+}
+
+/// Which events an export (or a sync's exports) holds: the filters of the
+/// export request, shared by `export` and `sync`.
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// Event type to export (repeatable; all types when absent).
+    #[arg(long = "event-type", value_name = "T")]
+    pub event_types: Vec<String>,
+    /// User id to export events of (repeatable).
+    #[arg(long = "user-id", value_name = "ID")]
+    pub user_ids: Vec<String>,
+    /// Company id to export events of (repeatable).
+    #[arg(long = "company-id", value_name = "ID")]
+    pub company_ids: Vec<String>,
+    /// Segment to export events of.
+    #[arg(long, value_name = "ID")]
+    pub segment_id: Option<String>,
+    /// Passed through as `exclusions` (meaning undocumented by Userpilot).
+    #[arg(long, value_name = "S")]
+    pub exclusions: Option<String>,
+}
+
+impl FilterArgs {
+    /// Sets these filters on an export request.
+    pub fn apply<C>(self, request: ExportRequestBuilder<C>) -> ExportRequestBuilder<C> {
+        let mut request = request
+            .event_types(self.event_types)
+            .user_ids(self.user_ids)
+            .company_ids(self.company_ids);
+        if let Some(segment) = self.segment_id {
+            request = request.segment_id(segment);
+        }
+        if let Some(exclusions) = self.exclusions {
+            request = request.exclusions(exclusions);
+        }
+        request
+    }
 }
 
 /// Export file formats.
@@ -302,21 +327,8 @@ pub struct SyncArgs {
     /// Landed days re-read on every run for late (backdated) events.
     #[arg(long, value_name = "DAYS", default_value = "3d", value_parser = parse_days_or_zero)]
     pub lookback: u32,
-    /// Event type to sync (repeatable; all types when absent).
-    #[arg(long = "event-type", value_name = "T")]
-    pub event_types: Vec<String>,
-    /// User id to sync events of (repeatable).
-    #[arg(long = "user-id", value_name = "ID")]
-    pub user_ids: Vec<String>,
-    /// Company id to sync events of (repeatable).
-    #[arg(long = "company-id", value_name = "ID")]
-    pub company_ids: Vec<String>,
-    /// Segment to sync events of.
-    #[arg(long, value_name = "ID")]
-    pub segment_id: Option<String>,
-    /// Passed through as `exclusions` (meaning undocumented by Userpilot).
-    #[arg(long, value_name = "S")]
-    pub exclusions: Option<String>,
+    #[command(flatten)]
+    pub filters: FilterArgs,
     /// Print the plan (windows, days, what is re-read) and trigger nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -163,19 +163,27 @@ impl Ui {
     /// A spinner-and-bar over a job's chunks (length set once known).
     pub fn job_bar(&self, job_id: &str) -> ProgressBar {
         let bar = ProgressBar::with_draw_target(None, self.draw_target());
-        bar.set_style(job_style(false));
+        bar.set_style(job_style(JobBar::Chunks));
         bar.set_prefix(short_id(job_id));
         bar.enable_steady_tick(Duration::from_millis(120));
         bar
     }
 }
 
-/// The style of a job bar: over chunks (`pos/len`) or a percentage.
-pub fn job_style(percent: bool) -> ProgressStyle {
-    let template = if percent {
-        "{spinner} job {prefix} [{bar:30}] {pos:>3}% {msg} ({elapsed})"
-    } else {
-        "{spinner} job {prefix} [{bar:30}] {pos}/{len} chunks {msg} ({elapsed})"
+/// What a job bar counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobBar {
+    /// Chunks done of all chunks (`pos/len`).
+    Chunks,
+    /// A percentage.
+    Percent,
+}
+
+/// The style of a job bar.
+pub fn job_style(counting: JobBar) -> ProgressStyle {
+    let template = match counting {
+        JobBar::Percent => "{spinner} job {prefix} [{bar:30}] {pos:>3}% {msg} ({elapsed})",
+        JobBar::Chunks => "{spinner} job {prefix} [{bar:30}] {pos}/{len} chunks {msg} ({elapsed})",
     };
     ProgressStyle::with_template(template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -204,6 +212,15 @@ impl ForcedStderr {
     fn write(&self, s: &str) -> io::Result<()> {
         io::stderr().lock().write_all(s.as_bytes())
     }
+
+    /// Moves the cursor `n` cells in the ANSI direction `A` (up), `B`
+    /// (down), `C` (right) or `D` (left); nothing for 0.
+    fn move_cursor(&self, n: usize, direction: char) -> io::Result<()> {
+        if n > 0 {
+            self.write(&format!("\x1b[{n}{direction}"))?;
+        }
+        Ok(())
+    }
 }
 
 impl TermLike for ForcedStderr {
@@ -211,28 +228,16 @@ impl TermLike for ForcedStderr {
         100
     }
     fn move_cursor_up(&self, n: usize) -> io::Result<()> {
-        if n > 0 {
-            self.write(&format!("\x1b[{n}A"))?;
-        }
-        Ok(())
+        self.move_cursor(n, 'A')
     }
     fn move_cursor_down(&self, n: usize) -> io::Result<()> {
-        if n > 0 {
-            self.write(&format!("\x1b[{n}B"))?;
-        }
-        Ok(())
+        self.move_cursor(n, 'B')
     }
     fn move_cursor_right(&self, n: usize) -> io::Result<()> {
-        if n > 0 {
-            self.write(&format!("\x1b[{n}C"))?;
-        }
-        Ok(())
+        self.move_cursor(n, 'C')
     }
     fn move_cursor_left(&self, n: usize) -> io::Result<()> {
-        if n > 0 {
-            self.write(&format!("\x1b[{n}D"))?;
-        }
-        Ok(())
+        self.move_cursor(n, 'D')
     }
     fn write_line(&self, s: &str) -> io::Result<()> {
         self.write(&format!("{s}\n"))

@@ -2,7 +2,6 @@
 //! files, skip what is complete, fetch the rest a few at a time.
 
 use std::{
-    fmt,
     future::Future,
     path::{Path, PathBuf},
     pin::Pin,
@@ -19,7 +18,7 @@ use super::{
     lock::{DirectoryLock, LockPolicy},
     manifest::{Manifest, ManifestStore},
     naming::{self, Planned},
-    part::{self, Durability},
+    part::{self, Durability, ExistingCheck},
     progress::{DownloadProgress, ProgressFn, ProgressTracker},
     refresh::UrlRefresher,
 };
@@ -90,7 +89,7 @@ impl From<&String> for DownloadSource {
 /// let report = client
 ///     .download(&job, "exports/")
 ///     .concurrency(2)
-///     .retry(RetryPolicy::default().with_max_retries(8))
+///     .retry_policy(RetryPolicy::default().with_max_retries(8))
 ///     .stall_timeout(Duration::from_secs(30))
 ///     .run()
 ///     .await?;
@@ -105,7 +104,7 @@ pub struct Download {
     concurrency: usize,
     retry: RetryPolicy,
     stall_timeout: Duration,
-    verify_existing: bool,
+    verify_existing: ExistingCheck,
     durability: Durability,
     lock_policy: LockPolicy,
     progress: Option<Arc<ProgressFn>>,
@@ -114,26 +113,21 @@ pub struct Download {
 
 type StopSignal = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
-impl fmt::Debug for Download {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let source = match &self.source {
-            DownloadSource::Job(job) => job.job_id.clone().unwrap_or_default(),
-            DownloadSource::JobId(id) => id.clone(),
-        };
-        f.debug_struct("Download")
-            .field("job_id", &source)
-            .field("dir", &self.dir)
-            .field("concurrency", &self.concurrency)
-            .field("retry", &self.retry)
-            .field("stall_timeout", &self.stall_timeout)
-            .field("verify_existing", &self.verify_existing)
-            .field("durability", &self.durability)
-            .field("lock_policy", &self.lock_policy)
-            .field("on_progress", &self.progress.is_some())
-            .field("stop_on", &self.stop.is_some())
-            .finish()
-    }
-}
+crate::macros::debug_fields!(Download {
+    job_id = |d| match &d.source {
+        DownloadSource::Job(job) => job.job_id.clone().unwrap_or_default(),
+        DownloadSource::JobId(id) => id.clone(),
+    },
+    dir,
+    concurrency,
+    retry,
+    stall_timeout,
+    verify_existing,
+    durability,
+    lock_policy,
+    on_progress = |d| d.progress.is_some(),
+    stop_on = |d| d.stop.is_some(),
+});
 
 impl Client {
     /// Prepares the download of a completed job's files into `dir` (created
@@ -155,7 +149,7 @@ impl Client {
             concurrency: 4,
             retry: self.retry_policy().clone(),
             stall_timeout: Duration::from_secs(60),
-            verify_existing: false,
+            verify_existing: ExistingCheck::Length,
             durability: Durability::default(),
             lock_policy: LockPolicy::default(),
             progress: None,
@@ -164,48 +158,33 @@ impl Client {
     }
 }
 
-/// Builder methods that set a field to the value given, with their docs.
-macro_rules! setters {
-    ($($(#[$doc:meta])* $field:ident: $ty:ty;)*) => {$(
-        $(#[$doc])*
-        pub fn $field(mut self, $field: $ty) -> Self {
-            self.$field = $field;
-            self
-        }
-    )*};
-}
-
 impl Download {
-    /// How many files are fetched at once (default 4; at least 1).
-    pub fn concurrency(mut self, n: usize) -> Self {
-        self.concurrency = n.max(1);
-        self
-    }
-
-    setters! {
+    crate::macros::setters! {
+        /// How many files are fetched at once (default 4; at least 1).
+        concurrency(n: usize) => concurrency = n.max(1);
         /// How transient failures are retried (default: the client's
         /// [`RetryPolicy`]). Transient: a connection that fails or breaks
         /// mid-body, a stall, a body shorter than announced, `408`, `429` (its
         /// `Retry-After` honoured up to the policy's cap) and `5xx`. The count
         /// of retries starts again whenever a file gets further than before, so
         /// a long file on a flaky link keeps going while it makes progress.
-        retry: RetryPolicy;
+        retry_policy(policy: RetryPolicy) => retry = policy;
         /// How long to wait for the answer, or for the next bytes of a body,
         /// before treating the connection as stalled (default 60 s). A stall is
         /// a transient failure.
-        stall_timeout: Duration;
-        /// Before skipping a file already complete on disk, read it again and
-        /// check its sha256 against the manifest (default `false`: its length
-        /// is checked). A file that does not match is downloaded again.
-        verify_existing: bool;
+        stall_timeout(timeout: Duration) => stall_timeout = timeout;
+        /// How a file already complete on disk is checked before it is
+        /// skipped (default [`ExistingCheck::Length`]; [`ExistingCheck::Sha256`]
+        /// reads it again). A file that does not match is downloaded again.
+        verify_existing(check: ExistingCheck) => verify_existing = check;
         /// Whether files are fsynced before they get their final name
         /// (default [`Durability::Fsync`]). [`Durability::None`] suits staging
         /// directories whose files are converted and thrown away.
-        durability: Durability;
+        durability(durability: Durability) => durability = durability;
         /// What to do when another download holds the directory (default
         /// [`LockPolicy::Wait`]; [`LockPolicy::FailFast`] returns
         /// [`Error::DirectoryBusy`] at once).
-        lock_policy: LockPolicy;
+        lock_policy(policy: LockPolicy) => lock_policy = policy;
     }
 
     /// Stops the download cleanly when `signal` resolves (a Ctrl-C, a
@@ -286,8 +265,7 @@ impl Download {
         };
         let plan = naming::plan(&dir, &job_id, &job, &mut manifest).await;
         manifest.version = 1;
-        let manifest =
-            ManifestStore::new(dir.clone(), manifest, self.durability == Durability::Fsync);
+        let manifest = ManifestStore::new(dir.clone(), manifest, self.durability);
         manifest.update(|_| {}).await?;
 
         let progress = ProgressTracker::new(self.progress, plan.len());
@@ -389,13 +367,13 @@ async fn sync_dir(dir: &Path) {
 
 /// The file as skipped, if the manifest says it is complete and the file
 /// on disk still has its length (and, when asked, its sha256).
-async fn skip_if_complete(planned: &Planned, verify: bool) -> Option<DownloadedFile> {
+async fn skip_if_complete(planned: &Planned, check: ExistingCheck) -> Option<DownloadedFile> {
     let done = planned.complete.as_ref()?;
     let meta = tokio::fs::symlink_metadata(&planned.path).await.ok()?;
     if !meta.is_file() || meta.len() != done.bytes {
         return None;
     }
-    if verify {
+    if check == ExistingCheck::Sha256 {
         let (len, sha) = part::hash_file(&planned.path).await.ok()?;
         if len != done.bytes || sha != done.sha256 {
             tracing::info!(file = %planned.filename, "file on disk differs from the manifest; downloading again");

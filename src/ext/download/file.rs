@@ -16,7 +16,7 @@ use super::{
     lock::DirectoryLock,
     manifest::{Completed, ManifestStore, Validators},
     naming::Planned,
-    part::{Durability, PartFile},
+    part::{Durability, Earlier, PartFile},
     progress::ProgressTracker,
     refresh::UrlRefresher,
 };
@@ -155,8 +155,11 @@ impl<'c, 'a> FileFetch<'c, 'a> {
             .resume
             .clone()
             .filter(|v| v.if_range().is_some() && v.url_path == path);
-        let part =
-            PartFile::open(planned.part_path(), validators.is_some(), ctx.lock.clone()).await?;
+        let earlier = match validators {
+            Some(_) => Earlier::Resume,
+            None => Earlier::Discard,
+        };
+        let part = PartFile::open(planned.part_path(), earlier, ctx.lock.clone()).await?;
         Ok(FileFetch {
             ctx,
             index,

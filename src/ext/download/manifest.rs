@@ -15,7 +15,7 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-use super::nofollow;
+use super::{nofollow, part::Durability};
 use crate::error::{Error, Result};
 
 /// The manifest's file name inside the target directory.
@@ -128,8 +128,8 @@ impl Manifest {
     }
 
     /// Writes the manifest atomically (fresh temporary file, fsync unless
-    /// `sync` is `false`, rename).
-    pub fn save(&self, dir: &Path, sync: bool) -> Result<()> {
+    /// `durability` is [`Durability::None`], rename).
+    pub fn save(&self, dir: &Path, durability: Durability) -> Result<()> {
         let path = Self::path(dir);
         let mut body = serde_json::to_vec_pretty(self).map_err(|e| Error::Io {
             path: path.clone(),
@@ -142,7 +142,10 @@ impl Manifest {
         })?;
         let written = file
             .write_all(&body)
-            .and_then(|()| if sync { file.sync_all() } else { Ok(()) })
+            .and_then(|()| match durability {
+                Durability::Fsync => file.sync_all(),
+                Durability::None => Ok(()),
+            })
             .and_then(|()| std::fs::rename(&tmp, &path));
         if let Err(source) = written {
             let _ = std::fs::remove_file(&tmp);
@@ -169,16 +172,16 @@ fn remove_stale_temporaries(dir: &Path) {
 pub(crate) struct ManifestStore {
     dir: PathBuf,
     /// Whether each save is fsynced before its rename.
-    sync: bool,
+    durability: Durability,
     /// Held across a change and its save, so saves land in order.
     manifest: tokio::sync::Mutex<Manifest>,
 }
 
 impl ManifestStore {
-    pub fn new(dir: PathBuf, manifest: Manifest, sync: bool) -> Self {
+    pub fn new(dir: PathBuf, manifest: Manifest, durability: Durability) -> Self {
         ManifestStore {
             dir,
-            sync,
+            durability,
             manifest: tokio::sync::Mutex::new(manifest),
         }
     }
@@ -188,8 +191,8 @@ impl ManifestStore {
         let mut manifest = self.manifest.lock().await;
         change(&mut manifest);
         let snapshot = manifest.clone();
-        let (dir, sync) = (self.dir.clone(), self.sync);
-        tokio::task::spawn_blocking(move || snapshot.save(&dir, sync))
+        let (dir, durability) = (self.dir.clone(), self.durability);
+        tokio::task::spawn_blocking(move || snapshot.save(&dir, durability))
             .await
             .map_err(|e| Error::Io {
                 path: self.dir.clone(),

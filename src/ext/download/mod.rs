@@ -73,6 +73,6 @@ pub use filename::sanitize_filename;
 #[cfg(feature = "dataset")]
 pub(crate) use lock::DirectoryLock;
 pub use lock::LockPolicy;
-pub use part::Durability;
+pub use part::{Durability, ExistingCheck};
 pub use progress::{DownloadProgress, ProgressEvent};
 pub use report::{DownloadReport, DownloadedFile};

@@ -20,6 +20,19 @@ pub(crate) const IN_FLIGHT: usize = 1024 * 1024;
 /// The most written by one system call.
 const BATCH: usize = IN_FLIGHT;
 
+/// How a download checks a file already complete on disk before it skips
+/// it. Set with [`Download::verify_existing`](super::Download::verify_existing).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExistingCheck {
+    /// Its length matches the manifest's (default).
+    #[default]
+    Length,
+    /// Its length and its sha256 match the manifest's: the file is read
+    /// again.
+    Sha256,
+}
+
 /// Whether a download makes its files durable before calling them complete.
 /// Set with [`Download::durability`](super::Download::durability).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -53,6 +66,15 @@ struct Written {
     hasher: Sha256,
 }
 
+/// What to do with the bytes an earlier attempt left in a `.part`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Earlier {
+    /// Keep them and resume after them.
+    Resume,
+    /// Empty the file: the download starts over.
+    Discard,
+}
+
 /// A `.part` file being written.
 pub(crate) struct PartFile {
     path: PathBuf,
@@ -65,14 +87,18 @@ pub(crate) struct PartFile {
 
 impl PartFile {
     /// Opens `path`, keeping (and hashing) what an earlier attempt left in
-    /// it when `keep`, else emptying it. A link at `path` is removed, never
+    /// it ([`Earlier::Resume`]), or emptying it ([`Earlier::Discard`]). A link at `path` is removed, never
     /// followed; anything else that is not a plain file is refused. `lock`
     /// is held by the writer thread until its last write landed, so a
     /// download dropped mid-file keeps the directory locked until then.
-    pub async fn open(path: PathBuf, keep: bool, lock: Arc<DirectoryLock>) -> Result<PartFile> {
+    pub async fn open(
+        path: PathBuf,
+        earlier: Earlier,
+        lock: Arc<DirectoryLock>,
+    ) -> Result<PartFile> {
         let opened = {
             let path = path.clone();
-            tokio::task::spawn_blocking(move || open_blocking(&path, keep)).await
+            tokio::task::spawn_blocking(move || open_blocking(&path, earlier)).await
         };
         let (file, hasher, have) = match opened {
             Ok(Ok(opened)) => opened,
@@ -204,7 +230,8 @@ impl PartFile {
     }
 }
 
-fn open_blocking(path: &Path, keep: bool) -> io::Result<(std::fs::File, Sha256, u64)> {
+fn open_blocking(path: &Path, earlier: Earlier) -> io::Result<(std::fs::File, Sha256, u64)> {
+    let keep = earlier == Earlier::Resume;
     nofollow::remove_link(path)?;
     if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
         return Err(io::Error::other(

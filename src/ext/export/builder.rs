@@ -140,10 +140,9 @@ impl<C> ExportRequestBuilder<C> {
         self
     }
 
-    /// Sets the file format (server default when unset).
-    pub fn format(mut self, format: ExportFormat) -> Self {
-        self.format = Some(format);
-        self
+    crate::macros::setters! {
+        /// Sets the file format (server default when unset).
+        format(format: ExportFormat) => format = Some(format);
     }
 
     /// Adds an event type to export (all types when none is added).
@@ -172,16 +171,12 @@ impl<C> ExportRequestBuilder<C> {
         email, emails;
     }
 
-    /// Restricts the export to one segment.
-    pub fn segment_id(mut self, id: impl Into<String>) -> Self {
-        self.segment_id = Some(id.into());
-        self
-    }
+    crate::macros::setters! {
+        /// Restricts the export to one segment.
+        segment_id(id: impl Into<String>) => segment_id = Some(id.into());
 
-    /// Sets `exclusions` (passed through as is; its meaning is undocumented).
-    pub fn exclusions(mut self, exclusions: impl Into<String>) -> Self {
-        self.exclusions = Some(exclusions.into());
-        self
+        /// Sets `exclusions` (passed through as is; its meaning is undocumented).
+        exclusions(exclusions: impl Into<String>) => exclusions = Some(exclusions.into());
     }
 
     /// Checks the request and builds it. Nothing is sent.
@@ -261,18 +256,14 @@ impl<C> ExportRequestBuilder<C> {
 }
 
 impl ExportRequestBuilder<Client> {
-    /// Sets what happens if another export is running (default
-    /// [`ConflictPolicy::Fail`]).
-    pub fn conflict_policy(mut self, policy: ConflictPolicy) -> Self {
-        self.conflict = policy;
-        self
-    }
+    crate::macros::setters! {
+        /// Sets what happens if another export is running (default
+        /// [`ConflictPolicy::Fail`]).
+        conflict_policy(policy: ConflictPolicy) => conflict = policy;
 
-    /// Sets the wait policy of the returned handle, also used to wait for a
-    /// running job under [`ConflictPolicy::WaitThenTrigger`].
-    pub fn wait_policy(mut self, policy: WaitPolicy) -> Self {
-        self.wait = policy;
-        self
+        /// Sets the wait policy of the returned handle, also used to wait for a
+        /// running job under [`ConflictPolicy::WaitThenTrigger`].
+        wait_policy(policy: WaitPolicy) => wait = policy;
     }
 
     /// Validates the request, triggers the export and returns a handle on

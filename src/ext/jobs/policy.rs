@@ -112,28 +112,21 @@ impl WaitPolicy {
         with_jitter(jitter: Jitter) => set_jitter;
     }
 
-    /// Sets the schedule ([`PollSchedule::FollowProgress`] by default;
-    /// [`PollSchedule::Backoff`] turns progress-following off).
-    pub fn with_schedule(mut self, schedule: PollSchedule) -> Self {
-        self.schedule = schedule;
-        self
-    }
+    crate::macros::setters! {
+        /// Sets the schedule ([`PollSchedule::FollowProgress`] by default;
+        /// [`PollSchedule::Backoff`] turns progress-following off).
+        with_schedule(schedule: PollSchedule) => schedule = schedule;
 
-    /// Sets how long [`JobPoller::wait`](super::JobPoller::wait) waits in
-    /// all before [`Error::WaitTimeout`](crate::Error::WaitTimeout). The last
-    /// poll happens when it runs out.
-    pub fn with_max_wait(mut self, max_wait: Duration) -> Self {
-        self.max_wait = max_wait;
-        self
-    }
+        /// Sets how long [`JobPoller::wait`](super::JobPoller::wait) waits in
+        /// all before [`Error::WaitTimeout`](crate::Error::WaitTimeout). The last
+        /// poll happens when it runs out.
+        with_max_wait(max_wait: Duration) => max_wait = max_wait;
 
-    /// Sets how long after the trigger (or after the handle was made) a
-    /// `404` is read as "not visible yet" rather than
-    /// [`Error::NotFound`](crate::Error::NotFound). Once the job has been
-    /// seen, a `404` is always an error.
-    pub fn with_not_found_grace(mut self, grace: Duration) -> Self {
-        self.not_found_grace = grace;
-        self
+        /// Sets how long after the trigger (or after the handle was made) a
+        /// `404` is read as "not visible yet" rather than
+        /// [`Error::NotFound`](crate::Error::NotFound). Once the job has been
+        /// seen, a `404` is always an error.
+        with_not_found_grace(grace: Duration) => not_found_grace = grace;
     }
 
     /// The delay after the first poll.

@@ -18,7 +18,11 @@
 //! - Once the last chunk runs: nothing until shortly before its predicted
 //!   end, then about ten polls across the window where the end is expected
 //!   (how precisely the last chunk's start is known, plus the spread of
-//!   chunk times), then, past the window, delays that grow with the overrun.
+//!   chunk times). Past that window the last chunk is a slow one, and slow
+//!   chunks take up to three times the typical one ([`CHUNK_RATIO`]): the
+//!   delays grow with the time past the window until about eight polls
+//!   cover the window where a chunk three times as long would end; past
+//!   that too, delays grow with the overrun.
 //!
 //! Counts that go back, or a total that changes, start the estimate afresh.
 
@@ -46,8 +50,16 @@ const LATE: f64 = 0.1;
 /// Polls across the window where the end is expected.
 const WINDOW_POLLS: f64 = 10.0;
 /// Shortest spacing in that window, in typical chunks.
-const SPACING: f64 = 0.05;
-/// Past the window, the delay as a share of the overrun.
+const SPACING: f64 = 0.03;
+/// Between that window and a slow chunk's, the delay as a share of the
+/// time past the first window.
+const BETWEEN_GROWTH: f64 = 1.2;
+/// How much sooner or later than [`CHUNK_RATIO`] typical chunks a slow
+/// last chunk may end.
+const SLOW_SPREAD: f64 = 0.1;
+/// Polls across the window where a slow last chunk is expected to end.
+const SLOW_WINDOW_POLLS: f64 = 8.0;
+/// Past both windows, the delay as a share of the overrun.
 const OVERRUN_BACKOFF: f64 = 0.15;
 
 /// One observation of the chunk counts.
@@ -140,15 +152,25 @@ impl ProgressSchedule {
                         .max(typical * STEP)
                         .max(late * LATE_BACKOFF)
                 } else {
+                    let longest = mean.max(typical);
                     let start = since(last.before) + typical * (1.0 - EARLY);
-                    let end = seen + mean.max(typical) * (1.0 + LATE);
+                    let end = seen + longest * (1.0 + LATE);
                     let spacing = (typical * SPACING).max((end - start) / WINDOW_POLLS);
+                    // Where the last chunk ends if it is a slow one.
+                    let slow_start =
+                        since(last.before) + CHUNK_RATIO * typical * (1.0 - SLOW_SPREAD);
+                    let slow_end = seen + CHUNK_RATIO * longest * (1.0 + SLOW_SPREAD);
+                    let slow_spacing = spacing.max((slow_end - slow_start) / SLOW_WINDOW_POLLS);
                     if now < start {
                         start - now
                     } else if now < end {
                         spacing
+                    } else if now + spacing < slow_start {
+                        (spacing.max((now - end) * BETWEEN_GROWTH)).min(slow_start - now)
+                    } else if now < slow_end {
+                        slow_spacing
                     } else {
-                        spacing.max((now - end) * OVERRUN_BACKOFF)
+                        slow_spacing.max((now - slow_end) * OVERRUN_BACKOFF)
                     }
                 }
             }
@@ -159,5 +181,122 @@ impl ProgressSchedule {
         // A week: far beyond any max_wait, and within Duration's range.
         let secs = secs.clamp(0.0, 7.0 * 24.0 * 3600.0);
         Some(Duration::from_secs_f64(secs).max(shortest))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Which polls the schedule sends, and when, for jobs whose chunk ends
+    //! are known in advance: a wait loop on synthetic instants (the poller's
+    //! own loop, minus HTTP), exact and repeatable.
+
+    use super::*;
+
+    const SHORTEST: Duration = Duration::from_millis(250);
+
+    /// The poll times (seconds from the start) of a wait for a job whose
+    /// chunks end at `ends` (seconds, ascending); the last one saw it done.
+    /// Where the counts say too little, the delay is the backoff's first
+    /// step (the poller uses the jittered backoff there).
+    fn polls(ends: &[f64]) -> Vec<f64> {
+        let origin = Instant::now();
+        let total = u32::try_from(ends.len()).expect("few chunks");
+        let mut schedule = ProgressSchedule::default();
+        let mut at = 0.0;
+        let mut polls = Vec::new();
+        loop {
+            polls.push(at);
+            let done = u32::try_from(ends.iter().filter(|end| **end <= at).count()).unwrap();
+            if done == total {
+                return polls;
+            }
+            let now = origin + Duration::from_secs_f64(at);
+            let progress = Progress {
+                chunks_done: Some(done),
+                chunks_total: Some(total),
+                ..Progress::default()
+            };
+            schedule.observe(now, &progress);
+            let delay = schedule.next_delay(now, SHORTEST).unwrap_or(SHORTEST);
+            assert!(delay >= SHORTEST, "{delay:?} after {at}");
+            at += delay.as_secs_f64();
+            assert!(polls.len() < 500, "never done: {polls:?}");
+        }
+    }
+
+    /// `chunks` chunks of `each` seconds, the last one `last` seconds.
+    fn ends(chunks: usize, each: f64, last: f64) -> Vec<f64> {
+        (1..chunks)
+            .map(|i| i as f64 * each)
+            .chain([(chunks - 1) as f64 * each + last])
+            .collect()
+    }
+
+    #[test]
+    fn a_normal_last_chunk_is_seen_within_the_window_spacing() {
+        let ends = ends(7, 60.0, 60.0);
+        let polls = polls(&ends);
+        let end = ends[6];
+        let seen = *polls.last().unwrap();
+        // The spacing in the window is at least 3 % of a chunk (1.8 s) and
+        // at most a tenth of the window (a few seconds here).
+        assert!(
+            seen - end <= 5.0,
+            "seen {seen} for an end at {end}: {polls:?}"
+        );
+        // After the poll that saw the last chunk start, nothing until shortly
+        // before its predicted end (85 % of a chunk after its start).
+        let seen_start = polls.iter().position(|t| *t >= ends[5]).unwrap();
+        let in_last = &polls[seen_start + 1..];
+        assert!(in_last.len() <= 12, "{in_last:?}");
+        assert!(in_last[0] >= ends[5] + 0.8 * 60.0, "{polls:?}");
+    }
+
+    #[test]
+    fn a_slow_last_chunk_is_awaited_where_three_chunks_would_end() {
+        // Six chunks of a minute, then one of three minutes.
+        let ends = ends(7, 60.0, 180.0);
+        let polls = polls(&ends);
+        let (start, end) = (ends[5], ends[6]);
+        let seen = *polls.last().unwrap();
+        assert!(
+            seen - end <= 10.0,
+            "seen {seen} for an end at {end}: {polls:?}"
+        );
+        // After the window of a normal chunk (up to 1.1 chunks after the poll
+        // that saw the last chunk start), the gaps grow until the window of a
+        // slow one (from 2.7 chunks after its start): few polls in between.
+        let seen_start = *polls.iter().find(|t| **t >= start).unwrap();
+        let between: Vec<f64> = polls
+            .iter()
+            .copied()
+            .filter(|t| *t > seen_start + 1.15 * 60.0 && *t < start + 2.6 * 60.0)
+            .collect();
+        assert!(between.len() <= 5, "{between:?} in {polls:?}");
+        let gaps: Vec<f64> = between.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(gaps.windows(2).all(|g| g[1] >= g[0]), "{gaps:?}");
+        let in_last = polls.iter().filter(|t| **t > start).count();
+        assert!(
+            in_last <= 22,
+            "{in_last} polls in the last chunk: {polls:?}"
+        );
+    }
+
+    #[test]
+    fn past_both_windows_the_gaps_grow_with_the_overrun() {
+        // The last chunk takes ten times the others: polls go on, further
+        // and further apart, and still see the end.
+        let ends = ends(7, 60.0, 600.0);
+        let polls = polls(&ends);
+        let start = ends[5];
+        let late: Vec<f64> = polls
+            .iter()
+            .copied()
+            .filter(|t| *t > start + 3.5 * 60.0)
+            .collect();
+        let gaps: Vec<f64> = late.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(gaps.windows(2).all(|g| g[1] >= g[0] - 1e-6), "{gaps:?}");
+        assert!(late.len() <= 30, "{late:?}");
+        assert!(*polls.last().unwrap() >= ends[6]);
     }
 }

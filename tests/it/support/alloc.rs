@@ -103,3 +103,17 @@ pub fn measure_in_child(test: &str, measure: impl FnOnce()) {
         "the child did not run the measurement:\n{stdout}\n{stderr}"
     );
 }
+
+/// Asserts that work over `input` bytes grew the heap by less than `bound`
+/// at its peak, with `input` at least `ratio` times `bound` (so the bound
+/// shows the input was never held whole).
+pub fn assert_bounded(what: &str, input: usize, growth: usize, bound: usize, ratio: usize) {
+    assert!(
+        input > ratio * bound,
+        "the input ({input} bytes) must dwarf the bound"
+    );
+    assert!(
+        growth < bound,
+        "{what} {input} bytes grew the heap by {growth} bytes at peak"
+    );
+}

@@ -82,6 +82,14 @@ pub fn client(base_url: &str, retry: RetryPolicy) -> Client {
         .expect("client builds")
 }
 
+/// Runs `f` with a guard against hanging (not a timing assertion): a
+/// download that has not ended after a minute fails the test.
+pub async fn hang_guard<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(std::time::Duration::from_secs(60), f)
+        .await
+        .expect("the download hung")
+}
+
 /// The sha256 of `bytes`, in lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;

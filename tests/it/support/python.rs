@@ -146,6 +146,57 @@ pub fn run(script: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
+/// Reads a landed dataset's `events` (hive partitions) with pyarrow:
+/// prints the `inserted_at` column's type, then `day rows` per `dt`, sorted.
+/// Arguments: the dataset path, then for S3 the endpoint and the keys.
+const PYARROW_COUNTS: &str = r#"
+import os, sys, pyarrow.fs as pafs, pyarrow.dataset as ds
+fs = None
+if len(sys.argv) > 2:
+    fs = pafs.S3FileSystem(endpoint_override=sys.argv[2], scheme="http", region="us-east-1",
+                           access_key=sys.argv[3], secret_key=sys.argv[4])
+d = ds.dataset(sys.argv[1] + "/events", filesystem=fs, format="parquet", partitioning="hive")
+t = d.to_table(columns=["dt", "inserted_at"])
+print(t.schema.field("inserted_at").type)
+counts = {}
+for v in t.column("dt").to_pylist():
+    counts[str(v)] = counts.get(str(v), 0) + 1
+for k in sorted(counts):
+    print(k, counts[k])
+sys.stdout.flush()
+# Leave without the AWS SDK's exit-time teardown, which sometimes aborts the
+# interpreter ("terminate called without an active exception") after
+# everything above was done and printed.
+os._exit(0)
+"#;
+
+/// What pyarrow reads in the dataset at `path` (a directory, or with `s3`
+/// a `bucket/prefix` on that moto server): see [`parse_counts`].
+pub fn pyarrow_counts(path: &str, s3: Option<&Moto>) -> (String, Vec<(String, u64)>) {
+    let out = match s3 {
+        None => run(PYARROW_COUNTS, &[path]),
+        Some(moto) => run(
+            PYARROW_COUNTS,
+            &[path, &moto.endpoint, ACCESS_KEY, SECRET_KEY],
+        ),
+    };
+    parse_counts(&out)
+}
+
+/// `(type line, [(day, rows)])` from a reader script's output: a first line
+/// naming the `inserted_at` type, then `day rows` lines.
+pub fn parse_counts(out: &str) -> (String, Vec<(String, u64)>) {
+    let mut lines = out.lines();
+    let kind = lines.next().expect("a type line").to_string();
+    let counts = lines
+        .map(|l| {
+            let (d, n) = l.split_once(' ').expect("day count");
+            (d.to_string(), n.parse().expect("a count"))
+        })
+        .collect();
+    (kind, counts)
+}
+
 /// A `moto_server` on 127.0.0.1 (a free port), killed on drop.
 pub struct Moto {
     child: Child,

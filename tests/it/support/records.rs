@@ -17,20 +17,25 @@ use userpilot_appex::{
     records::{EXPORT_FIELDS, ReadOptions, RecordReader},
 };
 
+/// One event as a CSV row in [`EXPORT_FIELDS`] order: `metadata` as JSON
+/// text, absent as empty.
+fn csv_row(e: &Value) -> Vec<String> {
+    EXPORT_FIELDS
+        .iter()
+        .map(|f| match &e[*f] {
+            Value::Null => String::new(),
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
 /// CSV text with the contract header, `metadata` as JSON text, empty = absent.
 pub fn csv_text(events: &[Value]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(EXPORT_FIELDS).unwrap();
     for e in events {
-        let row: Vec<String> = EXPORT_FIELDS
-            .iter()
-            .map(|f| match &e[*f] {
-                Value::Null => String::new(),
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-            .collect();
-        w.write_record(&row).unwrap();
+        w.write_record(csv_row(e)).unwrap();
     }
     String::from_utf8(w.into_inner().unwrap()).unwrap()
 }
@@ -102,15 +107,7 @@ pub fn write_csv(path: &Path, range: std::ops::Range<usize>) {
     w.write_record(EXPORT_FIELDS).unwrap();
     for i in range {
         let e = event_json(i);
-        let row: Vec<String> = EXPORT_FIELDS
-            .iter()
-            .map(|f| match &e[*f] {
-                Value::Null => String::new(),
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-            .collect();
-        w.write_record(&row).unwrap();
+        w.write_record(csv_row(&e)).unwrap();
     }
     w.flush().unwrap();
 }

@@ -97,6 +97,11 @@ pub async fn post(sim: &Simulator, path: &str, body: Value) -> Answer {
     call(sim, Method::POST, path, Some(sim.api_key()), Some(body)).await
 }
 
+/// `POST` of an export request.
+pub async fn post_export(sim: &Simulator, body: Value) -> Answer {
+    post(sim, EXPORTS, body).await
+}
+
 /// Triggers an export (must answer 201) and returns its job id.
 pub async fn trigger(sim: &Simulator, body: Value) -> String {
     let a = post(sim, EXPORTS, body).await;

@@ -37,24 +37,16 @@ pub async fn run(ctx: &Invocation, args: ExportArgs) -> Result<(), CliError> {
     // Opened first: a bad destination fails before any export is triggered.
     let dataset = super::land::open_dest(&args.dest)?;
     let range = (earliest(&args.from), earliest_after(&args.to));
-    let mut request = client
-        .export()
+    let mut request = args
+        .filters
+        .apply(client.export())
         .from(args.from)
         .to(args.to)
-        .event_types(args.event_types)
-        .user_ids(args.user_ids)
-        .company_ids(args.company_ids)
         .emails(args.emails)
         .conflict_policy(ConflictPolicy::from(args.on_conflict))
         .wait_policy(jobs::wait_policy(args.max_wait));
     if let Some(format) = args.format {
         request = request.format(format.into());
-    }
-    if let Some(segment) = args.segment_id {
-        request = request.segment_id(segment);
-    }
-    if let Some(exclusions) = args.exclusions {
-        request = request.exclusions(exclusions);
     }
     let handle = request.send().await?;
     let job_id = handle.job_id().to_string();

@@ -14,7 +14,7 @@ use crate::{
     args::JobsCommand,
     errors::CliError,
     interrupt,
-    output::{Ui, job_style},
+    output::{JobBar, Ui, job_style},
 };
 
 pub async fn run(ctx: &Invocation, command: JobsCommand) -> Result<(), CliError> {
@@ -137,13 +137,13 @@ pub async fn wait_with_progress(ui: &Ui, handle: &ExportJobHandle) -> Result<Exp
 fn show_progress(bar: &ProgressBar, progress: &Progress) {
     if let (Some(done), Some(total)) = (progress.chunks_done, progress.chunks_total) {
         if bar.length() != Some(u64::from(total)) {
-            bar.set_style(job_style(false));
+            bar.set_style(job_style(JobBar::Chunks));
             bar.set_length(u64::from(total));
         }
         bar.set_position(u64::from(done.min(total)));
     } else if let Some(fraction) = progress.fraction {
         if bar.length() != Some(100) {
-            bar.set_style(job_style(true));
+            bar.set_style(job_style(JobBar::Percent));
             bar.set_length(100);
         }
         bar.set_position((fraction * 100.0).round() as u64);

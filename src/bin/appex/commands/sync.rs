@@ -46,16 +46,7 @@ pub async fn run(ctx: &Invocation, args: SyncArgs) -> Result<(), CliError> {
     } else {
         ctx.client()?
     };
-    let mut filters = ExportRequestBuilder::new()
-        .event_types(args.event_types)
-        .user_ids(args.user_ids)
-        .company_ids(args.company_ids);
-    if let Some(segment) = args.segment_id {
-        filters = filters.segment_id(segment);
-    }
-    if let Some(exclusions) = args.exclusions {
-        filters = filters.exclusions(exclusions);
-    }
+    let filters = args.filters.apply(ExportRequestBuilder::new());
     let mut sync = client
         .sync(dest.clone())
         .start(start)
