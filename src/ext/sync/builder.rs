@@ -67,15 +67,30 @@ pub(super) type CheckpointFn = Arc<dyn Fn(Checkpoint) -> bool + Send + Sync>;
 #[derive(Debug)]
 pub struct SyncRun {
     pub(super) client: Client,
-    pub(super) destination: String,
-    pub(super) destination_options: DestinationOptions,
-    pub(super) days: Days,
-    pub(super) filters: ExportRequestBuilder,
+    pub(super) target: Target,
+    pub(super) scope: Scope,
     pub(super) waits: Waits,
-    pub(super) reset: bool,
-    pub(super) lookups: LookupRefresh,
-    pub(super) staging: Option<PathBuf>,
     pub(super) hooks: Hooks,
+}
+
+/// Where a run writes.
+#[derive(Debug)]
+pub(super) struct Target {
+    /// A directory or `s3://bucket/prefix`, as the caller named it.
+    pub location: String,
+    pub options: DestinationOptions,
+    /// Where raw export files are staged; from the location when unset.
+    pub staging: Option<PathBuf>,
+}
+
+/// What a run reads, and what it does with the state and the lookups.
+#[derive(Debug)]
+pub(super) struct Scope {
+    pub days: Days,
+    pub filters: ExportRequestBuilder,
+    /// Start the state over when the filters changed.
+    pub reset: bool,
+    pub lookups: LookupRefresh,
 }
 
 /// The days a run covers and how it cuts them.
@@ -123,126 +138,81 @@ impl Client {
     pub fn sync(&self, destination: impl Into<String>) -> SyncRun {
         SyncRun {
             client: self.clone(),
-            destination: destination.into(),
-            destination_options: DestinationOptions::default(),
-            days: Days {
-                start: None,
-                end: None,
-                window: 7,
-                lookback: 3,
+            target: Target {
+                location: destination.into(),
+                options: DestinationOptions::default(),
+                staging: None,
             },
-            filters: ExportRequestBuilder::new(),
+            scope: Scope {
+                days: Days {
+                    start: None,
+                    end: None,
+                    window: 7,
+                    lookback: 3,
+                },
+                filters: ExportRequestBuilder::new(),
+                reset: false,
+                lookups: LookupRefresh::default(),
+            },
             waits: Waits {
                 job: WaitPolicy::default(),
                 other_export: Duration::from_secs(30 * 60),
                 lock: LockPolicy::default(),
                 lock_expiry: lock::DEFAULT_EXPIRY,
             },
-            reset: false,
-            lookups: LookupRefresh::default(),
-            staging: None,
             hooks: Hooks::default(),
         }
     }
 }
 
 impl SyncRun {
-    /// The first UTC day to sync (required on a first run; later runs may
-    /// repeat it).
-    pub fn start(mut self, day: NaiveDate) -> Self {
-        self.days.start = Some(day);
-        self
-    }
-
-    /// The last UTC day to sync, included (default: yesterday, UTC).
-    pub fn end(mut self, day: NaiveDate) -> Self {
-        self.days.end = Some(day);
-        self
-    }
-
-    /// Days per export (default 7; at least 1). The state's remembered size
-    /// wins when it is smaller (the server refused larger ones).
-    pub fn window_days(mut self, days: u32) -> Self {
-        self.days.window = days.max(1);
-        self
-    }
-
-    /// Landed days re-read for late events on every run (default 3).
-    pub fn lookback_days(mut self, days: u32) -> Self {
-        self.days.lookback = days;
-        self
-    }
-
-    /// The export filters: event types, users, companies, segment,
-    /// exclusions. Its range, format and emails are ignored (the sync sets
-    /// the range per window and reads ndjson).
-    pub fn filters(mut self, filters: ExportRequestBuilder) -> Self {
-        self.filters = filters;
-        self
-    }
-
-    /// How each window's job is waited for (default [`WaitPolicy::default`]).
-    pub fn wait_policy(mut self, policy: WaitPolicy) -> Self {
-        self.waits.job = policy;
-        self
-    }
-
-    /// How long to wait for an export someone else started before giving
-    /// up with [`Error::Conflict`](crate::Error::Conflict) (default 30 min).
-    pub fn max_wait_other(mut self, max: Duration) -> Self {
-        self.waits.other_export = max;
-        self
-    }
-
-    /// How an S3 destination is reached: endpoint and settings over the
-    /// `AWS_*` variables (default: the variables alone). A local
-    /// destination ignores them.
-    pub fn destination_options(mut self, options: DestinationOptions) -> Self {
-        self.destination_options = options;
-        self
-    }
-
-    /// What to do when another sync holds the destination's lock: wait
-    /// for it (default) or fail at once with
-    /// [`Error::DirectoryBusy`](crate::Error::DirectoryBusy), the
-    /// downloader's rules. A local destination is locked with the
-    /// downloader's advisory lock on its `_appex/` (released when the run
-    /// ends or its process dies); an S3 destination with the lock object
-    /// `_appex/lock.json` (see [`lock_expiry`](Self::lock_expiry)).
-    pub fn lock_policy(mut self, policy: LockPolicy) -> Self {
-        self.waits.lock = policy;
-        self
-    }
-
-    /// How long an S3 destination's lock object lives without a refresh
-    /// (default 10 minutes). The running sync refreshes it every third of
-    /// this; a lock past its expiry (its holder died) is taken over by the
-    /// next sync. Hosts' clocks must agree to well within it.
-    pub fn lock_expiry(mut self, expiry: Duration) -> Self {
-        self.waits.lock_expiry = expiry.max(Duration::from_millis(300));
-        self
-    }
-
-    /// Accept filters other than the ones the copy was made with: the
-    /// state starts over (landed days stay and are merged into).
-    pub fn reset(mut self, reset: bool) -> Self {
-        self.reset = reset;
-        self
-    }
-
-    /// Whether the lookup tables are refreshed at the end (default
-    /// [`LookupRefresh::Refresh`]).
-    pub fn lookups(mut self, lookups: LookupRefresh) -> Self {
-        self.lookups = lookups;
-        self
-    }
-
-    /// Where raw export files are staged (default: `_appex/staging` in a
-    /// local destination; a directory under the system temp dir named
-    /// after an S3 destination).
-    pub fn staging_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.staging = Some(dir.into());
-        self
+    crate::macros::setters! {
+        /// The first UTC day to sync (required on a first run; later runs may
+        /// repeat it).
+        start(day: NaiveDate) => scope.days.start = Some(day);
+        /// The last UTC day to sync, included (default: yesterday, UTC).
+        end(day: NaiveDate) => scope.days.end = Some(day);
+        /// Days per export (default 7; at least 1). The state's remembered size
+        /// wins when it is smaller (the server refused larger ones).
+        window_days(days: u32) => scope.days.window = days.max(1);
+        /// Landed days re-read for late events on every run (default 3).
+        lookback_days(days: u32) => scope.days.lookback = days;
+        /// The export filters: event types, users, companies, segment,
+        /// exclusions. Its range, format and emails are ignored (the sync sets
+        /// the range per window and reads ndjson).
+        filters(filters: ExportRequestBuilder) => scope.filters = filters;
+        /// How each window's job is waited for (default [`WaitPolicy::default`]).
+        wait_policy(policy: WaitPolicy) => waits.job = policy;
+        /// How long to wait for an export someone else started before giving
+        /// up with [`Error::Conflict`](crate::Error::Conflict) (default 30 min).
+        max_wait_other(max: Duration) => waits.other_export = max;
+        /// How an S3 destination is reached: endpoint and settings over the
+        /// `AWS_*` variables (default: the variables alone). A local
+        /// destination ignores them.
+        destination_options(options: DestinationOptions) => target.options = options;
+        /// What to do when another sync holds the destination's lock: wait
+        /// for it (default) or fail at once with
+        /// [`Error::DirectoryBusy`](crate::Error::DirectoryBusy), the
+        /// downloader's rules. A local destination is locked with the
+        /// downloader's advisory lock on its `_appex/` (released when the run
+        /// ends or its process dies); an S3 destination with the lock object
+        /// `_appex/lock.json` (see [`lock_expiry`](Self::lock_expiry)).
+        lock_policy(policy: LockPolicy) => waits.lock = policy;
+        /// How long an S3 destination's lock object lives without a refresh
+        /// (default 10 minutes). The running sync refreshes it every third of
+        /// this; a lock past its expiry (its holder died) is taken over by the
+        /// next sync. Hosts' clocks must agree to well within it.
+        lock_expiry(expiry: Duration) => waits.lock_expiry = expiry.max(Duration::from_millis(300));
+        /// Accept filters other than the ones the copy was made with: the
+        /// state starts over (landed days stay and are merged into).
+        reset(reset: bool) => scope.reset = reset;
+        /// Whether the lookup tables are refreshed at the end (default
+        /// [`LookupRefresh::Refresh`]).
+        lookups(lookups: LookupRefresh) => scope.lookups = lookups;
+        /// Where raw export files are staged (default: `_appex/staging` in a
+        /// local destination; a directory under the system temp dir named
+        /// after an S3 destination).
+        staging_dir(dir: impl Into<PathBuf>) => target.staging = Some(dir.into());
     }
 
     /// Called with each step of the run.

@@ -83,10 +83,10 @@ fn checked(
 ) -> Result<(SyncState, ExportRequest, SyncPlan)> {
     let hash = filters_hash(&template);
     match &state.filters_hash {
-        Some(old) if *old != hash && !sync.reset => {
+        Some(old) if *old != hash && !sync.scope.reset => {
             return Err(Error::InvalidInput(format!(
                 "{} was synced with other export filters; run with --reset to start over with these",
-                sync.destination
+                sync.target.location
             )));
         }
         Some(old) if *old != hash => {
@@ -96,26 +96,33 @@ fn checked(
         Some(_) => {}
         None => state.filters_hash = Some(hash),
     }
-    state.lookback_days = Some(sync.days.lookback);
-    let window_days = state
-        .window_days
-        .map_or(sync.days.window, |known| known.min(sync.days.window));
-    let plan = SyncPlan::new(start, end, state.watermark, sync.days.lookback, window_days);
+    state.lookback_days = Some(sync.scope.days.lookback);
+    let window_days = state.window_days.map_or(sync.scope.days.window, |known| {
+        known.min(sync.scope.days.window)
+    });
+    let plan = SyncPlan::new(
+        start,
+        end,
+        state.watermark,
+        sync.scope.days.lookback,
+        window_days,
+    );
     Ok((state, template, plan))
 }
 
 /// The days and the request template, checked.
 fn days_and_template(sync: &SyncRun) -> Result<(NaiveDate, NaiveDate, ExportRequest)> {
-    let start = sync.days.start.ok_or_else(|| {
+    let start = sync.scope.days.start.ok_or_else(|| {
         Error::InvalidInput("a sync needs a start day (--start YYYY-MM-DD)".into())
     })?;
-    let end = sync.days.end.unwrap_or_else(yesterday);
+    let end = sync.scope.days.end.unwrap_or_else(yesterday);
     if start > end {
         return Err(Error::InvalidInput(format!(
             "the start day {start} is after the end day {end}"
         )));
     }
     let template = sync
+        .scope
         .filters
         .clone()
         .range(start, end)
@@ -127,7 +134,7 @@ fn days_and_template(sync: &SyncRun) -> Result<(NaiveDate, NaiveDate, ExportRequ
 /// The plan, from the state as it is; creates and writes nothing.
 pub(super) async fn plan(sync: &SyncRun) -> Result<SyncPlan> {
     let (start, end, template) = days_and_template(sync)?;
-    let state = SyncState::load_with(&sync.destination, &sync.destination_options).await?;
+    let state = SyncState::load_with(&sync.target.location, &sync.target.options).await?;
     Ok(checked(sync, state, start, end, template)?.2)
 }
 
@@ -167,10 +174,10 @@ pub(super) async fn run(mut sync: SyncRun) -> Result<SyncReport> {
     let started = Instant::now();
     let started_at = Utc::now();
     days_and_template(&sync)?;
-    let dest = dataset::open(&sync.destination, &sync.destination_options)?;
+    let dest = dataset::open(&sync.target.location, &sync.target.options)?;
     // Held until the run ends: the state is read and written by one run
     // at a time.
-    let root = local_root(&sync.destination);
+    let root = local_root(&sync.target.location);
     let lock = Acquire {
         dest: &dest,
         local: root.as_deref(),
@@ -202,9 +209,9 @@ async fn locked(
     let (start, end, template) = days_and_template(&sync)?;
     let state = load_state(dest.as_ref()).await?;
     let (state, template, plan) = checked(&sync, state, start, end, template)?;
-    let staging = match sync.staging.take() {
+    let staging = match sync.target.staging.take() {
         Some(dir) => dir,
-        None => default_staging(&sync.destination, &dest),
+        None => default_staging(&sync.target.location, &dest),
     };
     let mut runner = Runner {
         client: sync.client.clone(),
@@ -237,7 +244,7 @@ async fn locked(
         cursor = Some(job.window.first);
     }
     let requests = runner.requests.clone();
-    let lookups = sync.lookups;
+    let lookups = sync.scope.lookups;
     let result: Result<()> = crate::client::count_requests(requests, async {
         while let Some(first) = cursor {
             let window = match &resume {
