@@ -43,24 +43,47 @@ const APPROACH: f64 = 0.5;
 const STEP: f64 = 0.15;
 /// While a chunk runs late, the delay as a share of its lateness.
 const LATE_BACKOFF: f64 = 0.3;
-/// How much sooner than the typical chunk the last one may end.
-const EARLY: f64 = 0.15;
-/// How much later than the mean chunk the last one may end.
-const LATE: f64 = 0.1;
-/// Polls across the window where the end is expected.
-const WINDOW_POLLS: f64 = 10.0;
-/// Shortest spacing in that window, in typical chunks.
+/// Where a last chunk of the typical length is expected to end.
+const NORMAL_END: EndWindow = EndWindow {
+    chunks: 1.0,
+    early: 0.15,
+    late: 0.1,
+    polls: 10.0,
+};
+/// Where a slow last chunk ([`CHUNK_RATIO`] typical ones) is expected to end.
+const SLOW_END: EndWindow = EndWindow {
+    chunks: CHUNK_RATIO,
+    early: 0.1,
+    late: 0.1,
+    polls: 8.0,
+};
+/// Shortest spacing in the normal window, in typical chunks.
 const SPACING: f64 = 0.03;
-/// Between that window and a slow chunk's, the delay as a share of the
-/// time past the first window.
+/// Between the normal window and the slow one, the delay as a share of the
+/// time past the normal window.
 const BETWEEN_GROWTH: f64 = 1.2;
-/// How much sooner or later than [`CHUNK_RATIO`] typical chunks a slow
-/// last chunk may end.
-const SLOW_SPREAD: f64 = 0.1;
-/// Polls across the window where a slow last chunk is expected to end.
-const SLOW_WINDOW_POLLS: f64 = 8.0;
 /// Past both windows, the delay as a share of the overrun.
 const OVERRUN_BACKOFF: f64 = 0.15;
+
+/// A window of time in which the last chunk is expected to end, if it
+/// takes `chunks` typical chunks: from `early` (a share) sooner than the
+/// typical length to `late` later than the longest, polled `polls` times.
+struct EndWindow {
+    chunks: f64,
+    early: f64,
+    late: f64,
+    polls: f64,
+}
+
+impl EndWindow {
+    /// `(start, end, spacing)` in seconds since the first observation, for
+    /// a last chunk that started between `before` and `seen`.
+    fn bounds(&self, before: f64, seen: f64, typical: f64, longest: f64) -> (f64, f64, f64) {
+        let start = before + self.chunks * typical * (1.0 - self.early);
+        let end = seen + self.chunks * longest * (1.0 + self.late);
+        (start, end, (end - start) / self.polls)
+    }
+}
 
 /// One observation of the chunk counts.
 #[derive(Clone, Copy, Debug)]
@@ -153,14 +176,12 @@ impl ProgressSchedule {
                         .max(late * LATE_BACKOFF)
                 } else {
                     let longest = mean.max(typical);
-                    let start = since(last.before) + typical * (1.0 - EARLY);
-                    let end = seen + longest * (1.0 + LATE);
-                    let spacing = (typical * SPACING).max((end - start) / WINDOW_POLLS);
-                    // Where the last chunk ends if it is a slow one.
-                    let slow_start =
-                        since(last.before) + CHUNK_RATIO * typical * (1.0 - SLOW_SPREAD);
-                    let slow_end = seen + CHUNK_RATIO * longest * (1.0 + SLOW_SPREAD);
-                    let slow_spacing = spacing.max((slow_end - slow_start) / SLOW_WINDOW_POLLS);
+                    let before = since(last.before);
+                    let (start, end, spacing) = NORMAL_END.bounds(before, seen, typical, longest);
+                    let spacing = spacing.max(typical * SPACING);
+                    let (slow_start, slow_end, slow_spacing) =
+                        SLOW_END.bounds(before, seen, typical, longest);
+                    let slow_spacing = slow_spacing.max(spacing);
                     if now < start {
                         start - now
                     } else if now < end {
