@@ -220,8 +220,11 @@ async fn late_events_inside_the_lookback_land_exactly_once() {
 
 #[tokio::test]
 async fn someone_elses_running_export_is_waited_for_then_the_window_runs() {
-    let sim = start(fast().chunk_duration(Duration::from_millis(60))).await;
-    let foreign = sim.start_foreign_export(3).expect("nothing runs");
+    // Someone else's 3-day export starts just before the sync's trigger.
+    let config = fast()
+        .chunk_duration(Duration::from_millis(60))
+        .foreign_export_before_trigger(1, 3);
+    let sim = start(config).await;
     let dir = tempfile::tempdir().unwrap();
     let waited = Arc::new(Mutex::new(Vec::new()));
     let seen = waited.clone();
@@ -234,6 +237,7 @@ async fn someone_elses_running_export_is_waited_for_then_the_window_runs() {
         .run()
         .await
         .unwrap();
+    let foreign = sim.job_ids()[0].clone();
     assert_eq!(*waited.lock().unwrap(), [foreign]);
     assert!(report.complete);
     assert_eq!(report.exports_triggered, 1);
@@ -280,21 +284,13 @@ async fn other_filters_are_refused_unless_reset() {
 
 #[tokio::test]
 async fn a_failing_window_after_committed_ones_is_incomplete_and_the_next_run_continues() {
-    let sim = Arc::new(start(fast()).await);
+    // Just before the third window's trigger, someone starts a long export
+    // (365 days) that outlasts the 50 ms bound.
+    let sim = start(fast().foreign_export_before_trigger(3, 365)).await;
     let dir = tempfile::tempdir().unwrap();
-    // Once the second window is committed, someone starts a long export
-    // (365 days of 2 ms chunks) that outlasts the 50 ms bound.
-    let other = sim.clone();
     let error = sync(&sim, dir.path(), 1, 6)
         .window_days(2)
         .max_wait_other(Duration::from_millis(50))
-        .on_progress(move |p| {
-            if let SyncProgress::WindowCommitted { window } = p
-                && window.last == day(4)
-            {
-                other.start_foreign_export(365);
-            }
-        })
         .run()
         .await
         .unwrap_err();
