@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, de::Error as _};
 use serde_json::{Map, Value};
 
-use super::field::{Cell, FieldKind, FieldValue, json_text};
+use super::field::{Cell, FieldKind, FieldValue, JsonSlot, json_text};
 use crate::models::{EventSource, EventType};
 
 /// Declares the export fields once: from the table come [`ExportedEvent`]'s
@@ -88,13 +88,13 @@ macro_rules! export_fields {
         /// of [`EXPORT_FIELDS`]`[i]`) and whose other fields are `extra`:
         /// what [`ExportedEvent::from_json_map`] reads once it has taken the
         /// known fields out of the object.
-        pub(crate) fn from_json_fields(
-            fields: [Option<Value>; EXPORT_FIELDS.len()],
+        pub(crate) fn from_json_fields<'a, S: Into<JsonSlot<'a>>>(
+            fields: [Option<S>; EXPORT_FIELDS.len()],
             extra: Map<String, Value>,
         ) -> Result<ExportedEvent, String> {
             let [$($name),+] = fields;
             Ok(ExportedEvent {
-                $($name: FieldValue::from_json(stringify!($name), $name)?,)+
+                $($name: FieldValue::from_slot(stringify!($name), $name.map(Into::into))?,)+
                 extra,
             })
         }
