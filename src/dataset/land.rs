@@ -246,11 +246,7 @@ fn dedupe_keys(batch: &RecordBatch) -> Result<Option<&StringArray>> {
 }
 
 impl Run {
-    fn new(
-        path: PathBuf,
-        schema: &SchemaRef,
-        metadata: &[(String, String)],
-    ) -> Result<Self> {
+    fn new(path: PathBuf, schema: &SchemaRef, metadata: &[(String, String)]) -> Result<Self> {
         let file = File::options()
             .write(true)
             .create_new(true)
@@ -458,7 +454,12 @@ impl DayBuffers {
 /// [`DEDUPE_KEY_COLUMN`], sorted by `inserted_at`, and replaced atomically.
 ///
 /// Nothing is written until the whole input has been read: an input error
-/// leaves the dataset as it was. Days are then written one by one; a
+/// leaves the dataset as it was. Meanwhile each day's rows wait as Parquet
+/// in a temporary directory of the machine's (`TMPDIR`), deleted at the end,
+/// so memory does not grow with the number of days; a day that arrives in
+/// one piece, in `inserted_at` order, and is new to the destination is
+/// staged as its final file as it arrives (memory bounded by a row group
+/// and the day's dedupe keys). Days are then written one by one; a
 /// failure part-way leaves earlier days landed and later ones as they were
 /// (landing again is safe: duplicates are dropped).
 pub async fn land_batches<S>(

@@ -129,7 +129,10 @@ fn parse_line(line: &[u8], number: u64) -> Option<Result<ExportedEvent, Fault>> 
 /// key: the last one wins), without building and searching that map.
 struct Fields;
 
-type Split<'a> = ([Option<JsonSlot<'a>>; EXPORT_FIELDS.len()], Map<String, Value>);
+type Split<'a> = (
+    [Option<JsonSlot<'a>>; EXPORT_FIELDS.len()],
+    Map<String, Value>,
+);
 
 impl Fields {
     fn parse(line: &[u8]) -> serde_json::Result<Split<'_>> {

@@ -751,7 +751,10 @@ fn ndjson_lines_read_exactly_like_their_decoded_object() {
     assert_eq!(first.extra["plan"], json!({"tier": "pro"}));
     assert_eq!(read[1].as_ref().unwrap().extra["is_test"], json!(true));
     assert_eq!(read[1].as_ref().unwrap().source, None);
-    assert_eq!(read[2].as_ref().unwrap().browser.as_deref(), Some("Fire\"fox"));
+    assert_eq!(
+        read[2].as_ref().unwrap().browser.as_deref(),
+        Some("Fire\"fox")
+    );
     assert_eq!(read[3].as_ref().unwrap().metadata, json!(""));
     assert!(read[lines.len() - 1].is_err());
 }
