@@ -193,17 +193,23 @@ impl Interaction {
     /// assert!(Interaction::parse("checklist:SEEN").is_none());
     /// ```
     pub fn parse(event_name: &str) -> Option<Self> {
-        let (entity_type, rest) = event_name.trim().split_once(':')?;
-        let (entity_id, status) = rest.rsplit_once(':')?;
-        if entity_type.is_empty() || entity_id.is_empty() || status.is_empty() {
-            return None;
-        }
+        let [entity_type, entity_id, status] = interaction_parts(event_name)?;
         Some(Interaction {
             entity_type: entity_type.to_string(),
             entity_id: entity_id.to_string(),
             status: status.to_string(),
         })
     }
+}
+
+/// [`Interaction::parse`]'s split, borrowed: entity type, id, status.
+fn interaction_parts(event_name: &str) -> Option<[&str; 3]> {
+    let (entity_type, rest) = event_name.trim().split_once(':')?;
+    let (entity_id, status) = rest.rsplit_once(':')?;
+    if entity_type.is_empty() || entity_id.is_empty() || status.is_empty() {
+        return None;
+    }
+    Some([entity_type, entity_id, status])
 }
 
 impl ExportedEvent {
@@ -223,6 +229,15 @@ impl ExportedEvent {
     pub fn interaction(&self) -> Option<Interaction> {
         match self.event_type {
             Some(EventType::Interaction) => self.event_name.as_deref().and_then(Interaction::parse),
+            _ => None,
+        }
+    }
+
+    /// [`interaction`](Self::interaction)'s parts, borrowed from the event.
+    #[cfg_attr(not(feature = "arrow"), allow(dead_code))]
+    pub(crate) fn interaction_parts(&self) -> Option<[&str; 3]> {
+        match self.event_type {
+            Some(EventType::Interaction) => self.event_name.as_deref().and_then(interaction_parts),
             _ => None,
         }
     }
