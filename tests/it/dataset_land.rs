@@ -48,6 +48,15 @@ fn batch(rows: &[(&str, Option<&str>, &str)]) -> RecordBatch {
     RecordBatch::try_new(schema(), vec![Arc::new(ts), Arc::new(ids), Arc::new(names)]).unwrap()
 }
 
+/// Lands `batches` with the default options.
+async fn land(
+    ds: &Dataset,
+    batches: Vec<userpilot_appex::Result<RecordBatch>>,
+) -> userpilot_appex::Result<LandReport> {
+    ds.land_batches(stream::iter(batches), &LandOptions::default())
+        .await
+}
+
 fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
@@ -78,13 +87,6 @@ fn local_dataset() -> (tempfile::TempDir, Dataset) {
     (tmp, ds)
 }
 
-/// Lands `batches` with the default options.
-async fn land(ds: &Dataset, batches: Vec<Result<RecordBatch, Error>>) -> LandReport {
-    ds.land_batches(stream::iter(batches), &LandOptions::default())
-        .await
-        .unwrap()
-}
-
 /// The `event_name`s of a landed day, in file order.
 async fn day_names(dir: &std::path::Path, d: &str) -> Vec<String> {
     read_day(dir, d).await.into_iter().map(|r| r.2).collect()
@@ -102,7 +104,7 @@ async fn land_splits_days_sorts_dedupes_and_merges() {
         ])),
         Ok(batch(&[("2026-01-02T08:00:00Z", None, "no-id")])),
     ];
-    let report = land(&ds, first).await;
+    let report = land(&ds, first).await.unwrap();
     assert_eq!(report.rows_in, 5);
     assert_eq!(report.duplicates_dropped, 1);
     assert_eq!(report.days.len(), 2);
@@ -126,7 +128,7 @@ async fn land_splits_days_sorts_dedupes_and_merges() {
         ("2026-01-02T11:00:00Z", Some("d"), "d"),
         ("2026-01-01T23:59:59.999999Z", Some("a"), "a-again"),
     ]))];
-    let report = land(&ds, second).await;
+    let report = land(&ds, second).await.unwrap();
     assert_eq!(report.rows_new, 1);
     assert_eq!(report.duplicates_dropped, 2);
     let d1 = &report.days[0];
@@ -163,13 +165,7 @@ async fn a_row_without_inserted_at_is_an_error_and_nothing_is_written() {
         ],
     )
     .unwrap();
-    let err = ds
-        .land_batches(
-            stream::iter(vec![Ok(good), Ok(bad)]),
-            &LandOptions::default(),
-        )
-        .await
-        .unwrap_err();
+    let err = land(&ds, vec![Ok(good), Ok(bad)]).await.unwrap_err();
     assert!(
         matches!(err, Error::InvalidInput(ref m) if m.contains("inserted_at")),
         "{err}"
@@ -246,7 +242,7 @@ async fn a_day_split_across_the_input_lands_like_one_piece() {
             ("2026-01-01T00:30:00Z", Some("e"), "e"),
         ])),
     ];
-    let report = land(&ds, input).await;
+    let report = land(&ds, input).await.unwrap();
     assert_eq!(report.rows_in, 8);
     assert_eq!(report.duplicates_dropped, 2);
     let d1 = &report.days[0];
