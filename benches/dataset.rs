@@ -4,7 +4,11 @@
 //! `COPY (SELECT * FROM read_json_auto('…/*.ndjson.gz')) TO '…' (FORMAT parquet)`
 //! on the same files in the same run. Both run as child processes, timed by
 //! wall clock, with their peak RSS from `wait4`. Then the input grows to 4x
-//! (4 weeks): peak RSS should stay flat (days are merged one at a time).
+//! (4 weeks): peak RSS should stay flat (days wait on disk, are landed one
+//! at a time). The other 4x, 4x the events per day
+//! (`APPEX_BENCH_EVENTS_PER_DAY=800000 APPEX_BENCH_SCALES=1`), makes each
+//! day file 4x larger: an in-order day is staged a row group at a time, so
+//! only its dedupe keys and its finished file (read back to be put) grow.
 //!
 //! DuckDB comes from the Python environment the tests create under
 //! `target/pyenv` (created here if missing). Run:

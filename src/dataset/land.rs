@@ -4,6 +4,9 @@
 
 use std::{
     collections::{BTreeMap, HashSet},
+    fmt,
+    fs::File,
+    path::PathBuf,
     sync::Arc,
 };
 
@@ -11,16 +14,12 @@ use arrow_array::{
     Array, ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray, UInt32Array,
     cast::AsArray,
 };
-use arrow_ipc::{
-    CompressionType,
-    reader::StreamReader,
-    writer::{IpcWriteOptions, StreamWriter},
-};
 use arrow_schema::{DataType, SchemaRef, TimeUnit};
-use arrow_select::{concat::concat_batches, interleave::interleave, take::take_record_batch};
+use arrow_select::{interleave::interleave, take::take_record_batch};
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use futures::{Stream, StreamExt};
+use parquet::arrow::ArrowWriter;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -28,7 +27,7 @@ use super::{
     destination::Destination,
     writer::{
         META_CRATE_VERSION, META_EXPORT_FROM, META_EXPORT_TO, META_JOB_ID, META_SCHEMA_VERSION,
-        ParquetBuffer, read_parquet,
+        ParquetBuffer, read_parquet, writer_properties,
     },
 };
 use crate::{
@@ -173,71 +172,144 @@ pub struct LandReport {
     pub days: Vec<DayReport>,
 }
 
-/// Incoming rows, grouped by day. Each day's rows wait in memory as
-/// zstd-compressed Arrow IPC (a batch of [`WRITE_BATCH_ROWS`] at a time),
-/// so holding a week of input costs its compressed size, not its decoded
-/// size; a day is decoded only when it is merged.
-#[derive(Default)]
+/// Incoming rows, grouped by day and staged on local disk as Parquet files
+/// in a temporary directory (deleted afterwards), so that holding the input
+/// costs disk, not memory, however many days it spans.
+///
+/// A day's rows arrive in runs: a run is rows of one day received one after
+/// the other (an export's file for that day). A run is deduplicated as it
+/// comes (the first row of a key wins) and written in the final format as it
+/// comes, each incoming batch sorted by `inserted_at` and the dedupe key. A
+/// day that is one run whose batches follow each other in that order (an
+/// export file is sorted by `inserted_at`) and that has no file at the
+/// destination yet is landed as staged: memory stays bounded by a row group,
+/// not by the day. Any other day is rebuilt from its runs (and the file
+/// already there) when it is landed ([`land_day`]).
 pub(crate) struct DayBuffers {
+    options: LandOptions,
     schema: Option<SchemaRef>,
-    days: BTreeMap<NaiveDate, DaySpill>,
+    metadata: Vec<(String, String)>,
+    staging: Option<tempfile::TempDir>,
+    days: BTreeMap<NaiveDate, DayStage>,
+    /// The run rows are being added to: one at a time.
+    open: Option<(NaiveDate, Run)>,
     rows_in: u64,
 }
 
-/// One day's incoming rows.
-struct DaySpill {
-    pending: Vec<RecordBatch>,
-    pending_rows: usize,
-    ipc: StreamWriter<Vec<u8>>,
+/// One day's staged runs.
+#[derive(Default)]
+struct DayStage {
+    runs: Vec<StagedRun>,
+    /// Rows of this day in the input (before deduplication).
+    rows_in: u64,
 }
 
-fn spill_err(e: arrow_schema::ArrowError) -> Error {
-    Error::InvalidInput(format!("buffering rows: {e}"))
+/// A finished run: a Parquet file in the staging directory.
+struct StagedRun {
+    path: PathBuf,
+    rows: u64,
+    sorted: bool,
 }
 
-impl DaySpill {
-    fn new(schema: &SchemaRef) -> Result<Self> {
-        let options = IpcWriteOptions::default()
-            .try_with_compression(Some(CompressionType::ZSTD))
-            .map_err(spill_err)?;
-        Ok(DaySpill {
-            pending: Vec::new(),
-            pending_rows: 0,
-            ipc: StreamWriter::try_new_with_options(Vec::new(), schema, options)
-                .map_err(spill_err)?,
+/// The run rows are being added to.
+struct Run {
+    writer: ArrowWriter<File>,
+    path: PathBuf,
+    seen: HashSet<Box<str>>,
+    /// `inserted_at` and dedupe key of the last row written.
+    last: Option<(i64, Option<Box<str>>)>,
+    rows: u64,
+    sorted: bool,
+}
+
+fn stage_err(e: impl fmt::Display) -> Error {
+    Error::InvalidInput(format!("staging rows: {e}"))
+}
+
+/// The dedupe key column of a batch, if it has one.
+fn dedupe_keys(batch: &RecordBatch) -> Result<Option<&StringArray>> {
+    batch
+        .column_by_name(DEDUPE_KEY_COLUMN)
+        .map(|c| {
+            c.as_string_opt::<i32>().ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "{DEDUPE_KEY_COLUMN:?} is {}, not Utf8",
+                    c.data_type()
+                ))
+            })
+        })
+        .transpose()
+}
+
+impl Run {
+    fn new(path: PathBuf, schema: &SchemaRef, metadata: &[(String, String)]) -> Result<Self> {
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties(metadata)))
+            .map_err(stage_err)?;
+        Ok(Run {
+            writer,
+            path,
+            seen: HashSet::new(),
+            last: None,
+            rows: 0,
+            sorted: true,
         })
     }
 
-    fn push(&mut self, batch: RecordBatch) -> Result<()> {
-        self.pending_rows += batch.num_rows();
-        self.pending.push(batch);
-        if self.pending_rows >= WRITE_BATCH_ROWS {
-            self.flush()?;
+    /// Adds rows of the run's day: those whose key was not seen yet in
+    /// this run, sorted.
+    fn push(&mut self, batch: &RecordBatch) -> Result<()> {
+        let ts = inserted_at(batch)?;
+        let keys = dedupe_keys(batch)?;
+        let key = |r: usize| keys.and_then(|k| k.is_valid(r).then(|| k.value(r)));
+        let mut kept: Vec<u32> = Vec::with_capacity(batch.num_rows());
+        for r in 0..batch.num_rows() {
+            if let Some(k) = key(r) {
+                if self.seen.contains(k) {
+                    continue;
+                }
+                self.seen.insert(k.into());
+            }
+            kept.push(r as u32);
         }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
+        let order = |&r: &u32| (ts.value(r as usize), key(r as usize));
+        if !kept.is_sorted_by_key(order) {
+            kept.sort_by_key(order);
+        }
+        let (Some(first), Some(last)) = (kept.first(), kept.last()) else {
             return Ok(());
+        };
+        if let Some((t, k)) = &self.last
+            && order(first) < (*t, k.as_deref())
+        {
+            self.sorted = false;
         }
-        let schema = self.pending[0].schema();
-        let batch = concat_batches(&schema, &self.pending).map_err(spill_err)?;
-        self.ipc.write(&batch).map_err(spill_err)?;
-        self.pending.clear();
-        self.pending_rows = 0;
-        Ok(())
+        let (t, k) = order(last);
+        self.last = Some((t, k.map(Into::into)));
+        self.rows += kept.len() as u64;
+        let identity = kept.len() == batch.num_rows() && kept.is_sorted();
+        let rows = if identity {
+            batch.clone()
+        } else {
+            take_record_batch(batch, &UInt32Array::from(kept)).map_err(stage_err)?
+        };
+        self.writer.write(&rows).map_err(stage_err)
     }
 
-    /// The day's rows, decoded.
-    fn into_batches(mut self) -> Result<Vec<RecordBatch>> {
-        self.flush()?;
-        self.ipc.finish().map_err(spill_err)?;
-        let data = self.ipc.into_inner().map_err(spill_err)?;
-        StreamReader::try_new(std::io::Cursor::new(data), None)
-            .map_err(spill_err)?
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(spill_err)
+    fn finish(self) -> Result<StagedRun> {
+        self.writer.close().map_err(stage_err)?;
+        Ok(StagedRun {
+            path: self.path,
+            rows: self.rows,
+            sorted: self.sorted,
+        })
     }
 }
 
@@ -275,12 +347,27 @@ fn same_columns(a: &SchemaRef, b: &SchemaRef) -> bool {
 }
 
 impl DayBuffers {
+    pub(crate) fn new(options: &LandOptions) -> Self {
+        DayBuffers {
+            options: options.clone(),
+            schema: None,
+            metadata: Vec::new(),
+            staging: None,
+            days: BTreeMap::new(),
+            open: None,
+            rows_in: 0,
+        }
+    }
+
     pub(crate) fn add(&mut self, batch: RecordBatch) -> Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
         match &self.schema {
-            None => self.schema = Some(batch.schema()),
+            None => {
+                self.metadata = file_metadata(&batch.schema(), &self.options);
+                self.schema = Some(batch.schema());
+            }
             Some(s) if !same_columns(s, &batch.schema()) => {
                 return Err(Error::InvalidInput(
                     "batches to land have different schemas".into(),
@@ -288,7 +375,6 @@ impl DayBuffers {
             }
             Some(_) => {}
         }
-        let schema = self.schema.clone().expect("set above");
         let ts = inserted_at(&batch)?;
         let mut groups: BTreeMap<NaiveDate, Vec<u32>> = BTreeMap::new();
         for row in 0..batch.num_rows() {
@@ -306,17 +392,52 @@ impl DayBuffers {
         self.rows_in += batch.num_rows() as u64;
         let single = groups.len() == 1;
         for (day, rows) in groups {
-            let spill = match self.days.entry(day) {
-                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::btree_map::Entry::Vacant(e) => e.insert(DaySpill::new(&schema)?),
-            };
             let part = if single {
                 batch.clone()
             } else {
                 take_record_batch(&batch, &UInt32Array::from(rows))
                     .map_err(|e| Error::InvalidInput(format!("splitting a batch by day: {e}")))?
             };
-            spill.push(part)?;
+            self.stage(day, &part)?;
+        }
+        Ok(())
+    }
+
+    /// Adds rows of one day to its open run, opening one (and closing the
+    /// other day's) if need be.
+    fn stage(&mut self, day: NaiveDate, part: &RecordBatch) -> Result<()> {
+        if self.open.as_ref().is_some_and(|(d, _)| *d != day) {
+            self.close_run()?;
+        }
+        let stage = self.days.entry(day).or_default();
+        stage.rows_in += part.num_rows() as u64;
+        if self.open.is_none() {
+            let staging = match &self.staging {
+                Some(dir) => dir,
+                None => self.staging.insert(
+                    tempfile::Builder::new()
+                        .prefix("appex-land-")
+                        .tempdir()
+                        .map_err(|source| Error::Io {
+                            path: std::env::temp_dir(),
+                            source,
+                        })?,
+                ),
+            };
+            let path = staging
+                .path()
+                .join(format!("{day}-{}.parquet", stage.runs.len()));
+            let schema = self.schema.as_ref().expect("set by add");
+            self.open = Some((day, Run::new(path, schema, &self.metadata)?));
+        }
+        let (_, run) = self.open.as_mut().expect("opened above");
+        run.push(part)
+    }
+
+    fn close_run(&mut self) -> Result<()> {
+        if let Some((day, run)) = self.open.take() {
+            let staged = run.finish()?;
+            self.days.entry(day).or_default().runs.push(staged);
         }
         Ok(())
     }
@@ -329,7 +450,12 @@ impl DayBuffers {
 /// [`DEDUPE_KEY_COLUMN`], sorted by `inserted_at`, and replaced atomically.
 ///
 /// Nothing is written until the whole input has been read: an input error
-/// leaves the dataset as it was. Days are then written one by one; a
+/// leaves the dataset as it was. Meanwhile each day's rows wait as Parquet
+/// in a temporary directory of the machine's (`TMPDIR`), deleted at the end,
+/// so memory does not grow with the number of days; a day that arrives in
+/// one piece, in `inserted_at` order, and is new to the destination is
+/// staged as its final file as it arrives (memory bounded by a row group
+/// and the day's dedupe keys). Days are then written one by one; a
 /// failure part-way leaves earlier days landed and later ones as they were
 /// (landing again is safe: duplicates are dropped).
 pub async fn land_batches<S>(
@@ -340,7 +466,7 @@ pub async fn land_batches<S>(
 where
     S: Stream<Item = Result<RecordBatch>>,
 {
-    let mut buffers = DayBuffers::default();
+    let mut buffers = DayBuffers::new(options);
     let mut batches = std::pin::pin!(batches);
     while let Some(batch) = batches.next().await {
         buffers.add(batch?)?;
@@ -358,7 +484,7 @@ pub async fn land_files<P: AsRef<std::path::Path>>(
     files: &[P],
     options: &LandOptions,
 ) -> Result<LandReport> {
-    let mut buffers = DayBuffers::default();
+    let mut buffers = DayBuffers::new(options);
     for (index, file) in files.iter().enumerate() {
         options.report(LandProgress::FileStarted {
             path: file.as_ref().to_path_buf(),
@@ -382,7 +508,7 @@ pub async fn land_files<P: AsRef<std::path::Path>>(
 
 pub(crate) async fn land_buffers(
     dest: &dyn Destination,
-    buffers: DayBuffers,
+    mut buffers: DayBuffers,
     options: &LandOptions,
 ) -> Result<LandReport> {
     let mut report = LandReport {
@@ -390,14 +516,15 @@ pub(crate) async fn land_buffers(
         rows_in: buffers.rows_in,
         ..LandReport::default()
     };
-    let Some(schema) = buffers.schema else {
+    buffers.close_run()?;
+    let Some(schema) = buffers.schema.clone() else {
         return Ok(report);
     };
-    let total = buffers.days.len();
-    for (index, (day, spill)) in buffers.days.into_iter().enumerate() {
+    let days = std::mem::take(&mut buffers.days);
+    let total = days.len();
+    for (index, (day, stage)) in days.into_iter().enumerate() {
         options.report(LandProgress::DayStarted { day, index, total });
-        let batches = spill.into_batches()?;
-        let day_report = land_day(dest, day, &schema, batches, options).await?;
+        let day_report = land_day(dest, day, &schema, stage, &buffers.metadata).await?;
         report.rows_new += day_report.rows_new;
         report.duplicates_dropped += day_report.duplicates_dropped;
         if day_report.written {
@@ -436,12 +563,14 @@ fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
+/// Lands one day: its staged rows as they are when they can be (one
+/// sorted run, no file there yet), else merged with the file already there.
 async fn land_day(
     dest: &dyn Destination,
     day: NaiveDate,
     schema: &SchemaRef,
-    new: Vec<RecordBatch>,
-    options: &LandOptions,
+    stage: DayStage,
+    metadata: &[(String, String)],
 ) -> Result<DayReport> {
     let key = day_key(day);
     let bad_file = |message: String| Error::DatasetFile {
@@ -449,7 +578,34 @@ async fn land_day(
         key: key.clone(),
         message,
     };
+    let read_run = |run: &StagedRun| {
+        std::fs::read(&run.path).map_err(|source| Error::Io {
+            path: run.path.clone(),
+            source,
+        })
+    };
+    let rows_in = stage.rows_in;
     let existing_bytes = dest.get(&key).await?;
+    if existing_bytes.is_none()
+        && let [run] = &stage.runs[..]
+        && run.sorted
+    {
+        let data = Bytes::from(read_run(run)?);
+        let report = DayReport {
+            day,
+            key: key.clone(),
+            rows_in,
+            rows_before: 0,
+            rows_after: run.rows,
+            rows_new: run.rows,
+            duplicates_dropped: rows_in - run.rows,
+            written: true,
+            bytes: data.len() as u64,
+            sha256: sha256_hex(&data),
+        };
+        dest.put(&key, data).await?;
+        return Ok(report);
+    }
     let existing = match &existing_bytes {
         Some(data) => {
             let contents =
@@ -465,26 +621,20 @@ async fn land_day(
         }
         None => Vec::new(),
     };
+    let mut new = Vec::new();
+    for run in &stage.runs {
+        new.extend(read_parquet(Bytes::from(read_run(run)?))?.batches);
+    }
     let rows_before: u64 = existing.iter().map(|b| b.num_rows() as u64).sum();
-    let rows_in: u64 = new.iter().map(|b| b.num_rows() as u64).sum();
     let all: Vec<&RecordBatch> = existing.iter().chain(new.iter()).collect();
 
     // Keep the first row of each key (rows already there first), then sort.
     let mut seen: HashSet<&str> = HashSet::new();
     let mut kept: Vec<(i64, Option<&str>, usize, usize)> = Vec::new();
-    let mut keys_holder: Vec<Option<&StringArray>> = Vec::with_capacity(all.len());
-    for batch in &all {
-        let keys = match batch.column_by_name(DEDUPE_KEY_COLUMN) {
-            Some(c) => Some(c.as_string_opt::<i32>().ok_or_else(|| {
-                Error::InvalidInput(format!(
-                    "{DEDUPE_KEY_COLUMN:?} is {}, not Utf8",
-                    c.data_type()
-                ))
-            })?),
-            None => None,
-        };
-        keys_holder.push(keys);
-    }
+    let keys_holder = all
+        .iter()
+        .map(|b| dedupe_keys(b))
+        .collect::<Result<Vec<_>>>()?;
     for (b, batch) in all.iter().enumerate() {
         let ts = inserted_at(batch)?;
         let keys = keys_holder[b];
@@ -522,7 +672,7 @@ async fn land_day(
     }
     kept.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
 
-    let mut out = ParquetBuffer::new(schema.clone(), &file_metadata(schema, options))?;
+    let mut out = ParquetBuffer::new(schema.clone(), metadata)?;
     let mut indices: Vec<(usize, usize)> = Vec::with_capacity(WRITE_BATCH_ROWS);
     for chunk in kept.chunks(WRITE_BATCH_ROWS) {
         indices.clear();

@@ -263,18 +263,17 @@ impl EventBatchBuilder {
             write_json(&mut self.json, &event.extra);
             self.extra.append_value(&self.json);
         }
-        match event.interaction() {
-            Some(i) => {
-                let [kind, id, status] = &mut self.interaction;
-                kind.append_value(&i.entity_type);
-                id.append_value(&i.entity_id);
-                status.append_value(&i.status);
+        match event.interaction_parts() {
+            Some(parts) => {
+                for (column, part) in self.interaction.iter_mut().zip(parts) {
+                    column.append_value(part);
+                }
             }
             None => self.interaction.iter_mut().for_each(|b| b.append_null()),
         }
-        let key = event.dedupe_key();
-        self.key.append_value(&key.key);
-        self.key_is_local.append_value(key.local);
+        let (key, local) = event.dedupe_key_text();
+        self.key.append_value(&key);
+        self.key_is_local.append_value(local);
         self.rows += 1;
     }
 

@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, de::Error as _};
 use serde_json::{Map, Value};
 
-use super::field::{Cell, FieldKind, FieldValue, json_text};
+use super::field::{Cell, FieldKind, FieldValue, JsonSlot, json_text};
 use crate::models::{EventSource, EventType};
 
 /// Declares the export fields once: from the table come [`ExportedEvent`]'s
@@ -88,13 +88,13 @@ macro_rules! export_fields {
         /// of [`EXPORT_FIELDS`]`[i]`) and whose other fields are `extra`:
         /// what [`ExportedEvent::from_json_map`] reads once it has taken the
         /// known fields out of the object.
-        pub(crate) fn from_json_fields(
-            fields: [Option<Value>; EXPORT_FIELDS.len()],
+        pub(crate) fn from_json_fields<'a, S: Into<JsonSlot<'a>>>(
+            fields: [Option<S>; EXPORT_FIELDS.len()],
             extra: Map<String, Value>,
         ) -> Result<ExportedEvent, String> {
             let [$($name),+] = fields;
             Ok(ExportedEvent {
-                $($name: FieldValue::from_json(stringify!($name), $name)?,)+
+                $($name: FieldValue::from_slot(stringify!($name), $name.map(Into::into))?,)+
                 extra,
             })
         }
@@ -194,17 +194,23 @@ impl Interaction {
     /// assert!(Interaction::parse("checklist:SEEN").is_none());
     /// ```
     pub fn parse(event_name: &str) -> Option<Self> {
-        let (entity_type, rest) = event_name.trim().split_once(':')?;
-        let (entity_id, status) = rest.rsplit_once(':')?;
-        if entity_type.is_empty() || entity_id.is_empty() || status.is_empty() {
-            return None;
-        }
+        let [entity_type, entity_id, status] = interaction_parts(event_name)?;
         Some(Interaction {
             entity_type: entity_type.to_string(),
             entity_id: entity_id.to_string(),
             status: status.to_string(),
         })
     }
+}
+
+/// [`Interaction::parse`]'s split, borrowed: entity type, id, status.
+fn interaction_parts(event_name: &str) -> Option<[&str; 3]> {
+    let (entity_type, rest) = event_name.trim().split_once(':')?;
+    let (entity_id, status) = rest.rsplit_once(':')?;
+    if entity_type.is_empty() || entity_id.is_empty() || status.is_empty() {
+        return None;
+    }
+    Some([entity_type, entity_id, status])
 }
 
 impl ExportedEvent {
@@ -224,6 +230,15 @@ impl ExportedEvent {
     pub fn interaction(&self) -> Option<Interaction> {
         match self.event_type {
             Some(EventType::Interaction) => self.event_name.as_deref().and_then(Interaction::parse),
+            _ => None,
+        }
+    }
+
+    /// [`interaction`](Self::interaction)'s parts, borrowed from the event.
+    #[cfg_attr(not(feature = "arrow"), allow(dead_code))]
+    pub(crate) fn interaction_parts(&self) -> Option<[&str; 3]> {
+        match self.event_type {
+            Some(EventType::Interaction) => self.event_name.as_deref().and_then(interaction_parts),
             _ => None,
         }
     }

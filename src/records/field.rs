@@ -2,7 +2,7 @@
 //! borrowed as a [`Cell`]: the "type and decoder" half of the field table
 //! in `event.rs`.
 
-use std::fmt;
+use std::{borrow::Cow, fmt};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serializer;
@@ -60,6 +60,19 @@ pub(crate) trait FieldValue: Sized {
     /// Decodes a text cell (CSV), already known to be non-empty.
     fn from_text(key: &str, cell: Option<&str>) -> Result<Self, String>;
 
+    /// Decodes a JSON member as a reader hands it over: exactly as
+    /// [`from_json`](Self::from_json) decodes the same member as a
+    /// [`Value`], without making a `String` of a string member first.
+    fn from_slot(key: &str, slot: Option<JsonSlot<'_>>) -> Result<Self, String> {
+        match slot {
+            // What `from_json` does with a string: empty is absent, the
+            // rest reads as the text cell it is.
+            Some(JsonSlot::Text(s)) => Self::from_text(key, Some(&*s).filter(|s| !s.is_empty())),
+            Some(JsonSlot::Value(v)) => Self::from_json(key, Some(v)),
+            None => Self::from_json(key, None),
+        }
+    }
+
     /// The value as a [`Cell`].
     fn cell(&self) -> Cell<'_>;
 
@@ -77,6 +90,22 @@ pub(crate) trait FieldValue: Sized {
             Cell::Integer(n) => s.serialize_i64(n),
             Cell::Json(v) => serde::Serialize::serialize(v, s),
         }
+    }
+}
+
+/// A JSON member's value as a reader hands it to [`FieldValue::from_slot`]:
+/// a string (borrowed from the input when it has no escapes), or any other
+/// JSON value.
+pub(crate) enum JsonSlot<'a> {
+    /// A JSON string.
+    Text(Cow<'a, str>),
+    /// Any JSON value.
+    Value(Value),
+}
+
+impl From<Value> for JsonSlot<'_> {
+    fn from(value: Value) -> Self {
+        JsonSlot::Value(value)
     }
 }
 
@@ -168,6 +197,14 @@ impl FieldValue for Value {
     }
     fn from_text(_: &str, cell: Option<&str>) -> Result<Self, String> {
         Ok(cell.map_or(Value::Null, json_text))
+    }
+    fn from_slot(key: &str, slot: Option<JsonSlot<'_>>) -> Result<Self, String> {
+        match slot {
+            // A JSON string member stays a string (it is not JSON text).
+            Some(JsonSlot::Text(s)) => Ok(Value::String(s.into_owned())),
+            Some(JsonSlot::Value(v)) => Self::from_json(key, Some(v)),
+            None => Self::from_json(key, None),
+        }
     }
     fn cell(&self) -> Cell<'_> {
         if self.is_null() {

@@ -1,7 +1,7 @@
 //! The dedupe key of an exported event: Userpilot's `internal_event_id`,
 //! or a local surrogate computed from the same fields.
 
-use std::hash::Hasher as _;
+use std::{borrow::Cow, hash::Hasher as _};
 
 use twox_hash::XxHash64;
 
@@ -41,11 +41,18 @@ pub struct DedupeKey {
 impl ExportedEvent {
     /// The event's [`DedupeKey`].
     pub fn dedupe_key(&self) -> DedupeKey {
+        let (key, local) = self.dedupe_key_text();
+        DedupeKey {
+            key: key.into_owned(),
+            local,
+        }
+    }
+
+    /// [`dedupe_key`](Self::dedupe_key)'s key (borrowed when it is
+    /// `internal_event_id`) and whether it is local.
+    pub(crate) fn dedupe_key_text(&self) -> (Cow<'_, str>, bool) {
         if let Some(id) = &self.internal_event_id {
-            return DedupeKey {
-                key: id.clone(),
-                local: false,
-            };
+            return (Cow::Borrowed(id), false);
         }
         let mut hasher = XxHash64::with_seed(0);
         let mut part = |s: &str| {
@@ -64,9 +71,6 @@ impl ExportedEvent {
                 .map(format_micros)
                 .unwrap_or_default(),
         );
-        DedupeKey {
-            key: format!("{:016x}", hasher.finish()),
-            local: true,
-        }
+        (Cow::Owned(format!("{:016x}", hasher.finish())), true)
     }
 }

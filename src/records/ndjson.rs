@@ -1,19 +1,24 @@
 //! ndjson: one JSON object per line.
 
 use std::{
+    borrow::Cow,
     fmt,
     io::{BufRead, Read},
 };
 
 use serde::{
-    Deserializer,
-    de::{self, DeserializeSeed, MapAccess, Visitor},
+    Deserialize, Deserializer,
+    de::{
+        self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor,
+        value::{MapAccessDeserializer, SeqAccessDeserializer},
+    },
 };
 use serde_json::{Map, Value};
 
 use super::{
     Fault,
     event::{EXPORT_FIELDS, ExportedEvent, field_index, from_json_fields},
+    field::JsonSlot,
 };
 use crate::error::RecordLocation;
 
@@ -124,10 +129,13 @@ fn parse_line(line: &[u8], number: u64) -> Option<Result<ExportedEvent, Fault>> 
 /// key: the last one wins), without building and searching that map.
 struct Fields;
 
-type Split = ([Option<Value>; EXPORT_FIELDS.len()], Map<String, Value>);
+type Split<'a> = (
+    [Option<JsonSlot<'a>>; EXPORT_FIELDS.len()],
+    Map<String, Value>,
+);
 
 impl Fields {
-    fn parse(line: &[u8]) -> serde_json::Result<Split> {
+    fn parse(line: &[u8]) -> serde_json::Result<Split<'_>> {
         let mut de = serde_json::Deserializer::from_slice(line);
         let split = de.deserialize_map(Fields)?;
         de.end()?;
@@ -136,14 +144,14 @@ impl Fields {
 }
 
 impl<'de> Visitor<'de> for Fields {
-    type Value = Split;
+    type Value = Split<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a map")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Split, A::Error> {
-        let mut fields: [Option<Value>; EXPORT_FIELDS.len()] = Default::default();
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Split<'de>, A::Error> {
+        let mut fields: [Option<JsonSlot<'de>>; EXPORT_FIELDS.len()] = Default::default();
         let mut extra = Map::new();
         // Exports list the fields in table order: the key after field `i`
         // is most likely field `i + 1`, tried before a search.
@@ -152,7 +160,7 @@ impl<'de> Visitor<'de> for Fields {
             match key {
                 Key::Known(i) => {
                     hint = i + 1;
-                    fields[i] = Some(access.next_value()?);
+                    fields[i] = Some(access.next_value_seed(SlotSeed)?);
                 }
                 Key::Other(name) => {
                     let value = access.next_value()?;
@@ -217,4 +225,78 @@ impl<'de> Visitor<'de> for KeyVisitor {
             None => Key::Other(name),
         })
     }
+}
+
+/// Reads a known field's value as a [`JsonSlot`]: a string borrowed from
+/// the line when it has no escapes, any other value exactly as
+/// `serde_json::Value` reads it.
+struct SlotSeed;
+
+impl<'de> DeserializeSeed<'de> for SlotSeed {
+    type Value = JsonSlot<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<JsonSlot<'de>, D::Error> {
+        d.deserialize_any(SlotSeed)
+    }
+}
+
+impl<'de> Visitor<'de> for SlotSeed {
+    type Value = JsonSlot<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(JsonSlot::Text(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(JsonSlot::Text(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(JsonSlot::Text(Cow::Owned(v)))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        value(v.into_deserializer())
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        value(v.into_deserializer())
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        value(v.into_deserializer())
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        value(v.into_deserializer())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(JsonSlot::Value(Value::Null))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(JsonSlot::Value(Value::Null))
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        value(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        value(SeqAccessDeserializer::new(seq))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        value(MapAccessDeserializer::new(map))
+    }
+}
+
+/// A non-string value, decoded by `serde_json::Value` itself.
+fn value<'de, D: Deserializer<'de>>(d: D) -> Result<JsonSlot<'de>, D::Error> {
+    Value::deserialize(d).map(JsonSlot::Value)
 }

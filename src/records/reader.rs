@@ -90,6 +90,120 @@ impl Read for Inflate {
     }
 }
 
+/// Bytes inflated at a time by [`Inflated`]'s thread.
+const INFLATE_CHUNK: usize = 128 * 1024;
+/// Inflated chunks that may wait for the parser.
+const INFLATE_AHEAD: usize = 4;
+
+/// What the inflating thread sends.
+enum Inflating {
+    Data(Vec<u8>),
+    End,
+    Failed(io::Error),
+}
+
+/// A gzip stream inflated on a thread of its own, a few chunks ahead of
+/// the reader: on two cores, decompression and parsing overlap. Memory is
+/// bounded by [`INFLATE_AHEAD`] chunks; dropping the reader stops the
+/// thread. An error is returned again by every later read, and a thread that
+/// stopped without saying the stream ended is an error, never an early end.
+struct Inflated {
+    rx: std::sync::mpsc::Receiver<Inflating>,
+    recycle: std::sync::mpsc::SyncSender<Vec<u8>>,
+    chunk: Vec<u8>,
+    pos: usize,
+    ended: bool,
+    failed: Option<(io::ErrorKind, String)>,
+}
+
+impl Inflated {
+    fn spawn(mut inflate: Inflate) -> io::Result<Self> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(INFLATE_AHEAD);
+        let (recycle, recycled) = std::sync::mpsc::sync_channel::<Vec<u8>>(INFLATE_AHEAD + 1);
+        std::thread::Builder::new()
+            .name("appex-inflate".into())
+            .spawn(move || {
+                loop {
+                    let mut chunk = recycled
+                        .try_recv()
+                        .unwrap_or_else(|_| Vec::with_capacity(INFLATE_CHUNK));
+                    chunk.resize(INFLATE_CHUNK, 0);
+                    let mut filled = 0;
+                    let message = loop {
+                        match inflate.read(&mut chunk[filled..]) {
+                            Ok(0) => break None,
+                            Ok(n) => {
+                                filled += n;
+                                if filled == chunk.len() {
+                                    break None;
+                                }
+                            }
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(e) => break Some(Inflating::Failed(e)),
+                        }
+                    };
+                    chunk.truncate(filled);
+                    let last = filled < INFLATE_CHUNK || message.is_some();
+                    if filled > 0 && tx.send(Inflating::Data(chunk)).is_err() {
+                        return;
+                    }
+                    if last {
+                        let _ = tx.send(message.unwrap_or(Inflating::End));
+                        return;
+                    }
+                }
+            })?;
+        Ok(Inflated {
+            rx,
+            recycle,
+            chunk: Vec::new(),
+            pos: 0,
+            ended: false,
+            failed: None,
+        })
+    }
+}
+
+impl Read for Inflated {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for Inflated {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.pos == self.chunk.len() && !self.ended {
+            if let Some((kind, message)) = &self.failed {
+                return Err(io::Error::new(*kind, message.clone()));
+            }
+            match self.rx.recv() {
+                Ok(Inflating::Data(chunk)) => {
+                    let used = std::mem::replace(&mut self.chunk, chunk);
+                    let _ = self.recycle.try_send(used);
+                    self.pos = 0;
+                }
+                Ok(Inflating::End) => self.ended = true,
+                Ok(Inflating::Failed(e)) => self.failed = Some((e.kind(), e.to_string())),
+                Err(_) => {
+                    self.failed = Some((
+                        io::ErrorKind::Other,
+                        "the inflating thread stopped before the end of the stream".into(),
+                    ));
+                }
+            }
+        }
+        Ok(&self.chunk[self.pos..])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.pos = (self.pos + amount).min(self.chunk.len());
+    }
+}
+
 enum Rows {
     Ndjson(ndjson::NdjsonRows<Source>),
     Csv(csv::CsvRows<Source>),
@@ -201,13 +315,11 @@ impl RecordReader {
         }
         let (format, source, inflate_failed): (RecordFormat, Source, _) = if gzip {
             let failed = Arc::new(OnceLock::new());
-            let mut inflated = BufReader::with_capacity(
-                BUF_SIZE,
-                Inflate {
-                    inner: MultiGzDecoder::new(plain),
-                    failed: failed.clone(),
-                },
-            );
+            let mut inflated = Inflated::spawn(Inflate {
+                inner: MultiGzDecoder::new(plain),
+                failed: failed.clone(),
+            })
+            .map_err(io_err)?;
             let format = match options.format.or_else(|| RecordFormat::from_path(&path)) {
                 Some(f) => f,
                 None => sniff(&mut inflated).map_err(|e| Error::CorruptFile {

@@ -80,10 +80,21 @@ async fn read_day(dir: &std::path::Path, d: &str) -> Vec<(i64, Option<String>, S
     out
 }
 
-#[tokio::test]
-async fn land_splits_days_sorts_dedupes_and_merges() {
+/// A dataset in a new temporary directory.
+fn local_dataset() -> (tempfile::TempDir, Dataset) {
     let tmp = tempfile::tempdir().unwrap();
     let ds = Dataset::open(tmp.path().to_str().unwrap(), &DestinationOptions::default()).unwrap();
+    (tmp, ds)
+}
+
+/// The `event_name`s of a landed day, in file order.
+async fn day_names(dir: &std::path::Path, d: &str) -> Vec<String> {
+    read_day(dir, d).await.into_iter().map(|r| r.2).collect()
+}
+
+#[tokio::test]
+async fn land_splits_days_sorts_dedupes_and_merges() {
+    let (tmp, ds) = local_dataset();
     let first = vec![
         Ok(batch(&[
             ("2026-01-02T10:00:00Z", Some("b"), "b"),
@@ -126,11 +137,7 @@ async fn land_splits_days_sorts_dedupes_and_merges() {
     let d2 = &report.days[1];
     assert!(d2.written);
     assert_eq!((d2.rows_before, d2.rows_after, d2.rows_new), (3, 4, 1));
-    let names: Vec<String> = read_day(tmp.path(), "2026-01-02")
-        .await
-        .into_iter()
-        .map(|r| r.2)
-        .collect();
+    let names: Vec<String> = day_names(tmp.path(), "2026-01-02").await;
     assert_eq!(names, ["no-id", "c", "b", "d"]);
     assert_eq!(
         ds.days().await.unwrap(),
@@ -146,8 +153,7 @@ async fn land_splits_days_sorts_dedupes_and_merges() {
 
 #[tokio::test]
 async fn a_row_without_inserted_at_is_an_error_and_nothing_is_written() {
-    let tmp = tempfile::tempdir().unwrap();
-    let ds = Dataset::open(tmp.path().to_str().unwrap(), &DestinationOptions::default()).unwrap();
+    let (_tmp, ds) = local_dataset();
     let good = batch(&[("2026-01-02T10:00:00Z", Some("b"), "b")]);
     let ts = TimestampMicrosecondArray::from(vec![None::<i64>]).with_timezone("UTC");
     let bad = RecordBatch::try_new(
@@ -212,4 +218,47 @@ async fn local_destination_puts_atomically_and_refuses_links_and_escapes() {
     dest.delete("a/b.txt").await.unwrap();
     dest.delete("a/b.txt").await.unwrap();
     assert_eq!(dest.get("a/b.txt").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_day_split_across_the_input_lands_like_one_piece() {
+    // Day 1 arrives in order, then day 2, then day 1 again (a duplicate of
+    // an earlier day-1 row, a new row, and a row older than the rest): the
+    // day is rebuilt from its pieces, first row of a key kept, sorted.
+    let (tmp, ds) = local_dataset();
+    let input = vec![
+        Ok(batch(&[
+            ("2026-01-01T01:00:00Z", Some("a"), "a"),
+            ("2026-01-01T02:00:00Z", Some("b"), "b"),
+        ])),
+        Ok(batch(&[("2026-01-01T03:00:00Z", Some("c"), "c")])),
+        Ok(batch(&[
+            ("2026-01-02T01:00:00Z", Some("x"), "x"),
+            ("2026-01-02T01:00:00Z", Some("x"), "x-dup"),
+        ])),
+        Ok(batch(&[
+            ("2026-01-01T02:00:00Z", Some("b"), "b-again"),
+            ("2026-01-01T04:00:00Z", Some("d"), "d"),
+            ("2026-01-01T00:30:00Z", Some("e"), "e"),
+        ])),
+    ];
+    let report = land(&ds, input).await.unwrap();
+    assert_eq!(report.rows_in, 8);
+    assert_eq!(report.duplicates_dropped, 2);
+    let d1 = &report.days[0];
+    assert_eq!(
+        (d1.rows_in, d1.rows_after, d1.duplicates_dropped),
+        (6, 5, 1)
+    );
+    let d2 = &report.days[1];
+    assert_eq!(
+        (d2.rows_in, d2.rows_after, d2.duplicates_dropped),
+        (2, 1, 1)
+    );
+    let names: Vec<String> = day_names(tmp.path(), "2026-01-01").await;
+    assert_eq!(names, ["e", "a", "b", "c", "d"]);
+    let names: Vec<String> = day_names(tmp.path(), "2026-01-02").await;
+    assert_eq!(names, ["x"]);
+    let on_disk = std::fs::read(tmp.path().join(day_key(day("2026-01-02")))).unwrap();
+    assert_eq!(report.days[1].bytes, on_disk.len() as u64);
 }

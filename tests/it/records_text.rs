@@ -711,6 +711,11 @@ fn ndjson_lines_read_exactly_like_their_decoded_object() {
         // an unknown member, numbers where text is expected.
         r#"{"app_token":"NX-1","user\u005fid":42,"session":"a","session":"b","plan":{"tier":"pro"},"screen_width":"1440","metadata":{"k":1},"inserted_at":"2025-01-10T12:34:56.123456Z"}"#,
         r#"{"event_type":"track","company_id":null,"source":"","is_test":true}"#,
+        // Escaped string values, a string metadata that is not JSON, floats
+        // and booleans where text or integers are expected, blank cells.
+        r#"{"event_type":"inter\u0061ction","event_name":"flow:1:SEEN","metadata":"not json {","inserted_at":"2025-01-10 12:34:56","screen_height":1080.0,"browser":"Fire\"fox"}"#,
+        r#"{"metadata":"","screen_width":" ","country_code":1.5e3,"device_type":false,"user_agent":-7}"#,
+        // The last line fails (and ends a strict read).
         r#"{"app_token":"NX-1","hostname":["not","text"]}"#,
     ];
     let dir = tempfile::tempdir().unwrap();
@@ -720,7 +725,7 @@ fn ndjson_lines_read_exactly_like_their_decoded_object() {
         (lines.join("\n") + "\n").as_bytes(),
     );
     let read: Vec<_> = RecordReader::open(&path).unwrap().collect();
-    assert_eq!(read.len(), 3, "{read:?}");
+    assert_eq!(read.len(), lines.len(), "{read:?}");
     for (i, line) in lines.iter().enumerate() {
         let map: serde_json::Map<String, Value> = serde_json::from_str(line).unwrap();
         match (&read[i], ExportedEvent::from_json_map(map)) {
@@ -736,5 +741,10 @@ fn ndjson_lines_read_exactly_like_their_decoded_object() {
     assert_eq!(first.extra["plan"], json!({"tier": "pro"}));
     assert_eq!(read[1].as_ref().unwrap().extra["is_test"], json!(true));
     assert_eq!(read[1].as_ref().unwrap().source, None);
-    assert!(read[2].is_err());
+    assert_eq!(
+        read[2].as_ref().unwrap().browser.as_deref(),
+        Some("Fire\"fox")
+    );
+    assert_eq!(read[3].as_ref().unwrap().metadata, json!(""));
+    assert!(read[lines.len() - 1].is_err());
 }
