@@ -120,7 +120,7 @@ fn main() {
             ndjson_mbs = Some((o, raw_bytes, f));
         }
         summary.push(format!(
-            "{name}: RecordReader {o:.0} MB/s, gzip -dc {f:.0} MB/s, ratio {:.2}x (goal >= 0.5x); flate2 inflate alone {i:.0} MB/s ({:.2}x gzip -dc)",
+            "{name}: RecordReader {o:.0} MB/s, gzip -dc {f:.0} MB/s, ratio {:.2}x (goal >= 1.0x); flate2 inflate alone {i:.0} MB/s ({:.2}x gzip -dc)",
             o / f,
             i / f
         ));

@@ -19,23 +19,54 @@ use std::time::Duration;
 /// ```
 #[derive(Clone, Debug)]
 pub struct SimulatorConfig {
-    pub(crate) api_key: String,
-    pub(crate) port: u16,
-    pub(crate) seed: u64,
-    pub(crate) events_per_day: usize,
-    pub(crate) chunk_duration: Duration,
-    pub(crate) pending_duration: Duration,
-    pub(crate) job_retention: Duration,
-    pub(crate) url_ttl: Duration,
-    pub(crate) page_limit: usize,
-    pub(crate) segment_count: usize,
-    pub(crate) event_property_count: usize,
-    pub(crate) app_token: String,
-    pub(crate) environment_name: String,
-    pub(crate) synthetic_file_size: Option<u64>,
-    pub(crate) max_range_days: usize,
-    pub(crate) late_events: Vec<LateEvents>,
+    pub(crate) environment: Environment,
+    pub(crate) jobs: JobRules,
+    pub(crate) data: Data,
     pub(crate) faults: Faults,
+}
+
+/// The environment the simulator stands for: where it listens, the key it
+/// accepts, the token and name it reports.
+#[derive(Clone, Debug)]
+pub(crate) struct Environment {
+    pub api_key: String,
+    pub port: u16,
+    pub app_token: String,
+    pub name: String,
+}
+
+/// How export jobs run, and how long what they leave behind lasts.
+#[derive(Clone, Debug)]
+pub(crate) struct JobRules {
+    /// Time spent `pending`.
+    pub pending: Duration,
+    /// Time spent on each chunk (one per day).
+    pub chunk: Duration,
+    /// How long a job is kept after its trigger.
+    pub retention: Duration,
+    /// How long a presigned URL stays valid.
+    pub url_ttl: Duration,
+    /// The longest range one export may cover.
+    pub max_range_days: usize,
+}
+
+/// What exports and lookups hold, all generated from `seed`.
+#[derive(Clone, Debug)]
+pub(crate) struct Data {
+    pub seed: u64,
+    pub events_per_day: usize,
+    pub late_events: Vec<LateEvents>,
+    /// Filler files of this size instead of events (benchmarks).
+    pub synthetic_file_size: Option<u64>,
+    pub lookups: LookupSizes,
+}
+
+/// How much the paginated lookups hold, and their default page size.
+#[derive(Clone, Debug)]
+pub(crate) struct LookupSizes {
+    pub page_limit: usize,
+    pub segments: usize,
+    pub event_properties: usize,
 }
 
 /// Backdated events for one day ([`SimulatorConfig::late_events`]).
@@ -79,22 +110,30 @@ pub(crate) struct Faults {
 impl Default for SimulatorConfig {
     fn default() -> Self {
         SimulatorConfig {
-            api_key: "sim-key".into(),
-            port: 0,
-            seed: 1,
-            events_per_day: 200,
-            chunk_duration: Duration::from_millis(150),
-            pending_duration: Duration::from_millis(100),
-            job_retention: Duration::from_secs(3 * 24 * 3600),
-            url_ttl: Duration::from_secs(2 * 24 * 3600),
-            page_limit: 50,
-            segment_count: 120,
-            event_property_count: 130,
-            app_token: "NX-SIM00001".into(),
-            environment_name: "simulator".into(),
-            synthetic_file_size: None,
-            max_range_days: 366,
-            late_events: Vec::new(),
+            environment: Environment {
+                api_key: "sim-key".into(),
+                port: 0,
+                app_token: "NX-SIM00001".into(),
+                name: "simulator".into(),
+            },
+            jobs: JobRules {
+                pending: Duration::from_millis(100),
+                chunk: Duration::from_millis(150),
+                retention: Duration::from_secs(3 * 24 * 3600),
+                url_ttl: Duration::from_secs(2 * 24 * 3600),
+                max_range_days: 366,
+            },
+            data: Data {
+                seed: 1,
+                events_per_day: 200,
+                late_events: Vec::new(),
+                synthetic_file_size: None,
+                lookups: LookupSizes {
+                    page_limit: 50,
+                    segments: 120,
+                    event_properties: 130,
+                },
+            },
             faults: Faults::default(),
         }
     }
@@ -103,57 +142,57 @@ impl Default for SimulatorConfig {
 impl SimulatorConfig {
     /// The configured API key.
     pub fn get_api_key(&self) -> &str {
-        &self.api_key
+        &self.environment.api_key
     }
 
     crate::macros::setters! {
         /// The API key the simulator accepts (default `"sim-key"`); requests
         /// must send `Authorization: Token <key>`.
-        api_key(key: impl Into<String>) => api_key = key.into();
+        api_key(key: impl Into<String>) => environment.api_key = key.into();
 
         /// The loopback port to bind (default 0: any free port).
-        port(port: u16) => port = port;
+        port(port: u16) => environment.port = port;
 
         /// The seed for everything random: job ids, export file contents, fault
         /// choices (default 1). Same seed and same export request, same bytes.
-        seed(seed: u64) => seed = seed;
+        seed(seed: u64) => data.seed = seed;
 
         /// Events generated per day of an export's range (default 200). Each
         /// day is one file, generated on first download and then cached.
-        events_per_day(n: usize) => events_per_day = n;
+        events_per_day(n: usize) => data.events_per_day = n;
 
         /// How long a job spends on each chunk (one chunk per day of the range;
         /// default 150 ms, so a 7-day export completes in about a second).
-        chunk_duration(d: Duration) => chunk_duration = d;
+        chunk_duration(d: Duration) => jobs.chunk = d;
 
         /// How long a new job stays `pending` before processing (default 100 ms).
-        pending_duration(d: Duration) => pending_duration = d;
+        pending_duration(d: Duration) => jobs.pending = d;
 
         /// How long a job is kept after it was triggered (default 3 days, as
         /// Userpilot documents). Older jobs are gone: 404 and not listed.
-        job_retention(d: Duration) => job_retention = d;
+        job_retention(d: Duration) => jobs.retention = d;
 
         /// How long a presigned download URL stays valid (default 2 days). Each
         /// `GET /jobs/{id}` signs fresh URLs. See also
         /// [`Simulator::expire_urls`](super::Simulator::expire_urls).
-        url_ttl(d: Duration) => url_ttl = d;
+        url_ttl(d: Duration) => jobs.url_ttl = d;
 
         /// The default page size of `segments` and `events_properties`
         /// (default 50); a request's `limit` query overrides it (1..=1000).
-        page_limit(n: usize) => page_limit = n.max(1);
+        page_limit(n: usize) => data.lookups.page_limit = n.max(1);
 
         /// How many segments the `segments` lookup holds (default 120).
-        segments(n: usize) => segment_count = n;
+        segments(n: usize) => data.lookups.segments = n;
 
         /// How many items the `events_properties` lookup holds (default 130).
-        event_properties(n: usize) => event_property_count = n;
+        event_properties(n: usize) => data.lookups.event_properties = n;
 
         /// The environment's app token (default `"NX-SIM00001"`), written as
         /// `environment_app_token`, the job's `app_token` and each event's `app_token`.
-        app_token(token: impl Into<String>) => app_token = token.into();
+        app_token(token: impl Into<String>) => environment.app_token = token.into();
 
         /// The environment's name (default `"simulator"`).
-        environment_name(name: impl Into<String>) => environment_name = name.into();
+        environment_name(name: impl Into<String>) => environment.name = name.into();
 
         /// For benchmarks: serve every export file as `bytes` bytes of
         /// deterministic filler instead of generated events (default: off).
@@ -169,14 +208,14 @@ impl SimulatorConfig {
         /// [`slow_body`](Self::slow_body) ([`truncate_gzip`](Self::truncate_gzip)
         /// does not apply). [`Simulator::replace_objects`](super::Simulator::replace_objects)
         /// gives every synthetic file a new version. `0` turns it off.
-        synthetic_file_size(bytes: u64) => synthetic_file_size = (bytes > 0).then_some(bytes);
+        synthetic_file_size(bytes: u64) => data.synthetic_file_size = (bytes > 0).then_some(bytes);
 
         /// The longest range one export may cover, in days (default 366).
         /// A trigger over more days is refused with `400` and the spec's error
         /// body, whose `details` read `the range covers N days; at most M are
         /// allowed`. Userpilot does not document its own limit; this knob lets
         /// code that discovers it (halving on refusal) be tested. `0` is read as 1.
-        max_range_days(days: usize) => max_range_days = days.max(1);
+        max_range_days(days: usize) => jobs.max_range_days = days.max(1);
     }
 
     /// Backdated events: `count` more events whose `inserted_at` falls on
@@ -193,7 +232,7 @@ impl SimulatorConfig {
         count: usize,
         visible_after: Duration,
     ) -> Self {
-        self.late_events.push(LateEvents {
+        self.data.late_events.push(LateEvents {
             day,
             count,
             visible_after,

@@ -56,7 +56,7 @@
 //!
 //! assert!(jobs.is_empty());
 //! assert_eq!(sim.request_count(Route::ListJobs), 1);
-//! assert!(sim.requests()[0].has_authorization);
+//! assert!(sim.requests()[0].headers.authorization);
 //! sim.shutdown().await;
 //! # Ok(()) }
 //! ```
@@ -150,14 +150,22 @@ pub struct RecordedRequest {
     /// The query string, if any, as sent, except that a download's
     /// `X-Signature` value reads `<redacted>`.
     pub query: Option<String>,
+    /// The headers that matter to the API's contract.
+    pub headers: RecordedHeaders,
+    /// The status the simulator answered.
+    pub status: u16,
+}
+
+/// The headers of a [`RecordedRequest`] that tests check: whether the
+/// API key was sent (never its value) and the resume headers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordedHeaders {
     /// Whether an `Authorization` header was sent.
-    pub has_authorization: bool,
+    pub authorization: bool,
     /// The `Range` header, if one was sent (e.g. `bytes=1000-`).
     pub range: Option<String>,
     /// The `If-Range` header, if one was sent (an `ETag` or a date).
     pub if_range: Option<String>,
-    /// The status the simulator answered.
-    pub status: u16,
 }
 
 /// A running simulator. Dropping it stops the server; [`Simulator::shutdown`]
@@ -182,7 +190,8 @@ impl Simulator {
     /// Binds `127.0.0.1:<port>` (any free port by default) and serves in a
     /// background task of the current tokio runtime.
     pub async fn start(config: SimulatorConfig) -> std::io::Result<Simulator> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
+        let listener =
+            tokio::net::TcpListener::bind(("127.0.0.1", config.environment.port)).await?;
         let addr = listener.local_addr()?;
         let base_url = format!("http://{addr}");
         let state = Arc::new(state::State::new(config, base_url));
@@ -217,7 +226,7 @@ impl Simulator {
 
     /// The API key the simulator accepts.
     pub fn api_key(&self) -> &str {
-        &self.state.config.api_key
+        &self.state.config.environment.api_key
     }
 
     /// A [`Client`](crate::Client) for this simulator: its base URL and API

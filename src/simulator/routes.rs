@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::models::LookupKind;
 
 use super::{
-    RecordedRequest, Route,
+    RecordedHeaders, RecordedRequest, Route,
     data::{self, Filters},
     encode::Format,
     faults,
@@ -99,11 +99,11 @@ async fn gate(AxState(state): AxState<Shared>, request: Request, next: Next) -> 
 
     let response = if route == Route::Download {
         next.run(request).await
-    } else if let Some(denied) = check_auth(request.headers(), &state.config.api_key) {
+    } else if let Some(denied) = check_auth(request.headers(), &state.config.environment.api_key) {
         denied
     } else {
         let n = state.next_api_request();
-        match faults::api_fault(&state.config.faults, state.config.seed, n) {
+        match faults::api_fault(&state.config.faults, state.config.data.seed, n) {
             Some(fault) => fault,
             None => next.run(request).await,
         }
@@ -113,9 +113,11 @@ async fn gate(AxState(state): AxState<Shared>, request: Request, next: Next) -> 
         method: method.to_string(),
         path,
         query,
-        has_authorization: has_auth,
-        range,
-        if_range,
+        headers: RecordedHeaders {
+            authorization: has_auth,
+            range,
+            if_range,
+        },
         status: response.status().as_u16(),
     });
     response
@@ -303,7 +305,7 @@ async fn trigger_export(AxState(state): AxState<Shared>, body: Bytes) -> Respons
         req.from.as_deref(),
         req.to.as_deref(),
         state.wall_now(),
-        state.config.max_range_days,
+        state.config.jobs.max_range_days,
     ) {
         Ok(d) => d,
         Err(e) => return bad_request(&e),
@@ -317,8 +319,8 @@ async fn trigger_export(AxState(state): AxState<Shared>, body: Bytes) -> Respons
     match state.create_job(format, filters, days) {
         Ok(job) => {
             let body = json!({
-                "environment_app_token": state.config.app_token,
-                "environment_name": state.config.environment_name,
+                "environment_app_token": state.config.environment.app_token,
+                "environment_name": state.config.environment.name,
                 "job_id": job.id,
                 "links": format!("{}{}{}", state.base_url, api_path!("/jobs/"), job.id),
                 "start_time": fmt_time(job.start_time),
@@ -388,16 +390,13 @@ async fn lookup(
     if !kind.is_paginated() {
         return Json(data::plain_lookup(kind)).into_response();
     }
-    let config = &state.config;
+    let sizes = &state.config.data.lookups;
     match kind {
-        LookupKind::Segments => page(&state, "seg", config.segment_count, &query, data::segment),
-        LookupKind::EventsProperties => page(
-            &state,
-            "evp",
-            config.event_property_count,
-            &query,
-            data::event_property,
-        ),
+        LookupKind::Segments => page(&state, "seg", sizes.segments, &query, data::segment),
+        LookupKind::EventsProperties => {
+            let count = sizes.event_properties;
+            page(&state, "evp", count, &query, data::event_property)
+        }
         // A paginated lookup the simulator has no sample data for: no items.
         other => page(&state, other.name(), 0, &query, |_| Value::Null),
     }
@@ -422,7 +421,7 @@ fn page(
     item: fn(usize) -> Value,
 ) -> Response {
     let limit = match query.get("limit") {
-        None => state.config.page_limit,
+        None => state.config.data.lookups.page_limit,
         Some(v) => match v.parse::<usize>() {
             Ok(n) if (1..=1000).contains(&n) => n,
             _ => {
@@ -566,7 +565,7 @@ async fn download(
         );
     };
     let format = job.format;
-    if let Some(size) = state.config.synthetic_file_size {
+    if let Some(size) = state.config.data.synthetic_file_size {
         return synthetic_file(&state, &job_id, &filename, format, size, &headers, &method);
     }
     let generated = {
@@ -658,7 +657,7 @@ fn synthetic_file(
             "synthetic file size too large for this platform",
         );
     };
-    let seed = state.config.seed;
+    let seed = state.config.data.seed;
     // Revision 0 keeps the keys of old, so files stay byte-identical.
     let revision = state.object_revision();
     let mut keys = vec!["synthetic", job_id, filename];

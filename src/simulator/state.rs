@@ -203,7 +203,7 @@ impl State {
 
     /// Removes jobs past retention.
     fn prune(&self, inner: &mut Inner, now: Instant) {
-        let keep = self.config.job_retention;
+        let keep = self.config.jobs.retention;
         inner
             .jobs
             .retain(|j| now.saturating_duration_since(j.triggered) < keep);
@@ -241,7 +241,7 @@ impl State {
         }
         inner.job_counter += 1;
         let mut rng = fastrand::Rng::with_seed(data::derive_seed(
-            self.config.seed,
+            self.config.data.seed,
             &["job", &inner.job_counter.to_string()],
         ));
         let id = data::uuid_like(&mut rng);
@@ -287,11 +287,11 @@ impl State {
     /// The job's phase at `now`.
     pub fn phase(&self, job: &Job, now: Instant) -> Phase {
         let elapsed = now.saturating_duration_since(job.triggered);
-        let pending = self.config.pending_duration;
+        let pending = self.config.jobs.pending;
         if elapsed < pending {
             return Phase::Pending;
         }
-        let chunk = self.config.chunk_duration.as_nanos().max(1);
+        let chunk = self.config.jobs.chunk.as_nanos().max(1);
         let k = ((elapsed - pending).as_nanos() / chunk) as usize;
         if let Some(f) = self.config.faults.fail_at_chunk
             && k >= f
@@ -313,7 +313,7 @@ impl State {
             Phase::Failed(k) => *k,
             _ => return None,
         };
-        let d = self.config.pending_duration + self.config.chunk_duration * chunks as u32;
+        let d = self.config.jobs.pending + self.config.jobs.chunk * chunks as u32;
         Some(job.start_time + chrono::Duration::from_std(d).unwrap_or_default())
     }
 
@@ -348,7 +348,7 @@ impl State {
         let phase = self.phase(job, now);
         let (progress, completed, current) = Self::progress(job, &phase);
         let mut v = json!({
-            "app_token": self.config.app_token,
+            "app_token": self.config.environment.app_token,
             "job_id": job.id,
             "status": Self::status(&phase),
             "progress": progress,
@@ -412,20 +412,20 @@ impl State {
         }
         let day = job.days[i];
         let mut events = data::day_events(
-            self.config.seed,
-            &self.config.app_token,
+            self.config.data.seed,
+            &self.config.environment.app_token,
             day,
-            self.config.events_per_day,
+            self.config.data.events_per_day,
             &job.filters,
         );
         let since_start = job.triggered.saturating_duration_since(self.started);
         let mut late_added = false;
-        for (batch, late) in self.config.late_events.iter().enumerate() {
+        for (batch, late) in self.config.data.late_events.iter().enumerate() {
             if late.day == day && since_start >= late.visible_after {
                 late_added = true;
                 events.extend(data::late_day_events(
-                    self.config.seed,
-                    &self.config.app_token,
+                    self.config.data.seed,
+                    &self.config.environment.app_token,
                     day,
                     late.count,
                     batch,
@@ -447,8 +447,10 @@ impl State {
     pub fn synthetic_block(&self) -> Bytes {
         self.synthetic
             .get_or_init(|| {
-                let mut rng =
-                    fastrand::Rng::with_seed(data::derive_seed(self.config.seed, &["synthetic"]));
+                let mut rng = fastrand::Rng::with_seed(data::derive_seed(
+                    self.config.data.seed,
+                    &["synthetic"],
+                ));
                 let mut block = vec![0u8; super::faults::SYNTHETIC_BLOCK];
                 rng.fill(&mut block);
                 Bytes::from(block)
@@ -478,7 +480,7 @@ impl State {
 
     /// A presigned download URL for a file.
     pub fn presign(&self, job: &str, filename: &str) -> String {
-        let expires = self.unix_now() + self.config.url_ttl.as_secs();
+        let expires = self.unix_now() + self.config.jobs.url_ttl.as_secs();
         let generation = lock(&self.inner).url_generation;
         let sig = self.sign(job, filename, expires, generation);
         format!(

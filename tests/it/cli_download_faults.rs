@@ -192,10 +192,13 @@ fn ctrl_c_during_a_download_exits_130_and_the_same_command_resumes() {
         .sim
         .requests()
         .into_iter()
-        .filter(|r| r.route == Route::Download && r.range.is_some())
+        .filter(|r| r.route == Route::Download && r.headers.range.is_some())
         .collect();
     assert_eq!(resumed.len(), 1);
-    assert_eq!(resumed[0].range, Some(format!("bytes={}-", kept.len())));
+    assert_eq!(
+        resumed[0].headers.range,
+        Some(format!("bytes={}-", kept.len()))
+    );
     assert_eq!(resumed[0].status, 206);
 }
 

@@ -150,7 +150,7 @@ async fn a_part_without_a_recorded_version_is_fetched_from_zero() {
         .requests()
         .into_iter()
         .filter(|r| r.route == Route::Download)
-        .map(|r| r.range)
+        .map(|r| r.headers.range)
         .collect();
     assert_eq!(
         ranges,

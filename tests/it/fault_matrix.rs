@@ -295,7 +295,7 @@ async fn run(cell: Cell) -> (Vec<RecordedRequest>, tempfile::TempDir) {
     assert!(
         download_requests(&requests)
             .iter()
-            .all(|r| !r.has_authorization)
+            .all(|r| !r.headers.authorization)
     );
     (requests, dir)
 }
@@ -578,8 +578,8 @@ async fn drop_once_at(offset: impl FnOnce(u64) -> u64) {
         3,
         "the drop, one resume, the reference fetch"
     );
-    assert_eq!(downloads[0].range, None);
-    assert_eq!(downloads[1].range, Some(format!("bytes={offset}-")));
+    assert_eq!(downloads[0].headers.range, None);
+    assert_eq!(downloads[1].headers.range, Some(format!("bytes={offset}-")));
     assert_eq!(downloads[1].status, 206);
 }
 
@@ -671,7 +671,7 @@ async fn cell_drop_without_retries_keeps_the_part_and_the_next_run_resumes() {
     assert_eq!(report.files[0].sha256, sha256_hex(&expected));
     let downloads: Vec<_> = download_requests(&sim.requests())
         .into_iter()
-        .map(|r| r.range.clone())
+        .map(|r| r.headers.range.clone())
         .collect();
     assert_eq!(
         downloads,
@@ -731,11 +731,14 @@ async fn cell_object_replaced_between_runs_comes_back_whole_never_spliced() {
     let resumed: Vec<_> = sim
         .requests()
         .into_iter()
-        .filter(|r| r.route == Route::Download && r.range.is_some())
+        .filter(|r| r.route == Route::Download && r.headers.range.is_some())
         .collect();
     assert_eq!(resumed.len(), 1, "one resume attempt");
-    assert_eq!(resumed[0].range.as_deref(), Some("bytes=100000-"));
-    assert_eq!(resumed[0].if_range.as_deref(), Some(etag_v1.as_str()));
+    assert_eq!(resumed[0].headers.range.as_deref(), Some("bytes=100000-"));
+    assert_eq!(
+        resumed[0].headers.if_range.as_deref(),
+        Some(etag_v1.as_str())
+    );
     assert_eq!(resumed[0].status, 200, "the changed object came back whole");
 }
 
@@ -821,11 +824,14 @@ async fn cell_interrupted_run_keeps_exactly_the_bytes_received_and_the_next_resu
     let resume = sim
         .requests()
         .into_iter()
-        .filter(|r| r.route == Route::Download && r.range.is_some())
+        .filter(|r| r.route == Route::Download && r.headers.range.is_some())
         .collect::<Vec<_>>();
     assert_eq!(resume.len(), 1);
-    assert_eq!(resume[0].range, Some(format!("bytes={}-", part.len())));
-    assert!(resume[0].if_range.is_some());
+    assert_eq!(
+        resume[0].headers.range,
+        Some(format!("bytes={}-", part.len()))
+    );
+    assert!(resume[0].headers.if_range.is_some());
     assert_eq!(resume[0].status, 206);
 }
 

@@ -33,7 +33,7 @@ async fn a_wrong_key_gets_401_and_the_log_keeps_no_key() {
     let log = sim.requests();
     let seen: Vec<(bool, u16)> = log
         .iter()
-        .map(|r| (r.has_authorization, r.status))
+        .map(|r| (r.headers.authorization, r.status))
         .collect();
     assert_eq!(seen, vec![(true, 401), (false, 401), (true, 200)]);
     assert!(

@@ -134,7 +134,7 @@ async fn trigger_wait_and_download_a_whole_export() {
         .into_iter()
         .filter(|r| r.route == Route::Download)
         .collect();
-    assert!(downloads.iter().all(|r| !r.has_authorization));
+    assert!(downloads.iter().all(|r| !r.headers.authorization));
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .filter_map(|e| e.ok())
@@ -259,7 +259,7 @@ async fn downloads_survive_drops_rate_limits_and_expired_urls() {
         "an expired URL was refused"
     );
     assert!(
-        downloads.iter().any(|r| r.range.is_some()),
+        downloads.iter().any(|r| r.headers.range.is_some()),
         "a dropped body was resumed with Range"
     );
     assert!(

@@ -121,7 +121,10 @@ async fn a_dropped_download_breaks_off_and_a_ranged_retry_completes_it() {
         .into_iter()
         .filter(|r| r.route == Route::Download)
         .collect();
-    let ranges: Vec<Option<&str>> = downloads.iter().map(|r| r.range.as_deref()).collect();
+    let ranges: Vec<Option<&str>> = downloads
+        .iter()
+        .map(|r| r.headers.range.as_deref())
+        .collect();
     assert_eq!(ranges, vec![None, Some("bytes=1000-"), None]);
     let signature = url.split("X-Signature=").nth(1).expect("signature");
     for r in &downloads {

@@ -146,7 +146,7 @@ async fn ndjson_files_hold_contract_events_for_every_day() {
         sim.requests()
             .iter()
             .filter(|r| r.route == Route::Download)
-            .all(|r| !r.has_authorization)
+            .all(|r| !r.headers.authorization)
     );
 }
 
@@ -234,7 +234,7 @@ async fn a_file_url_with_an_authorization_header_is_400_like_s3() {
     );
     let last = sim.requests().pop().expect("logged");
     assert_eq!(
-        (last.route, last.has_authorization, last.status),
+        (last.route, last.headers.authorization, last.status),
         (Route::Download, true, 400)
     );
 }
