@@ -235,7 +235,7 @@ pub enum Error {
     /// was told not to wait for it
     /// ([`LockPolicy::FailFast`](crate::ext::download::LockPolicy::FailFast)).
     /// Nothing was written.
-    #[error("{} is in use by another appex download{}", dir.display(), pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    #[error("{} is in use by another appex run{}", dir.display(), pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
     DirectoryBusy {
         /// The target directory.
         dir: PathBuf,

@@ -290,7 +290,7 @@ fn no_wait_lock_fails_at_once_naming_the_busy_directory() {
     assert_eq!(
         line,
         format!(
-            "error: {} is in use by another appex download (pid {})",
+            "error: {} is in use by another appex run (pid {})",
             dir.path().display(),
             first.id()
         )

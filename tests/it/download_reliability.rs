@@ -197,10 +197,7 @@ async fn fail_fast_says_the_directory_is_busy_and_the_first_run_completes() {
     };
     assert_eq!(busy, dir.path());
     assert_eq!(*pid, Some(std::process::id()));
-    assert!(
-        err.to_string()
-            .contains("is in use by another appex download")
-    );
+    assert!(err.to_string().contains("is in use by another appex run"));
 
     sim.release_held_downloads();
     let report = hang_guard(first)

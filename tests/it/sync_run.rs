@@ -11,7 +11,10 @@ use userpilot_appex::{
     Error,
     ext::{
         export::ExportRequestBuilder,
-        sync::{JobSource, LookupRefresh, SyncProgress, SyncReport, SyncRun, SyncState, Window},
+        sync::{
+            FilterChange, JobSource, LookupRefresh, SyncProgress, SyncReport, SyncRun, SyncState,
+            Window,
+        },
     },
     models::LookupKind,
     simulator::{Route, Simulator},
@@ -277,7 +280,7 @@ async fn other_filters_are_refused_unless_reset() {
 
     // Same filters in another order: accepted.
     run_ok(sync(&sim, dir.path(), 1, 2).filters(tracks())).await;
-    run_ok(sync(&sim, dir.path(), 1, 2).reset(true)).await;
+    run_ok(sync(&sim, dir.path(), 1, 2).on_filter_change(FilterChange::StartOver)).await;
     let state = SyncState::load(dir.path().to_str().unwrap()).await.unwrap();
     assert_eq!(state.watermark, Some(day(2)));
 }

@@ -57,7 +57,7 @@ pub struct GlobalArgs {
 /// How files are written, for every command that downloads.
 #[derive(Clone, Copy, Debug, Default, Args)]
 pub struct DownloadFlags {
-    /// Fail at once (exit 1) when another appex download uses the directory, instead of waiting for it.
+    /// Fail at once (exit 1) when another appex run (a download or a sync) uses the directory, instead of waiting for it.
     #[arg(long)]
     pub no_wait_lock: bool,
     /// Do not fsync the files (faster; for staging directories whose files are converted and thrown away).

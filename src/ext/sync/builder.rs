@@ -59,6 +59,19 @@ pub enum LookupRefresh {
     Skip,
 }
 
+/// What a sync does when its filters differ from the ones the copy was
+/// made with ([`SyncRun::on_filter_change`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FilterChange {
+    /// Refuse with [`Error::InvalidInput`](crate::Error::InvalidInput)
+    /// (exit 2 in the CLI), changing nothing (default).
+    #[default]
+    Refuse,
+    /// Start the state over with the new filters; landed days stay and are
+    /// merged into (`--reset`).
+    StartOver,
+}
+
 pub(super) type ProgressFn = Box<dyn FnMut(&SyncProgress) + Send>;
 pub(super) type CheckpointFn = Arc<dyn Fn(Checkpoint) -> bool + Send + Sync>;
 
@@ -88,8 +101,8 @@ pub(super) struct Target {
 pub(super) struct Scope {
     pub days: Days,
     pub filters: ExportRequestBuilder,
-    /// Start the state over when the filters changed.
-    pub reset: bool,
+    /// What to do when the filters changed.
+    pub filter_change: FilterChange,
     pub lookups: LookupRefresh,
 }
 
@@ -151,7 +164,7 @@ impl Client {
                     lookback: 3,
                 },
                 filters: ExportRequestBuilder::new(),
-                reset: false,
+                filter_change: FilterChange::Refuse,
                 lookups: LookupRefresh::default(),
             },
             waits: Waits {
@@ -203,9 +216,9 @@ impl SyncRun {
         /// this; a lock past its expiry (its holder died) is taken over by the
         /// next sync. Hosts' clocks must agree to well within it.
         lock_expiry(expiry: Duration) => waits.lock_expiry = expiry.max(Duration::from_millis(300));
-        /// Accept filters other than the ones the copy was made with: the
-        /// state starts over (landed days stay and are merged into).
-        reset(reset: bool) => scope.reset = reset;
+        /// What to do when the filters differ from the ones the copy was
+        /// made with (default [`FilterChange::Refuse`]).
+        on_filter_change(change: FilterChange) => scope.filter_change = change;
         /// Whether the lookup tables are refreshed at the end (default
         /// [`LookupRefresh::Refresh`]).
         lookups(lookups: LookupRefresh) => scope.lookups = lookups;

@@ -74,7 +74,7 @@ mod run;
 mod state;
 
 #[cfg(feature = "dataset")]
-pub use builder::{Checkpoint, LookupRefresh, SyncRun};
+pub use builder::{Checkpoint, FilterChange, LookupRefresh, SyncRun};
 #[cfg(feature = "dataset")]
 pub use lock::LOCK_KEY;
 

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use tokio::{sync::Notify, time::Instant};
 
 use super::{
-    Checkpoint, LookupRefresh, SyncRun,
+    Checkpoint, FilterChange, LookupRefresh, SyncRun,
     lock::{Acquire, SyncLock},
     plan::{SyncPlan, Window, halve},
     report::{DayReport, JobSource, SyncProgress, SyncReport, WindowReport},
@@ -83,7 +83,7 @@ fn checked(
 ) -> Result<(SyncState, ExportRequest, SyncPlan)> {
     let hash = filters_hash(&template);
     match &state.filters_hash {
-        Some(old) if *old != hash && !sync.scope.reset => {
+        Some(old) if *old != hash && sync.scope.filter_change == FilterChange::Refuse => {
             return Err(Error::InvalidInput(format!(
                 "{} was synced with other export filters; run with --reset to start over with these",
                 sync.target.location

@@ -70,7 +70,7 @@ pub async fn download_with_progress(
             if !ui.quiet {
                 let holder = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
                 eprintln!(
-                    "waiting: {} is in use by another appex download{holder}",
+                    "waiting: {} is in use by another appex run{holder}",
                     dir.display()
                 );
             }

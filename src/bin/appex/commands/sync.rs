@@ -11,7 +11,7 @@ use userpilot_appex::{
     ext::{
         download::LockPolicy,
         export::ExportRequestBuilder,
-        sync::{LookupRefresh, SyncPlan, SyncProgress, SyncReport, SyncState},
+        sync::{FilterChange, LookupRefresh, SyncPlan, SyncProgress, SyncReport, SyncState},
     },
 };
 
@@ -55,7 +55,11 @@ pub async fn run(ctx: &Invocation, args: SyncArgs) -> Result<(), CliError> {
         .filters(filters)
         .wait_policy(jobs::wait_policy(args.max_wait))
         .max_wait_other(Duration::from_secs(args.max_wait.unwrap_or(30 * 60)))
-        .reset(args.reset)
+        .on_filter_change(if args.reset {
+            FilterChange::StartOver
+        } else {
+            FilterChange::Refuse
+        })
         .destination_options(options);
     if args.no_lookups {
         sync = sync.lookups(LookupRefresh::Skip);
