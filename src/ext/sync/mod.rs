@@ -52,7 +52,8 @@
 //! - **Someone else's export running** (`409`): waited for (at most
 //!   [`SyncRun::max_wait_other`]), then this window is triggered.
 //! - **Other filters than the copy was made with**: refused
-//!   ([`Error::InvalidInput`](crate::Error::InvalidInput)) unless [`SyncRun::reset`].
+//!   ([`Error::InvalidInput`](crate::Error::InvalidInput)) unless [`SyncRun::on_filter_change`] says
+//!   [`FilterChange::StartOver`].
 //! - **Two syncs on one destination**: the second waits for the first's
 //!   lock or is refused, as [`SyncRun::lock_policy`] says: the downloader's
 //!   file lock on a local destination's `_appex/`, the lock object
