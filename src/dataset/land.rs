@@ -3,11 +3,14 @@
 //! duplicates by the dedupe key, write the replacement atomically, report.
 
 use std::{
-    collections::{BTreeMap, HashSet},
+    collections::BTreeMap,
     fmt,
     fs::File,
     path::PathBuf,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use arrow_array::{
@@ -18,6 +21,7 @@ use arrow_schema::{DataType, SchemaRef, TimeUnit};
 use arrow_select::{interleave::interleave, take::take_record_batch};
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use foldhash::HashSet;
 use futures::{Stream, StreamExt};
 use parquet::arrow::ArrowWriter;
 use serde::Serialize;
@@ -190,10 +194,15 @@ pub(crate) struct DayBuffers {
     schema: Option<SchemaRef>,
     metadata: Vec<(String, String)>,
     staging: Option<tempfile::TempDir>,
+    /// Staging directories of buffers merged into this one ([`Self::append`]).
+    merged_staging: Vec<tempfile::TempDir>,
     days: BTreeMap<NaiveDate, DayStage>,
     /// The run rows are being added to: one at a time.
     open: Option<(NaiveDate, Run)>,
     rows_in: u64,
+    /// The input file being read and `rows_in` when it started, so that
+    /// errors name a row of that file.
+    file: Option<(PathBuf, u64)>,
 }
 
 /// One day's staged runs.
@@ -256,7 +265,7 @@ impl Run {
         Ok(Run {
             writer,
             path,
-            seen: HashSet::new(),
+            seen: HashSet::default(),
             last: None,
             rows: 0,
             sorted: true,
@@ -353,10 +362,48 @@ impl DayBuffers {
             schema: None,
             metadata: Vec::new(),
             staging: None,
+            merged_staging: Vec::new(),
             days: BTreeMap::new(),
             open: None,
             rows_in: 0,
+            file: None,
         }
+    }
+
+    /// Rows added from now on come from `path` (named in errors).
+    fn start_file(&mut self, path: &std::path::Path) {
+        self.file = Some((path.to_path_buf(), self.rows_in));
+    }
+
+    /// Appends the rows of `later` (read after this one's): its days' runs
+    /// follow this one's, so the first row of a key still wins.
+    fn append(&mut self, mut later: DayBuffers) -> Result<()> {
+        self.close_run()?;
+        later.close_run()?;
+        let Some(schema) = later.schema.take() else {
+            return Ok(());
+        };
+        match &self.schema {
+            None => {
+                self.schema = Some(schema);
+                self.metadata = later.metadata;
+            }
+            Some(s) if !same_columns(s, &schema) => {
+                return Err(Error::InvalidInput(
+                    "batches to land have different schemas".into(),
+                ));
+            }
+            Some(_) => {}
+        }
+        for (day, stage) in later.days {
+            let mine = self.days.entry(day).or_default();
+            mine.rows_in += stage.rows_in;
+            mine.runs.extend(stage.runs);
+        }
+        self.rows_in += later.rows_in;
+        self.merged_staging.extend(later.staging);
+        self.merged_staging.extend(later.merged_staging);
+        Ok(())
     }
 
     pub(crate) fn add(&mut self, batch: RecordBatch) -> Result<()> {
@@ -379,9 +426,13 @@ impl DayBuffers {
         let mut groups: BTreeMap<NaiveDate, Vec<u32>> = BTreeMap::new();
         for row in 0..batch.num_rows() {
             if ts.is_null(row) {
+                let (source, start) = match &self.file {
+                    Some((path, start)) => (path.display().to_string(), *start),
+                    None => ("the input".to_owned(), 0),
+                };
                 return Err(Error::InvalidInput(format!(
-                    "an event without {INSERTED_AT_COLUMN} cannot be placed in a day (row {} of the input)",
-                    self.rows_in + row as u64 + 1
+                    "an event without {INSERTED_AT_COLUMN} cannot be placed in a day (row {} of {source})",
+                    self.rows_in - start + row as u64 + 1
                 )));
             }
             groups
@@ -476,34 +527,97 @@ where
 }
 
 /// Lands export files (any format [`records::batches`] reads: ndjson, CSV,
-/// gzip or not, Parquet, Avro) into `dest` like [`land_batches`], a file at
-/// a time (progress per file, then per day). Nothing is written unless every
-/// file was read to its end.
+/// gzip or not, Parquet, Avro) into `dest` like [`land_batches`] (progress
+/// per file, then per day). Nothing is written unless every file was read
+/// to its end.
+///
+/// The files are read and staged by as many workers as the machine has
+/// cores, each taking a consecutive share of them; the shares are then
+/// joined in the files' order, so which row of a key wins and what lands
+/// is the same as reading the files one after the other.
 pub async fn land_files<P: AsRef<std::path::Path>>(
     dest: &dyn Destination,
     files: &[P],
     options: &LandOptions,
 ) -> Result<LandReport> {
+    let paths: Vec<PathBuf> = files.iter().map(|f| f.as_ref().to_path_buf()).collect();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(paths.len());
+    let rows_read = Arc::new(AtomicU64::new(0));
+    let buffers = match tokio::runtime::Handle::try_current() {
+        Ok(runtime) if workers > 1 => {
+            let share = paths.len().div_ceil(workers);
+            let tasks: Vec<_> = (0..paths.len())
+                .step_by(share)
+                .map(|first| {
+                    let (paths, options) = (paths.clone(), options.clone());
+                    let (rows_read, handle) = (rows_read.clone(), runtime.clone());
+                    let range = first..(first + share).min(paths.len());
+                    runtime.spawn_blocking(move || {
+                        handle.block_on(stage_files(&paths, range, &options, &rows_read))
+                    })
+                })
+                .collect();
+            let mut buffers: Option<DayBuffers> = None;
+            for task in tasks {
+                let share = match task.await {
+                    Ok(share) => share?,
+                    Err(e) => match e.try_into_panic() {
+                        Ok(panic) => std::panic::resume_unwind(panic),
+                        // The runtime is shutting down.
+                        Err(_) => {
+                            return Err(Error::NoRuntime {
+                                operation: "dataset::land_files",
+                            });
+                        }
+                    },
+                };
+                match &mut buffers {
+                    Some(b) => b.append(share)?,
+                    None => buffers = Some(share),
+                }
+            }
+            buffers.expect("at least one share")
+        }
+        _ => stage_files(&paths, 0..paths.len(), options, &rows_read).await?,
+    };
+    let mut report = land_buffers(dest, buffers, options).await?;
+    report.files = files.len() as u64;
+    Ok(report)
+}
+
+/// Reads and stages `paths[range]`, one after the other; `rows_read` counts
+/// the rows all workers read (progress).
+async fn stage_files(
+    paths: &[PathBuf],
+    range: std::ops::Range<usize>,
+    options: &LandOptions,
+    rows_read: &AtomicU64,
+) -> Result<DayBuffers> {
     let mut buffers = DayBuffers::new(options);
-    for (index, file) in files.iter().enumerate() {
+    for index in range {
+        let file = &paths[index];
         options.report(LandProgress::FileStarted {
-            path: file.as_ref().to_path_buf(),
+            path: file.clone(),
             index,
-            total: files.len(),
+            total: paths.len(),
         });
+        buffers.start_file(file);
         let batch_options = BatchOptions {
             read: options.read,
             ..BatchOptions::default()
         };
         let mut batches = records::batches([file], batch_options);
         while let Some(batch) = batches.next().await {
-            buffers.add(batch?)?;
-            options.report(LandProgress::RowsRead(buffers.rows_in));
+            let batch = batch?;
+            let rows = batch.num_rows() as u64;
+            buffers.add(batch)?;
+            let total = rows_read.fetch_add(rows, Ordering::Relaxed) + rows;
+            options.report(LandProgress::RowsRead(total));
         }
     }
-    let mut report = land_buffers(dest, buffers, options).await?;
-    report.files = files.len() as u64;
-    Ok(report)
+    Ok(buffers)
 }
 
 pub(crate) async fn land_buffers(
@@ -629,7 +743,7 @@ async fn land_day(
     let all: Vec<&RecordBatch> = existing.iter().chain(new.iter()).collect();
 
     // Keep the first row of each key (rows already there first), then sort.
-    let mut seen: HashSet<&str> = HashSet::new();
+    let mut seen: HashSet<&str> = HashSet::default();
     let mut kept: Vec<(i64, Option<&str>, usize, usize)> = Vec::new();
     let keys_holder = all
         .iter()

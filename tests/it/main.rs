@@ -19,6 +19,8 @@ mod client_operations;
 #[cfg(feature = "dataset")]
 mod dataset_land;
 #[cfg(feature = "dataset")]
+mod dataset_land_files;
+#[cfg(feature = "dataset")]
 mod dataset_lookups;
 #[cfg(feature = "dataset")]
 mod dataset_readers;
