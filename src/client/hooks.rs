@@ -3,7 +3,6 @@
 
 use std::{
     cell::Cell,
-    future::Future,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -31,7 +30,9 @@ tokio::task_local! {
 }
 
 /// Runs `work`, adding to `counter` every HTTP request it sends in its
-/// task (API requests, each retry included, and file downloads).
+/// task (API requests, each retry included, and file downloads). Used by
+/// the sync (feature `dataset`) for its report.
+#[cfg(feature = "dataset")]
 pub(crate) async fn count_requests<F: Future>(counter: Arc<AtomicU64>, work: F) -> F::Output {
     REQUESTS_SENT.scope(counter, work).await
 }

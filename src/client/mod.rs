@@ -16,9 +16,9 @@ use crate::{
     models::ErrorResponse,
 };
 
-pub(crate) use hooks::{
-    count_requests, describe as describe_transport_error, note_request_sent, retry_after,
-};
+#[cfg(feature = "dataset")]
+pub(crate) use hooks::count_requests;
+pub(crate) use hooks::{describe as describe_transport_error, note_request_sent, retry_after};
 #[doc(hidden)]
 pub use ops::JOB_OPERATIONS;
 
