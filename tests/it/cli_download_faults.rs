@@ -46,8 +46,9 @@ fn completed_job(sim: &Sim, days: u64) -> ExportJob {
     sim.block_on(crate::download_reliability::completed_job(&client, days))
 }
 
-/// A slow one-file download from `sim` running in the background, `.part`
-/// holding at least `bytes` bytes.
+/// A one-file download running in the background against a
+/// [`held_sim`]: its `.part` holds exactly the `bytes` bytes sent before
+/// the simulator holds the connection.
 struct InProgress {
     sim: Sim,
     job: ExportJob,
@@ -57,7 +58,8 @@ struct InProgress {
     child: Child,
 }
 
-fn download_in_progress(sim: Sim, bytes: u64) -> InProgress {
+fn download_in_progress(bytes: u64) -> InProgress {
+    let sim = held_sim(bytes);
     let job = completed_job(&sim, 1);
     let job_id = job.job_id.clone().unwrap();
     let name = job.presigned_urls[0].filename.clone();
@@ -165,7 +167,7 @@ fn ctrl_c_during_a_download_exits_130_and_the_same_command_resumes() {
         name,
         dir,
         child,
-    } = download_in_progress(held_sim(64 * 1024), 64 * 1024);
+    } = download_in_progress(64 * 1024);
     send_signal(&child, "-INT");
     let run = finish(child);
 
@@ -284,7 +286,7 @@ fn no_wait_lock_fails_at_once_naming_the_busy_directory() {
         name,
         dir,
         child: first,
-    } = download_in_progress(held_sim(1), 1);
+    } = download_in_progress(1);
     let busy = download(&sim, &job_id, dir.path(), &["--no-wait-lock"]);
     let line = busy.fails_with(1);
     assert_eq!(

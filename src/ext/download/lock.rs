@@ -43,7 +43,18 @@ pub(crate) struct DirectoryLock {
 impl DirectoryLock {
     /// Takes the lock on `dir` (which exists), as `policy` says.
     pub async fn acquire(dir: &Path, policy: LockPolicy) -> Result<DirectoryLock> {
+        Self::acquire_telling(dir, policy, |_| {}).await
+    }
+
+    /// [`acquire`](Self::acquire), telling `on_wait` once, with the
+    /// holder's process id if it recorded one, when it has to wait.
+    pub async fn acquire_telling(
+        dir: &Path,
+        policy: LockPolicy,
+        on_wait: impl FnOnce(Option<u32>),
+    ) -> Result<DirectoryLock> {
         let path = dir.join(LOCK_NAME);
+        let mut on_wait = Some(on_wait);
         loop {
             let attempt = {
                 let path = path.clone();
@@ -62,7 +73,12 @@ impl DirectoryLock {
                         pid: holder(&path),
                     });
                 }
-                Ok(None) => tokio::time::sleep(Duration::from_millis(100)).await,
+                Ok(None) => {
+                    if let Some(tell) = on_wait.take() {
+                        tell(holder(&path));
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
                 Err(source) => return Err(Error::Io { path, source }),
             }
         }

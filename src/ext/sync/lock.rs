@@ -132,18 +132,15 @@ impl Acquire<'_> {
                         path: dir.clone(),
                         source,
                     })?;
-                match DirectoryLock::acquire(&dir, LockPolicy::FailFast).await {
-                    Err(Error::DirectoryBusy { dir, pid }) if self.policy == LockPolicy::Wait => {
-                        on_wait(format!(
-                            "{}{}",
-                            dir.display(),
-                            pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
-                        ));
-                        let _held = DirectoryLock::acquire(&dir, LockPolicy::Wait).await?;
-                        Ok(SyncLock::Dir { _held })
-                    }
-                    other => other.map(|_held| SyncLock::Dir { _held }),
-                }
+                let _held = DirectoryLock::acquire_telling(&dir, self.policy, |pid| {
+                    on_wait(format!(
+                        "{}{}",
+                        dir.display(),
+                        pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+                    ))
+                })
+                .await?;
+                Ok(SyncLock::Dir { _held })
             }
             None => self.object(on_wait).await.map(SyncLock::Object),
         }
