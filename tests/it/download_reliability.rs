@@ -160,7 +160,7 @@ async fn a_part_without_a_recorded_version_is_fetched_from_zero() {
 }
 
 #[tokio::test]
-async fn fail_fast_says_the_directory_is_busy_and_the_first_run_completes() {
+async fn a_busy_directory_fails_fast_or_is_waited_for_with_a_note_and_the_first_run_completes() {
     // The first run's file stops after 16 KiB until released: it cannot end
     // before the second run tries the lock, however loaded the machine.
     let sim = simulator::start(config().hold_download_after(16 * 1024, 1)).await;
@@ -199,6 +199,23 @@ async fn fail_fast_says_the_directory_is_busy_and_the_first_run_completes() {
     assert_eq!(*pid, Some(std::process::id()));
     assert!(err.to_string().contains("is in use by another appex run"));
 
+    // A waiting run is told once, with the holder, then waits its turn.
+    let (waiting_tx, waiting_rx) = tokio::sync::oneshot::channel::<Option<u32>>();
+    let waiting = tokio::spawn(
+        client
+            .download(&job, dir.path())
+            .on_lock_wait(move |pid| {
+                let _ = waiting_tx.send(pid);
+            })
+            .run(),
+    );
+    let holder = hang_guard(waiting_rx).await.expect("the note");
+    assert_eq!(holder, Some(std::process::id()));
+    assert!(
+        !waiting.is_finished(),
+        "it waits while the first run holds the lock"
+    );
+
     sim.release_held_downloads();
     let report = hang_guard(first)
         .await
@@ -207,6 +224,14 @@ async fn fail_fast_says_the_directory_is_busy_and_the_first_run_completes() {
     assert_eq!(
         std::fs::read(&report.files[0].path).unwrap(),
         reference(&job.presigned_urls[0].url).await
+    );
+    let second = hang_guard(waiting)
+        .await
+        .unwrap()
+        .expect("the waiting run completes");
+    assert!(
+        second.files[0].skipped,
+        "it found the file the first run completed"
     );
 }
 

@@ -108,9 +108,11 @@ pub struct Download {
     durability: Durability,
     lock_policy: LockPolicy,
     progress: Option<Arc<ProgressFn>>,
+    lock_wait: Option<LockWaitFn>,
     stop: Option<StopSignal>,
 }
 
+type LockWaitFn = Box<dyn FnOnce(Option<u32>) + Send + 'static>;
 type StopSignal = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 crate::macros::debug_fields!(Download {
@@ -126,6 +128,7 @@ crate::macros::debug_fields!(Download {
     durability,
     lock_policy,
     on_progress = |d| d.progress.is_some(),
+    on_lock_wait = |d| d.lock_wait.is_some(),
     stop_on = |d| d.stop.is_some(),
 });
 
@@ -153,6 +156,7 @@ impl Client {
             durability: Durability::default(),
             lock_policy: LockPolicy::default(),
             progress: None,
+            lock_wait: None,
             stop: None,
         }
     }
@@ -218,6 +222,15 @@ impl Download {
         self
     }
 
+    /// Calls `callback` once if the download has to wait for another run
+    /// holding the directory ([`LockPolicy::Wait`]), with the holder's
+    /// process id if it recorded one: the moment to tell the user why
+    /// nothing moves.
+    pub fn on_lock_wait(mut self, callback: impl FnOnce(Option<u32>) + Send + 'static) -> Self {
+        self.lock_wait = Some(Box::new(callback));
+        self
+    }
+
     /// Runs the download. Returns the report once every file is complete,
     /// or the first error; see the [module documentation](super).
     ///
@@ -256,7 +269,8 @@ impl Download {
             source,
         };
         tokio::fs::create_dir_all(&dir).await.map_err(io)?;
-        let lock = Arc::new(DirectoryLock::acquire(&dir, self.lock_policy).await?);
+        let on_wait = self.lock_wait.unwrap_or_else(|| Box::new(|_| {}));
+        let lock = Arc::new(DirectoryLock::acquire(&dir, self.lock_policy, on_wait).await?);
         let mut manifest = {
             let dir = dir.clone();
             tokio::task::spawn_blocking(move || Manifest::load(&dir))

@@ -41,14 +41,10 @@ pub(crate) struct DirectoryLock {
 }
 
 impl DirectoryLock {
-    /// Takes the lock on `dir` (which exists), as `policy` says.
-    pub async fn acquire(dir: &Path, policy: LockPolicy) -> Result<DirectoryLock> {
-        Self::acquire_telling(dir, policy, |_| {}).await
-    }
-
-    /// [`acquire`](Self::acquire), telling `on_wait` once, with the
-    /// holder's process id if it recorded one, when it has to wait.
-    pub async fn acquire_telling(
+    /// Takes the lock on `dir` (which exists), as `policy` says, telling
+    /// `on_wait` once, with the holder's process id if it recorded one,
+    /// when it has to wait.
+    pub async fn acquire(
         dir: &Path,
         policy: LockPolicy,
         on_wait: impl FnOnce(Option<u32>),

@@ -132,7 +132,7 @@ impl Acquire<'_> {
                         path: dir.clone(),
                         source,
                     })?;
-                let _held = DirectoryLock::acquire_telling(&dir, self.policy, |pid| {
+                let _held = DirectoryLock::acquire(&dir, self.policy, |pid| {
                     on_wait(format!(
                         "{}{}",
                         dir.display(),

@@ -54,50 +54,6 @@ pub async fn download_with_progress(
     concurrency: usize,
     flags: DownloadFlags,
 ) -> Result<DownloadReport, Error> {
-    let source = source.into();
-    let first = download_once(
-        ui,
-        client,
-        source.clone(),
-        dir,
-        concurrency,
-        flags,
-        LockPolicy::FailFast,
-    )
-    .await;
-    match first {
-        Err(Error::DirectoryBusy { pid, .. }) if !flags.no_wait_lock => {
-            if !ui.quiet {
-                let holder = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
-                eprintln!(
-                    "waiting: {} is in use by another appex run{holder}",
-                    dir.display()
-                );
-            }
-            download_once(
-                ui,
-                client,
-                source,
-                dir,
-                concurrency,
-                flags,
-                LockPolicy::Wait,
-            )
-            .await
-        }
-        other => other,
-    }
-}
-
-async fn download_once(
-    ui: &Ui,
-    client: &Client,
-    source: DownloadSource,
-    dir: &Path,
-    concurrency: usize,
-    flags: DownloadFlags,
-    lock: LockPolicy,
-) -> Result<DownloadReport, Error> {
     let multi = ui.multi();
     let bars: Arc<Mutex<HashMap<usize, ProgressBar>>> = Arc::default();
     let callback_bars = bars.clone();
@@ -106,11 +62,24 @@ async fn download_once(
     } else {
         Durability::Fsync
     };
+    let lock = if flags.no_wait_lock {
+        LockPolicy::FailFast
+    } else {
+        LockPolicy::Wait
+    };
+    let quiet = ui.quiet;
+    let shown = dir.display().to_string();
     let result = client
         .download(source, dir)
         .concurrency(concurrency)
         .durability(durability)
         .lock_policy(lock)
+        .on_lock_wait(move |pid| {
+            if !quiet {
+                let holder = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+                eprintln!("waiting: {shown} is in use by another appex run{holder}");
+            }
+        })
         .stop_on(interrupt::requested())
         .on_progress(move |p| {
             let Ok(mut bars) = callback_bars.lock() else {
