@@ -5,7 +5,7 @@
 //! plain http to another host.
 
 use std::{
-    io::Read,
+    io::{BufRead, BufReader, Read},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -106,7 +106,8 @@ fn spawn_download(sim: &Sim, job_id: &str, dir: &Path, extra: &[&str]) -> Child 
     cmd.spawn().expect("spawn appex")
 }
 
-/// Waits for a child (a guard against hanging, not a timing assertion).
+/// Waits for a child (a guard against hanging, not a timing assertion);
+/// the output is what is left in the pipes the test has not taken.
 fn finish(mut child: Child) -> Run {
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
@@ -116,24 +117,17 @@ fn finish(mut child: Child) -> Run {
         assert!(Instant::now() < deadline, "appex hung");
         std::thread::sleep(Duration::from_millis(20));
     };
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let rest = |pipe: Option<&mut dyn Read>| {
+        let mut text = String::new();
+        if let Some(pipe) = pipe {
+            pipe.read_to_string(&mut text).unwrap();
+        }
+        text
+    };
     Run {
         code: status.code().expect("exit code (not killed by a signal)"),
-        stdout,
-        stderr,
+        stdout: rest(child.stdout.as_mut().map(|p| p as &mut dyn Read)),
+        stderr: rest(child.stderr.as_mut().map(|p| p as &mut dyn Read)),
     }
 }
 
@@ -278,7 +272,7 @@ fn two_runs_into_one_directory_both_succeed_one_after_the_other() {
 }
 
 #[test]
-fn no_wait_lock_fails_at_once_naming_the_busy_directory() {
+fn a_busy_directory_fails_at_once_under_no_wait_lock_else_is_waited_for_with_a_note() {
     let InProgress {
         sim,
         job,
@@ -298,9 +292,36 @@ fn no_wait_lock_fails_at_once_naming_the_busy_directory() {
         )
     );
 
+    // Without the flag it says why it waits, once, then waits its turn.
+    let mut waiting = spawn_download(&sim, &job_id, dir.path(), &[]);
+    let stderr = waiting.stderr.take().expect("piped stderr");
+    let (line_tx, line_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stderr).read_line(&mut line);
+        let _ = line_tx.send(line);
+    });
+    let note = line_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a note on stderr (hang guard)");
+    assert_eq!(
+        note.trim_end(),
+        format!(
+            "waiting: {} is in use by another appex run (pid {})",
+            dir.path().display(),
+            first.id()
+        )
+    );
+
     sim.sim.release_held_downloads();
     let first = finish(first);
     assert_eq!(first.code, 0, "{}", first.stderr);
+    let waited = finish(waiting);
+    assert_eq!(
+        waited.code, 0,
+        "the waiting run completes: {}",
+        waited.stderr
+    );
     assert_eq!(
         sha256_of(&dir.path().join(&name)),
         crate::support::sha256_hex(&reference(&sim, &job, 0))
