@@ -286,7 +286,7 @@ fn a_busy_directory_fails_at_once_under_no_wait_lock_else_is_waited_for_with_a_n
     assert_eq!(
         line,
         format!(
-            "error: {} is in use by another appex run (pid {})",
+            "error: {} is in use by another appex download (pid {})",
             dir.path().display(),
             first.id()
         )
@@ -307,7 +307,7 @@ fn a_busy_directory_fails_at_once_under_no_wait_lock_else_is_waited_for_with_a_n
     assert_eq!(
         note.trim_end(),
         format!(
-            "waiting: {} is in use by another appex run (pid {})",
+            "waiting: {} is in use by another appex download (pid {})",
             dir.path().display(),
             first.id()
         )

@@ -9,6 +9,7 @@ use std::{sync::Mutex, time::Duration};
 
 use userpilot_appex::{
     Client, Error, RetryPolicy,
+    error::LockHolder,
     ext::download::{LockPolicy, ProgressEvent},
     models::{ExportJob, JobStatus, PresignedUrl, SecretUrl},
     simulator::{Route, Simulator, SimulatorConfig},
@@ -192,25 +193,41 @@ async fn a_busy_directory_fails_fast_or_is_waited_for_with_a_note_and_the_first_
     )
     .await
     .expect_err("busy");
-    let Error::DirectoryBusy { dir: busy, pid } = &err else {
+    let Error::DirectoryBusy {
+        dir: busy,
+        pid,
+        held_by,
+    } = &err
+    else {
         panic!("{err:?}")
     };
     assert_eq!(busy, dir.path());
     assert_eq!(*pid, Some(std::process::id()));
-    assert!(err.to_string().contains("is in use by another appex run"));
+    assert_eq!(*held_by, Some(LockHolder::Download));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{} is in use by another appex download (pid {})",
+            dir.path().display(),
+            std::process::id()
+        )
+    );
 
     // A waiting run is told once, with the holder, then waits its turn.
-    let (waiting_tx, waiting_rx) = tokio::sync::oneshot::channel::<Option<u32>>();
+    let (waiting_tx, waiting_rx) = tokio::sync::oneshot::channel();
     let waiting = tokio::spawn(
         client
             .download(&job, dir.path())
-            .on_lock_wait(move |pid| {
-                let _ = waiting_tx.send(pid);
+            .on_lock_wait(move |held_by, pid| {
+                let _ = waiting_tx.send((held_by, pid));
             })
             .run(),
     );
     let holder = hang_guard(waiting_rx).await.expect("the note");
-    assert_eq!(holder, Some(std::process::id()));
+    assert_eq!(
+        holder,
+        (Some(LockHolder::Download), Some(std::process::id()))
+    );
     assert!(
         !waiting.is_finished(),
         "it waits while the first run holds the lock"
