@@ -480,5 +480,9 @@ fn a_download_killed_outright_leaves_the_directory_unlocked_and_resumable() {
         .collect();
     assert_eq!(resumed.len(), 1);
     assert_eq!(resumed[0].headers.range, Some(format!("bytes={HELD}-")));
+    assert!(
+        resumed[0].headers.if_range.is_some(),
+        "the version was recorded"
+    );
     assert_eq!(resumed[0].status, 206);
 }
