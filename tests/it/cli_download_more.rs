@@ -1,7 +1,8 @@
 //! More of the download guarantees, black-box through the `appex` binary:
 //! no planted link followed, no splice of two versions of an object across
 //! runs, names that keep their suffix for `appex records`, Ctrl-C twice
-//! and during `export`'s wait, server strings escaped in `jobs list` and
+//! and during `export`'s wait, a run killed outright, the busy message for
+//! an older version's lock file, server strings escaped in `jobs list` and
 //! `lookups`, and a short API key redacted only where it stands alone.
 
 use std::{
