@@ -230,17 +230,21 @@ pub enum Error {
         /// What went wrong.
         reason: DownloadFailure,
     },
-    /// The target directory is locked by another download (another `appex`
-    /// run, a cron job, another process of this program) and the download
-    /// was told not to wait for it
+    /// The target directory is locked by another run (a download or a sync:
+    /// another `appex` run, a cron job, another task of this program) and
+    /// this one was told not to wait for it
     /// ([`LockPolicy::FailFast`](crate::ext::download::LockPolicy::FailFast)).
-    /// Nothing was written.
-    #[error("{} is in use by another appex run{}", dir.display(), pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    /// Nothing was written. Reads `<dir> is in use by another appex download
+    /// (pid N)` ([`LockHolder::describe`]).
+    #[error("{} is in use by {}", dir.display(), LockHolder::describe(*held_by, *pid))]
     DirectoryBusy {
         /// The target directory.
         dir: PathBuf,
         /// The process holding the lock, as it recorded itself (if it did).
         pid: Option<u32>,
+        /// What holds the lock, as it recorded itself (`None` when the lock
+        /// file does not say, as an older version's does not).
+        held_by: Option<LockHolder>,
     },
     /// The download was asked to stop
     /// ([`Download::stop_on`](crate::ext::download::Download::stop_on), the
@@ -413,6 +417,45 @@ impl Error {
             operation,
             source: source.without_url(),
         }
+    }
+}
+
+/// What holds a busy directory (see [`Error::DirectoryBusy`]), as the
+/// holder recorded itself in the lock file next to its process id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LockHolder {
+    /// A download of a job's files (`appex jobs download`, `export --out`,
+    /// [`Client::download`](crate::Client::download)).
+    Download,
+    /// A sync (`appex sync`, `Client::sync`).
+    Sync,
+}
+
+impl LockHolder {
+    /// The word the lock file and messages use: `download` or `sync`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockHolder::Download => "download",
+            LockHolder::Sync => "sync",
+        }
+    }
+
+    /// The holder as messages name it: `another appex download (pid 123)`,
+    /// `another appex sync (pid 123)`, or `another appex run` when the lock
+    /// file does not say what holds it (the pid added when known).
+    pub fn describe(held_by: Option<LockHolder>, pid: Option<u32>) -> String {
+        format!(
+            "another appex {}{}",
+            held_by.map_or("run", LockHolder::as_str),
+            pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+        )
+    }
+}
+
+impl fmt::Display for LockHolder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -30,7 +30,7 @@ fn slow_sim() -> Sim {
 /// A slow simulator whose first download of each file sends `bytes` bytes
 /// and then holds the connection until released: a download stopped or
 /// overlapped there cannot finish first, however loaded the machine.
-fn held_sim(bytes: u64) -> Sim {
+pub fn held_sim(bytes: u64) -> Sim {
     Sim::with(slow(fast()).hold_download_after(bytes, 1))
 }
 
@@ -41,7 +41,7 @@ fn slow(config: SimulatorConfig) -> SimulatorConfig {
 }
 
 /// A completed job of `days` one-day files, through the library.
-fn completed_job(sim: &Sim, days: u64) -> ExportJob {
+pub fn completed_job(sim: &Sim, days: u64) -> ExportJob {
     let client = sim.client();
     sim.block_on(crate::download_reliability::completed_job(&client, days))
 }
@@ -49,16 +49,16 @@ fn completed_job(sim: &Sim, days: u64) -> ExportJob {
 /// A one-file download running in the background against a
 /// [`held_sim`]: its `.part` holds exactly the `bytes` bytes sent before
 /// the simulator holds the connection.
-struct InProgress {
-    sim: Sim,
-    job: ExportJob,
-    job_id: String,
-    name: String,
-    dir: tempfile::TempDir,
-    child: Child,
+pub struct InProgress {
+    pub sim: Sim,
+    pub job: ExportJob,
+    pub job_id: String,
+    pub name: String,
+    pub dir: tempfile::TempDir,
+    pub child: Child,
 }
 
-fn download_in_progress(bytes: u64) -> InProgress {
+pub fn download_in_progress(bytes: u64) -> InProgress {
     let sim = held_sim(bytes);
     let job = completed_job(&sim, 1);
     let job_id = job.job_id.clone().unwrap();
@@ -77,7 +77,7 @@ fn download_in_progress(bytes: u64) -> InProgress {
 }
 
 /// The bytes a file of the job serves, fetched directly.
-fn reference(sim: &Sim, job: &ExportJob, i: usize) -> Vec<u8> {
+pub fn reference(sim: &Sim, job: &ExportJob, i: usize) -> Vec<u8> {
     let url = job.presigned_urls[i].url.expose().to_string();
     sim.block_on(async move {
         let response = reqwest::get(url).await.expect("reference fetch");
@@ -86,7 +86,7 @@ fn reference(sim: &Sim, job: &ExportJob, i: usize) -> Vec<u8> {
 }
 
 /// `appex jobs download <id> --out <dir> <extra>`, to run or spawn.
-fn download_cmd(sim: &Sim, job_id: &str, dir: &Path, extra: &[&str]) -> Command {
+pub fn download_cmd(sim: &Sim, job_id: &str, dir: &Path, extra: &[&str]) -> Command {
     let mut cmd = sim.command();
     cmd.args(["jobs", "download", job_id, "--out"])
         .arg(dir)
@@ -95,12 +95,12 @@ fn download_cmd(sim: &Sim, job_id: &str, dir: &Path, extra: &[&str]) -> Command 
 }
 
 /// `appex jobs download <id> --out <dir> <extra>`, run to its end.
-fn download(sim: &Sim, job_id: &str, dir: &Path, extra: &[&str]) -> Run {
+pub fn download(sim: &Sim, job_id: &str, dir: &Path, extra: &[&str]) -> Run {
     Run::of(download_cmd(sim, job_id, dir, extra))
 }
 
 /// `appex jobs download <id> --out <dir> <extra>` started in the background.
-fn spawn_download(sim: &Sim, job_id: &str, dir: &Path, extra: &[&str]) -> Child {
+pub fn spawn_download(sim: &Sim, job_id: &str, dir: &Path, extra: &[&str]) -> Child {
     let mut cmd = download_cmd(sim, job_id, dir, extra);
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.spawn().expect("spawn appex")
@@ -108,7 +108,7 @@ fn spawn_download(sim: &Sim, job_id: &str, dir: &Path, extra: &[&str]) -> Child 
 
 /// Waits for a child (a guard against hanging, not a timing assertion);
 /// the output is what is left in the pipes the test has not taken.
-fn finish(mut child: Child) -> Run {
+pub fn finish(mut child: Child) -> Run {
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -132,7 +132,7 @@ fn finish(mut child: Child) -> Run {
 }
 
 /// Waits until `path` exists with at least `bytes` bytes.
-fn wait_for_bytes(path: &Path, bytes: u64) {
+pub fn wait_for_bytes(path: &Path, bytes: u64) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::fs::metadata(path).map_or(true, |m| m.len() < bytes) {
         assert!(Instant::now() < deadline, "{} never grew", path.display());
@@ -140,17 +140,20 @@ fn wait_for_bytes(path: &Path, bytes: u64) {
     }
 }
 
-fn part(dir: &Path, name: &str) -> PathBuf {
+pub fn part(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.part"))
 }
 
-fn send_signal(child: &Child, signal: &str) {
+pub fn send_signal(child: &Child, signal: &str) {
     let status = Command::new("kill")
         .args([signal, &child.id().to_string()])
         .status()
         .expect("kill");
     assert!(status.success());
 }
+
+/// Where held downloads stop: the bytes a `.part` holds when interrupted.
+pub const HELD: u64 = 64 * 1024;
 
 #[test]
 fn ctrl_c_during_a_download_exits_130_and_the_same_command_resumes() {
@@ -161,11 +164,20 @@ fn ctrl_c_during_a_download_exits_130_and_the_same_command_resumes() {
         name,
         dir,
         child,
-    } = download_in_progress(64 * 1024);
+    } = download_in_progress(HELD);
+    // The transfer is held at a known byte: nothing but the stop itself
+    // (sync the `.part`, save the manifest) stands between the signal and
+    // the exit.
+    let signalled = Instant::now();
     send_signal(&child, "-INT");
     let run = finish(child);
+    let stopped_in = signalled.elapsed();
 
     assert_eq!(run.code, 130, "stderr: {}", run.stderr);
+    assert!(
+        stopped_in < Duration::from_secs(2),
+        "exit {stopped_in:?} after SIGINT"
+    );
     assert_eq!(
         run.stderr.trim_end(),
         "interrupted: 0 of 1 files complete; run the same command again to resume"
@@ -173,11 +185,11 @@ fn ctrl_c_during_a_download_exits_130_and_the_same_command_resumes() {
     assert!(run.stdout.is_empty());
     let expected = reference(&sim, &job, 0);
     let kept = std::fs::read(part(dir.path(), &name)).expect(".part kept");
-    assert!(!kept.is_empty() && kept.len() < expected.len());
+    assert_eq!(kept.len() as u64, HELD, "exactly the bytes received");
     assert_eq!(
         &expected[..kept.len()],
         &kept[..],
-        "exactly the bytes received"
+        "the object's first bytes"
     );
     assert!(!dir.path().join(&name).exists());
 
@@ -194,6 +206,10 @@ fn ctrl_c_during_a_download_exits_130_and_the_same_command_resumes() {
     assert_eq!(
         resumed[0].headers.range,
         Some(format!("bytes={}-", kept.len()))
+    );
+    assert!(
+        resumed[0].headers.if_range.is_some(),
+        "the manifest kept the object's version"
     );
     assert_eq!(resumed[0].status, 206);
 }
@@ -286,7 +302,7 @@ fn a_busy_directory_fails_at_once_under_no_wait_lock_else_is_waited_for_with_a_n
     assert_eq!(
         line,
         format!(
-            "error: {} is in use by another appex run (pid {})",
+            "error: {} is in use by another appex download (pid {})",
             dir.path().display(),
             first.id()
         )
@@ -307,7 +323,7 @@ fn a_busy_directory_fails_at_once_under_no_wait_lock_else_is_waited_for_with_a_n
     assert_eq!(
         note.trim_end(),
         format!(
-            "waiting: {} is in use by another appex run (pid {})",
+            "waiting: {} is in use by another appex download (pid {})",
             dir.path().display(),
             first.id()
         )

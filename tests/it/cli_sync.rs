@@ -229,11 +229,19 @@ fn no_wait_lock_exits_1_while_another_holds_the_destination() {
     // Hold the destination's lock as a running sync would.
     let appex = Path::new(&dest).join("_appex");
     std::fs::create_dir_all(&appex).unwrap();
+    // What a sync writes into it: its kind and pid.
     let held = std::fs::File::create(appex.join(".appex-download.lock")).unwrap();
     held.try_lock().unwrap();
+    std::fs::write(appex.join(".appex-download.lock"), "sync 4242\n").unwrap();
     let args = sync_args(&dest, "--start 2025-03-01 --end 2025-03-02 --no-wait-lock");
     let line = sim.appex(&args).fails_with(1);
-    assert!(line.contains("is in use"), "{line}");
+    assert_eq!(
+        line,
+        format!(
+            "error: {} is in use by another appex sync (pid 4242)",
+            appex.display()
+        )
+    );
     assert_eq!(sim.sim.request_count(Route::TriggerExport), 0);
     assert!(state_of(&dest).is_none(), "nothing written");
 

@@ -9,6 +9,7 @@ use std::{sync::Mutex, time::Duration};
 
 use userpilot_appex::{
     Client, Error, RetryPolicy,
+    error::LockHolder,
     ext::download::{LockPolicy, ProgressEvent},
     models::{ExportJob, JobStatus, PresignedUrl, SecretUrl},
     simulator::{Route, Simulator, SimulatorConfig},
@@ -57,6 +58,62 @@ async fn reference(url: &SecretUrl) -> Vec<u8> {
     response.bytes().await.expect("body").to_vec()
 }
 
+/// The names a download of `job` may write in its directory: the manifest,
+/// its (legacy-named) temporary file, the lock file, and each file's final
+/// and `.part` names.
+pub fn names_a_download_writes(job: &ExportJob) -> Vec<String> {
+    let mut names: Vec<String> = vec![
+        ".appex-download.json".into(),
+        ".appex-download.json.tmp".into(),
+        ".appex-download.lock".into(),
+    ];
+    for file in &job.presigned_urls {
+        names.push(file.filename.clone());
+        names.push(format!("{}.part", file.filename));
+    }
+    names
+}
+
+/// A victim file in `victims` for each name, and a symbolic link at that
+/// name in `dir` pointing at it; returns each victim with its content.
+#[cfg(unix)]
+pub fn plant_links(
+    dir: &std::path::Path,
+    victims: &std::path::Path,
+    names: &[String],
+) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut planted = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let victim = victims.join(format!("victim-{i}"));
+        let original = format!("victim {i}: must stay as it is\n").into_bytes();
+        std::fs::write(&victim, &original).unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join(name)).unwrap();
+        planted.push((victim, original));
+    }
+    planted
+}
+
+/// Every victim is byte-identical and `dir` holds regular files only.
+pub fn assert_no_link_followed(dir: &std::path::Path, planted: &[(std::path::PathBuf, Vec<u8>)]) {
+    for (victim, original) in planted {
+        assert_eq!(
+            &std::fs::read(victim).unwrap(),
+            original,
+            "{} was written through a link",
+            victim.display()
+        );
+    }
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = std::fs::symlink_metadata(entry.path()).unwrap();
+        assert!(
+            meta.is_file(),
+            "{:?} is not a regular file",
+            entry.file_name()
+        );
+    }
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn no_link_planted_at_any_name_the_download_writes_is_followed() {
@@ -68,46 +125,13 @@ async fn no_link_planted_at_any_name_the_download_writes_is_followed() {
     let victims = root.path().join("victims");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::create_dir_all(&victims).unwrap();
-
-    let mut names: Vec<String> = vec![
-        ".appex-download.json".into(),
-        ".appex-download.json.tmp".into(),
-        ".appex-download.lock".into(),
-    ];
-    for file in &job.presigned_urls {
-        names.push(file.filename.clone());
-        names.push(format!("{}.part", file.filename));
-    }
-    let mut planted = Vec::new();
-    for (i, name) in names.iter().enumerate() {
-        let victim = victims.join(format!("victim-{i}"));
-        let original = format!("victim {i}: must stay as it is\n").into_bytes();
-        std::fs::write(&victim, &original).unwrap();
-        std::os::unix::fs::symlink(&victim, dir.join(name)).unwrap();
-        planted.push((victim, original));
-    }
+    let planted = plant_links(&dir, &victims, &names_a_download_writes(&job));
 
     let report = hang_guard(client.download(&job, &dir).run())
         .await
         .expect("download");
 
-    for (victim, original) in &planted {
-        assert_eq!(
-            &std::fs::read(victim).unwrap(),
-            original,
-            "{} was written through a link",
-            victim.display()
-        );
-    }
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let entry = entry.unwrap();
-        let meta = std::fs::symlink_metadata(entry.path()).unwrap();
-        assert!(
-            meta.is_file(),
-            "{:?} is not a regular file",
-            entry.file_name()
-        );
-    }
+    assert_no_link_followed(&dir, &planted);
     for (file, url) in report.files.iter().zip(&job.presigned_urls) {
         assert_eq!(file.filename, url.filename, "the planted link took no name");
         assert_eq!(
@@ -192,25 +216,41 @@ async fn a_busy_directory_fails_fast_or_is_waited_for_with_a_note_and_the_first_
     )
     .await
     .expect_err("busy");
-    let Error::DirectoryBusy { dir: busy, pid } = &err else {
+    let Error::DirectoryBusy {
+        dir: busy,
+        pid,
+        held_by,
+    } = &err
+    else {
         panic!("{err:?}")
     };
     assert_eq!(busy, dir.path());
     assert_eq!(*pid, Some(std::process::id()));
-    assert!(err.to_string().contains("is in use by another appex run"));
+    assert_eq!(*held_by, Some(LockHolder::Download));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{} is in use by another appex download (pid {})",
+            dir.path().display(),
+            std::process::id()
+        )
+    );
 
     // A waiting run is told once, with the holder, then waits its turn.
-    let (waiting_tx, waiting_rx) = tokio::sync::oneshot::channel::<Option<u32>>();
+    let (waiting_tx, waiting_rx) = tokio::sync::oneshot::channel();
     let waiting = tokio::spawn(
         client
             .download(&job, dir.path())
-            .on_lock_wait(move |pid| {
-                let _ = waiting_tx.send(pid);
+            .on_lock_wait(move |held_by, pid| {
+                let _ = waiting_tx.send((held_by, pid));
             })
             .run(),
     );
     let holder = hang_guard(waiting_rx).await.expect("the note");
-    assert_eq!(holder, Some(std::process::id()));
+    assert_eq!(
+        holder,
+        (Some(LockHolder::Download), Some(std::process::id()))
+    );
     assert!(
         !waiting.is_finished(),
         "it waits while the first run holds the lock"
@@ -307,4 +347,61 @@ async fn shortened_reserved_and_control_names_keep_their_suffix_and_stay_unique(
         .expect("second run");
     let again: Vec<&str> = again.files.iter().map(|f| f.filename.as_str()).collect();
     assert_eq!(again, local);
+}
+
+#[tokio::test]
+async fn a_download_dropped_mid_transfer_leaves_a_state_the_next_run_resumes_exactly() {
+    const HELD: u64 = 48 * 1024;
+    // The file stops after HELD bytes until released: the future is
+    // dropped with exactly those received, however loaded the machine.
+    let sim = simulator::start(config().hold_download_after(HELD, 1)).await;
+    let client = client(&sim, 2);
+    let job = completed_job(&client, 1).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    let (held_tx, held_rx) = tokio::sync::oneshot::channel::<()>();
+    let held_tx = Mutex::new(Some(held_tx));
+    let download = client
+        .download(&job, dir.path())
+        .on_progress(move |p| {
+            if p.file_bytes >= HELD
+                && let Some(tx) = held_tx.lock().unwrap().take()
+            {
+                let _ = tx.send(());
+            }
+        })
+        .run();
+    tokio::select! {
+        ended = download => panic!("a held download cannot end: {ended:?}"),
+        held = hang_guard(held_rx) => held.expect("the transfer reached the held byte"),
+    }
+    // The future is dropped: no final name was given.
+    let name = &job.presigned_urls[0].filename;
+    assert!(!dir.path().join(name).exists());
+
+    let report = hang_guard(client.download(&job, dir.path()).run())
+        .await
+        .expect("the next run");
+
+    let downloads: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.route == Route::Download)
+        .collect();
+    assert_eq!(downloads.len(), 2, "the dropped transfer, then one resume");
+    assert_eq!(downloads[0].headers.range, None);
+    assert_eq!(
+        downloads[1].headers.range,
+        Some(format!("bytes={HELD}-")),
+        "resumed after exactly the bytes received"
+    );
+    assert!(
+        downloads[1].headers.if_range.is_some(),
+        "the version was recorded"
+    );
+    assert_eq!(downloads[1].status, 206);
+    let expected = reference(&job.presigned_urls[0].url).await;
+    assert_eq!(std::fs::read(&report.files[0].path).unwrap(), expected);
+    assert!(!report.files[0].skipped);
+    assert!(!dir.path().join(format!("{name}.part")).exists());
 }

@@ -5,6 +5,7 @@
 mod support;
 
 mod cli_download_faults;
+mod cli_download_more;
 mod cli_exit_codes;
 mod cli_export;
 mod cli_jobs;

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use userpilot_appex::{
     Error,
+    error::LockHolder,
     ext::{
         download::LockPolicy,
         sync::{Checkpoint, SyncReport},
@@ -46,9 +47,22 @@ async fn a_second_sync_fails_fast_with_the_busy_error_while_the_first_completes(
         .await
         .unwrap_err();
     match &refused {
-        Error::DirectoryBusy { dir: busy, pid } => {
+        Error::DirectoryBusy {
+            dir: busy,
+            pid,
+            held_by,
+        } => {
             assert_eq!(busy, &dir.path().join("_appex"));
             assert_eq!(*pid, Some(std::process::id()));
+            assert_eq!(*held_by, Some(LockHolder::Sync));
+            assert_eq!(
+                refused.to_string(),
+                format!(
+                    "{} is in use by another appex sync (pid {})",
+                    busy.display(),
+                    std::process::id()
+                )
+            );
         }
         other => panic!("expected DirectoryBusy, got {other:?}"),
     }

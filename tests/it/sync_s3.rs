@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use userpilot_appex::{
     Error,
     dataset::{Destination, DestinationOptions, day_key, open},
+    error::LockHolder,
     ext::{
         download::LockPolicy,
         sync::{Checkpoint, LOCK_KEY, LookupRefresh, STATE_KEY, SyncRun, SyncState},
@@ -72,7 +73,10 @@ async fn refused(
         .await
         .unwrap_err();
     match error {
-        Error::DirectoryBusy { dir, pid } => (dir, pid),
+        Error::DirectoryBusy { dir, pid, held_by } => {
+            assert_eq!(held_by, Some(LockHolder::Sync), "held by a sync");
+            (dir, pid)
+        }
         other => panic!("expected DirectoryBusy, got {other:?}"),
     }
 }

@@ -24,7 +24,7 @@ use super::{
 };
 use crate::{
     Client, RetryPolicy,
-    error::{Error, Result},
+    error::{Error, LockHolder, Result},
     models::{ExportJob, JobStatus},
 };
 
@@ -112,7 +112,7 @@ pub struct Download {
     stop: Option<StopSignal>,
 }
 
-type LockWaitFn = Box<dyn FnOnce(Option<u32>) + Send + 'static>;
+type LockWaitFn = Box<dyn FnOnce(Option<LockHolder>, Option<u32>) + Send + 'static>;
 type StopSignal = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 crate::macros::debug_fields!(Download {
@@ -223,10 +223,14 @@ impl Download {
     }
 
     /// Calls `callback` once if the download has to wait for another run
-    /// holding the directory ([`LockPolicy::Wait`]), with the holder's
-    /// process id if it recorded one: the moment to tell the user why
-    /// nothing moves.
-    pub fn on_lock_wait(mut self, callback: impl FnOnce(Option<u32>) + Send + 'static) -> Self {
+    /// holding the directory ([`LockPolicy::Wait`]), with what holds it (a
+    /// download or a sync) and its process id as far as the holder recorded
+    /// them ([`LockHolder::describe`]
+    /// words it): the moment to tell the user why nothing moves.
+    pub fn on_lock_wait(
+        mut self,
+        callback: impl FnOnce(Option<LockHolder>, Option<u32>) + Send + 'static,
+    ) -> Self {
         self.lock_wait = Some(Box::new(callback));
         self
     }
@@ -269,8 +273,10 @@ impl Download {
             source,
         };
         tokio::fs::create_dir_all(&dir).await.map_err(io)?;
-        let on_wait = self.lock_wait.unwrap_or_else(|| Box::new(|_| {}));
-        let lock = Arc::new(DirectoryLock::acquire(&dir, self.lock_policy, on_wait).await?);
+        let on_wait = self.lock_wait.unwrap_or_else(|| Box::new(|_, _| {}));
+        let lock = Arc::new(
+            DirectoryLock::acquire(&dir, LockHolder::Download, self.lock_policy, on_wait).await?,
+        );
         let mut manifest = {
             let dir = dir.clone();
             tokio::task::spawn_blocking(move || Manifest::load(&dir))

@@ -31,9 +31,11 @@
 //!   other), the version (`ETag`/`Last-Modified`, length) of the object a
 //!   `.part` holds the start of, and, once a file is complete, its length
 //!   and sha256.
-//! - One download at a time per directory: a run takes an advisory lock
-//!   (`.appex-download.lock`) and by default waits for another run to end
-//!   ([`LockPolicy`]).
+//! - One download at a time per directory: a run takes the operating
+//!   system's advisory lock (`flock` on Unix, through std's
+//!   `File::try_lock`) on `.appex-download.lock`, which records what holds
+//!   it (a download or a sync) and its process id, and by default waits
+//!   for another run to end ([`LockPolicy`]).
 //! - Nothing the download writes follows a link planted in the directory:
 //!   files are opened with `O_NOFOLLOW` (a link at a `.part` or lock name
 //!   is removed, never followed), temporary files are created with `O_EXCL`
@@ -52,7 +54,6 @@
 //!   still completed (and recorded), then the first failure is returned.
 //! - Names already in the directory that this job did not create are never
 //!   overwritten: a colliding name becomes `name (2).ext`.
-
 //! - Cancel-safe: dropping [`Download::run`]'s future leaves a state the
 //!   next run resumes from; [`Download::stop_on`] stops cleanly.
 

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     dataset::{Destination, ObjectVersion, PutCondition},
-    error::{Error, Result},
+    error::{Error, LockHolder, Result},
     ext::{
         download::{DirectoryLock, LockPolicy},
         jobs::WaitPolicy,
@@ -132,14 +132,15 @@ impl Acquire<'_> {
                         path: dir.clone(),
                         source,
                     })?;
-                let _held = DirectoryLock::acquire(&dir, self.policy, |pid| {
-                    on_wait(format!(
-                        "{}{}",
-                        dir.display(),
-                        pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
-                    ))
-                })
-                .await?;
+                let _held =
+                    DirectoryLock::acquire(&dir, LockHolder::Sync, self.policy, |_, pid| {
+                        on_wait(format!(
+                            "{}{}",
+                            dir.display(),
+                            pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+                        ))
+                    })
+                    .await?;
                 Ok(SyncLock::Dir { _held })
             }
             None => self.object(on_wait).await.map(SyncLock::Object),
@@ -191,6 +192,7 @@ impl Acquire<'_> {
                 return Err(Error::DirectoryBusy {
                     dir: dest.describe().into(),
                     pid: Some(holder.pid),
+                    held_by: Some(LockHolder::Sync),
                 });
             }
             if looks == 0 {

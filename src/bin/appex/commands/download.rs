@@ -11,6 +11,7 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 use userpilot_appex::{
     Client, Error,
+    error::LockHolder,
     ext::download::{DownloadReport, DownloadSource, Durability, LockPolicy, ProgressEvent},
 };
 
@@ -74,10 +75,10 @@ pub async fn download_with_progress(
         .concurrency(concurrency)
         .durability(durability)
         .lock_policy(lock)
-        .on_lock_wait(move |pid| {
+        .on_lock_wait(move |held_by, pid| {
             if !quiet {
-                let holder = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
-                eprintln!("waiting: {shown} is in use by another appex run{holder}");
+                let holder = LockHolder::describe(held_by, pid);
+                eprintln!("waiting: {shown} is in use by {holder}");
             }
         })
         .stop_on(interrupt::requested())
