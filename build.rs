@@ -10,7 +10,7 @@
 
 use std::{env, fs, path::PathBuf, process::ExitCode};
 
-use userpilot_appex_spec::{codegen, repairs, surface};
+use userpilot_appex_spec::{codegen, lookups, repairs, surface};
 
 const SPEC: &str = "openapi/userpilot-appex-openapi.json";
 const SURFACE: &str = "openapi/api-surface.txt";
@@ -37,9 +37,13 @@ fn generate() -> Result<(), String> {
     repairs::repair_spec(&mut spec).map_err(|e| e.to_string())?;
     warn_on_surface_change(&surface::render(&spec));
     let code = codegen::generate(spec).map_err(|e| format!("{SPEC}: {e}"))?;
-    let out = PathBuf::from(env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?).join("codegen.rs");
-    fs::write(&out, code).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-    Ok(())
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
+    write(&out_dir.join("codegen.rs"), &code)?;
+    write(&out_dir.join("lookup_table.rs"), &lookups::render_macro())
+}
+
+fn write(path: &std::path::Path, text: &str) -> Result<(), String> {
+    fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// One `cargo:warning` line when the surface differs from the reviewed file.

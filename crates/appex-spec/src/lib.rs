@@ -16,6 +16,7 @@
 #[cfg(feature = "codegen")]
 pub mod codegen;
 pub mod drift;
+pub mod lookups;
 pub mod repairs;
 pub mod surface;
 

@@ -46,7 +46,7 @@ pub fn render(spec: &Value) -> String {
         let mut names: Vec<&String> = schemas.keys().collect();
         names.sort();
         for name in names {
-            let by = if replaced.contains(&name.as_str()) {
+            let by = if replaced.contains(name) {
                 format!(" (hand-written: crate::models::{name})")
             } else {
                 String::new()
