@@ -34,12 +34,13 @@ fn the_checked_in_model_schemas_match_the_models() {
         return;
     }
     let text = snapshot_text();
+    let fresh = pretty(&live);
     let checked_in: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     assert!(
         checked_in == live,
         "the models' JSON schemas changed; run `APPEX_UPDATE_SURFACE=1 cargo test --all-features` \
          and commit openapi/model-schemas.json:\n{}",
-        TextDiff::from_lines(&text, &pretty(&live))
+        TextDiff::from_lines(&text, &fresh)
             .unified_diff()
             .context_radius(2)
             .header("openapi/model-schemas.json (checked in)", "the models now")
@@ -83,7 +84,7 @@ fn a_rehearsed_spec_update_gives_exactly_its_four_drift_warnings_at_build_time()
             "spec drift: ExportJob.priority is in the spec but not in crate::models::ExportJob",
             "spec drift: ExportJob.status value \"cancelled\" is in the spec but not a known value of crate::models::JobStatus",
             "spec drift: operation tours (GET /api/v1/analytics/exports/lookups/tours) has no typed method on Client, \
-             no Catalogue entry, no CLI kind and no simulator route: add its row to the lookup table and its model",
+             no Catalogue entry, no CLI kind and no simulator route: add its row to LOOKUPS (crates/appex-spec/src/lookups.rs) and its model",
         ]
     );
     // Each is one line: one `cargo:warning` each.

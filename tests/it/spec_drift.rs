@@ -173,7 +173,7 @@ fn a_rehearsed_spec_update_generates_and_the_drift_guard_names_exactly_its_four_
             "spec drift: ExportJob.status value \"cancelled\" is in the spec but not a known value of crate::models::JobStatus",
             // (a) a 13th lookup
             "spec drift: operation tours (GET /api/v1/analytics/exports/lookups/tours) has no typed method on Client, \
-             no Catalogue entry, no CLI kind and no simulator route: add its row to the lookup table and its model",
+             no Catalogue entry, no CLI kind and no simulator route: add its row to LOOKUPS (crates/appex-spec/src/lookups.rs) and its model",
         ]
     );
 }

@@ -2,10 +2,14 @@
 //! what the crate types.
 //!
 //! Every finding is one line starting `spec drift: ` that names the schema
-//! and property (or the operation) and the crate item to change. The
-//! crate's test `spec_drift` feeds these functions the models' JSON schemas
-//! (`schemars`) and the typed operations; an empty report means the crate
-//! covers the spec.
+//! and property (or the operation, or the event field) and the crate item
+//! to change. The crate's tests feed [`report`] the models' live JSON
+//! schemas (`schemars`) and the typed operations, and
+//! [`compare_event_fields`] the exported event fields; `build.rs` feeds
+//! [`build_report`] the snapshot of the same models
+//! (`openapi/model-schemas.json`, [`Typed::to_snapshot`]) and prints each
+//! finding as a `cargo:warning`. An empty report means the crate covers the
+//! spec.
 
 use serde_json::Value;
 
@@ -178,7 +182,7 @@ pub fn compare_operations(spec: &Value, typed: &[&str], lookups: &[&str]) -> Vec
             if !lookups.contains(&name) {
                 out.push(format!(
                     "{PREFIX}{what} has no typed method on Client, no Catalogue entry, no CLI kind \
-                     and no simulator route: add its row to the lookup table and its model"
+                     and no simulator route: add its row to LOOKUPS (crates/appex-spec/src/lookups.rs) and its model"
                 ));
             }
         } else if !typed.contains(&name) {

@@ -160,7 +160,7 @@ pub const HOISTS: &[Hoist] = &[
 
 /// Every hoist, in the order [`hoist_inline_schemas`] applies them:
 /// [`HOISTS`], then each lookup's, derived from its row of
-/// [`LOOKUPS`](crate::lookups::LOOKUPS): a plain lookup's item schema
+/// [`LOOKUPS`]: a plain lookup's item schema
 /// becomes its model; a paginated one's page becomes `<Model>Page`, with
 /// its items, metadata and cursor (`PageMetadata`, `PageCursor`, shared).
 /// The one list: `build.rs` derives its replacements from it
@@ -272,7 +272,7 @@ fn short_path(path: &str) -> &str {
 
 /// The operation id for `method path` that the spec does not name itself.
 ///
-/// Known operations get the names in [`KNOWN_OPERATION_IDS`]; a lookup
+/// Known operations get the names in `KNOWN_OPERATION_IDS`; a lookup
 /// `/lookups/<kind>` is called `<kind>`; anything else is
 /// `<method>_<segments>` with `{param}` read as `by_param`. Deterministic, so
 /// a spec that adds a path changes no existing name.
