@@ -64,7 +64,7 @@ macro_rules! typed_lookup {
             }
         }
     };
-    ($(#[$doc:meta])* $op:ident $model:ident [paged $page:ident $paginator:ident $stream:ident]) => {
+    ($(#[$doc:meta])* $op:ident $model:ident [paged $page_model:ident $page:ident $paginator:ident $stream:ident]) => {
         impl Client {
             $(#[$doc])*
             #[doc = concat!(

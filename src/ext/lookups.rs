@@ -179,7 +179,7 @@ macro_rules! fetch_all {
     ($client:ident, $op:ident [plain]) => {
         $client.$op().await
     };
-    ($client:ident, $op:ident [paged $page:ident $paginator:ident $stream:ident]) => {
+    ($client:ident, $op:ident [paged $page_model:ident $page:ident $paginator:ident $stream:ident]) => {
         $client.$paginator().items().try_collect().await
     };
 }

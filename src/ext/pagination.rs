@@ -277,7 +277,7 @@ macro_rules! pagination_shims {
 
 macro_rules! pagination_shim {
     ($op:ident $model:ident [plain]) => {};
-    ($op:ident $model:ident [paged $page:ident $paginator:ident $stream:ident]) => {
+    ($op:ident $model:ident [paged $page_model:ident $page:ident $paginator:ident $stream:ident]) => {
         impl Client {
             #[doc = concat!("A [`Paginator`] over `lookups/", stringify!($op), "`.")]
             ///

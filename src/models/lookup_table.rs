@@ -1,60 +1,30 @@
-//! The lookup table: every lookup of the API in one place, and
-//! [`LookupKind`], the name of one lookup.
+//! The lookup table's macro, [`LookupKind`] (the name of one lookup) and
+//! the paginated lookups' page types.
 //!
-//! Each row names the lookup (its [`LookupKind`] variant and its operation,
-//! which is also its path segment under `lookups/`), its item model, whether
-//! it is paginated (with the names of its page, paginator and stream
-//! methods), and, for lookups events refer to, the `Catalogue` helper that
-//! maps an id to a name with the entity types interaction events use for it.
+//! The table itself is declared once, in the spec crate
+//! (`userpilot_appex_spec::lookups::LOOKUPS`: path, item model, plain or
+//! paginated, the `Catalogue` helper); `build.rs` turns it into the
+//! `lookup_table!` macro included here, and derives the repairs' hoists
+//! (hence progenitor's replacements) from the same rows. Each row carries
+//! the lookup's [`LookupKind`] variant, its operation (also its path segment
+//! under `lookups/`), its item model, whether it is paginated (with its page
+//! type and the names of its page, paginator and stream methods), and, for
+//! lookups events refer to, the `Catalogue` helper that maps an id to a name
+//! with the entity types interaction events use for it.
 //!
 //! Everything per lookup comes from these rows: the typed `Client` methods
 //! (`client/ops.rs`), the pagination shims (`ext/pagination.rs`), the
-//! `Catalogue` fields, fetch and helpers (`ext/lookups.rs`), the CLI's
-//! kinds, the simulator's routes, and the drift guard's check that every
-//! lookup the spec has is covered. Adding a lookup is one row here and its
-//! model.
+//! `Catalogue` fields, fetch and helpers (`ext/lookups.rs`), the page types
+//! (below), the CLI's kinds, the simulator's routes, and the drift guard's
+//! check that every lookup the spec has is covered. Adding a lookup is one
+//! row in the spec crate and its model.
 
-/// Calls `$then!` with the rows of the lookup table.
-///
-/// Row grammar: `doc Variant operation: Model [plain] [names];` or
-/// `[paged page_method paginator_method stream_method]`; `names` is empty or
-/// `helper "entity" ...`.
-macro_rules! lookup_table {
-    ($then:ident) => {
-        $then! {
-            /// User properties available for export.
-            UserProperties user_properties: UserProperty [plain] [];
-            /// Company properties available for export.
-            CompanyProperties company_properties: CompanyProperty [plain] [];
-            /// Segments (paginated).
-            Segments segments: Segment
-                [paged segments_page segments_paginator segments_stream]
-                [segment_title "segment"];
-            /// Features and events available for export.
-            FeaturesEvents features_events: FeatureEvent [plain] [feature_name];
-            /// Properties of trackable events (paginated).
-            EventsProperties events_properties: EventProperty
-                [paged events_properties_page events_properties_paginator events_properties_stream]
-                [];
-            /// Flows (experiences).
-            Flows flows: Flow [plain] [flow_title "flow" "experience"];
-            /// Banners.
-            Banners banners: Banner [plain] [banner_title "banner"];
-            /// Embeds (banners and cards).
-            Embeds embeds: Embed [plain] [embed_title "embed" "card"];
-            /// Spotlights.
-            Spotlights spotlights: Spotlight [plain] [spotlight_title "spotlight"];
-            /// Surveys with their modules.
-            Surveys surveys: Survey [plain] [survey_title "survey"];
-            /// Resource center modules.
-            ResourceCenterModules resource_center_modules: ResourceCenterModule
-                [plain]
-                [resource_center_module_name "resource_center_module"];
-            /// Checklists with their tasks.
-            Checklists checklists: Checklist [plain] [checklist_name "checklist"];
-        }
-    };
-}
+// `lookup_table!`: calls `$then!` with the table's rows. `build.rs` writes
+// it from `userpilot_appex_spec::lookups::LOOKUPS`; row grammar:
+// `#[doc] Variant operation: Model [plain] [names];` or
+// `[paged PageModel page_method paginator_method stream_method]`, where
+// `names` is empty or `helper "entity" ...`.
+include!(concat!(env!("OUT_DIR"), "/lookup_table.rs"));
 
 pub(crate) use lookup_table;
 

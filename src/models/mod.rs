@@ -1,6 +1,6 @@
 //! Hand-written models that the generated client uses in place of the
 //! spec's loosely typed schemas (the replacements `build.rs` derives from
-//! the spec crate's `HOISTS`).
+//! the spec crate's hoists and lookup table).
 //!
 //! They sit below the generated code: decoding is lenient (one mechanism
 //! and one set of coercion rules for every model: numbers where strings are
@@ -31,5 +31,8 @@ pub use lookups::{
     ResourceCenterModule, Segment, SegmentCategory, SegmentStatus, Spotlight, Survey, SurveyModule,
     SurveyModuleKind, UserProperty,
 };
-pub use page::{EventPropertyPage, Page, PageCursor, PageMetadata, SegmentPage};
+pub use page::{Page, PageCursor, PageMetadata};
 pub use timestamp::parse_timestamp;
+
+use page::declare_page_types;
+lookup_table!(declare_page_types);

@@ -1,5 +1,6 @@
-//! The page of the two cursor-paginated lookups: `{data, metadata}` with
-//! its cursors, page size and total count.
+//! The page of the cursor-paginated lookups: `{data, metadata}` with its
+//! cursors, page size and total count; and the macro that declares each
+//! paginated lookup's page type (`SegmentPage`) from the lookup table.
 //!
 //! Decoded like the other lookup models (see [`super::lookups`]): missing or
 //! `null` parts read as empty, unknown fields are kept in `extra`. `data`'s
@@ -15,10 +16,7 @@ use serde::{
 };
 use serde_json::{Map, Value};
 
-use super::{
-    lenient::{Key, Slot, keep, lenient_model, read_field},
-    lookups::{EventProperty, Segment},
-};
+use super::lenient::{Key, Slot, keep, lenient_model, read_field};
 
 /// The cursors of a page (`metadata.cursor`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
@@ -303,7 +301,26 @@ impl<T> Page<T> {
     }
 }
 
-/// A page of segments (`lookups/segments`).
-pub type SegmentPage = Page<Segment>;
-/// A page of event properties (`lookups/events_properties`).
-pub type EventPropertyPage = Page<EventProperty>;
+/// Declares the page type of each paginated row of the lookup table
+/// (`SegmentPage = Page<Segment>`); `models` expands it with the table.
+macro_rules! declare_page_types {
+    ($(
+        $(#[$doc:meta])*
+        $variant:ident $op:ident : $model:ident [$($paging:tt)*] [$($names:tt)*];
+    )*) => {
+        $( $crate::models::page::declare_page_type!($op $model [$($paging)*]); )*
+    };
+}
+
+/// One row's page type: none for a plain lookup.
+macro_rules! declare_page_type {
+    ($op:ident $model:ident [plain]) => {};
+    ($op:ident $model:ident [paged $page_model:ident $($methods:ident)*]) => {
+        #[doc = concat!(
+                    "A page of [`", stringify!($model), "`] (`lookups/", stringify!($op), "`)."
+                )]
+        pub type $page_model = $crate::models::Page<$crate::models::$model>;
+    };
+}
+
+pub(crate) use {declare_page_type, declare_page_types};

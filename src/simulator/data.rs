@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::config::LookupSizes;
 use crate::models::LookupKind;
 
 /// The export file fields, in file order (the record readers' contract).
@@ -473,6 +474,20 @@ pub(crate) fn plain_lookup(kind: LookupKind) -> Value {
             ]}
         ]),
         _ => json!([]),
+    }
+}
+
+/// The sample data of a paginated lookup: its cursors' prefix, how many
+/// items it holds, and item number `i`. A paginated lookup with no sample
+/// data pages through no items.
+pub(crate) fn paged_lookup(
+    kind: LookupKind,
+    sizes: &LookupSizes,
+) -> (&'static str, usize, fn(usize) -> Value) {
+    match kind {
+        LookupKind::Segments => ("seg", sizes.segments, segment),
+        LookupKind::EventsProperties => ("evp", sizes.event_properties, event_property),
+        other => (other.name(), 0, |_| Value::Null),
     }
 }
 

@@ -390,16 +390,8 @@ async fn lookup(
     if !kind.is_paginated() {
         return Json(data::plain_lookup(kind)).into_response();
     }
-    let sizes = &state.config.data.lookups;
-    match kind {
-        LookupKind::Segments => page(&state, "seg", sizes.segments, &query, data::segment),
-        LookupKind::EventsProperties => {
-            let count = sizes.event_properties;
-            page(&state, "evp", count, &query, data::event_property)
-        }
-        // A paginated lookup the simulator has no sample data for: no items.
-        other => page(&state, other.name(), 0, &query, |_| Value::Null),
-    }
+    let (prefix, count, item) = data::paged_lookup(kind, &state.config.data.lookups);
+    page(&state, prefix, count, &query, item)
 }
 
 fn cursor(kind: &str, offset: usize) -> String {

@@ -53,6 +53,7 @@ mod simulator_e2e;
 mod simulator_faults;
 mod simulator_files;
 mod simulator_sync_knobs;
+mod spec_build;
 mod spec_drift;
 mod spec_repairs;
 mod spec_surface;

@@ -5,41 +5,38 @@
 
 use serde_json::{Value, json};
 use userpilot_appex::{
-    client::JOB_OPERATIONS, generated, models::LookupKind, records::EXPORT_FIELDS,
+    generated,
+    models::LookupKind,
+    records::{EXPORT_FIELD_KINDS, EXPORT_FIELDS, FieldKind},
 };
-use userpilot_appex_spec::{codegen, drift, repairs};
+use userpilot_appex_spec::{
+    codegen,
+    drift::{self, EventFieldType},
+    lookups::{LOOKUPS, Paging},
+    repairs::{self, API_PREFIX},
+};
 
-use crate::support::spec::{apply_patch, vendored};
+use crate::support::spec::{apply_patch, rehearsed_update, repaired, typed, vendored};
 
 /// The drift report of a repaired spec: every replaced schema against its
 /// model, every operation against the typed methods and the lookup table.
 fn drift_report(repaired: &Value) -> Vec<String> {
-    let mut report = Vec::new();
-    for (component, rust_path, schema) in generated::replaced_model_schemas() {
-        report.extend(drift::compare_model(
-            repaired, component, rust_path, &schema,
-        ));
-    }
-    let lookups: Vec<&str> = LookupKind::ALL.iter().map(|k| k.name()).collect();
-    report.extend(drift::compare_operations(
-        repaired,
-        &JOB_OPERATIONS,
-        &lookups,
-    ));
-    report
+    drift::report(repaired, &typed())
 }
 
-fn repaired(mut spec: Value) -> Value {
-    repairs::repair_spec(&mut spec).expect("the repairs apply");
-    spec
-}
-
-fn rehearsed_update() -> Value {
-    let fixture: Value = serde_json::from_str(include_str!("../fixtures/spec-update/patch.json"))
-        .expect("the fixture is JSON");
-    let mut spec = vendored();
-    apply_patch(&mut spec, &fixture["patch"]);
-    spec
+/// The type the crate reads each export field as.
+fn crate_event_fields() -> Vec<(&'static str, EventFieldType)> {
+    let kind = |k: FieldKind| match k {
+        FieldKind::Text => EventFieldType::Text,
+        FieldKind::Label => EventFieldType::Label,
+        FieldKind::Timestamp => EventFieldType::Timestamp,
+        FieldKind::Integer => EventFieldType::Integer,
+        FieldKind::Json => EventFieldType::Json,
+    };
+    EXPORT_FIELDS
+        .into_iter()
+        .zip(EXPORT_FIELD_KINDS.map(kind))
+        .collect()
 }
 
 #[test]
@@ -63,11 +60,12 @@ fn every_replaced_schema_has_its_models_json_schema() {
 
 #[test]
 fn exported_event_fields_match_the_documented_event_schema() {
-    let report = drift::compare_event_fields(&drift::DOCUMENTED_EVENT_FIELDS, &EXPORT_FIELDS);
+    let in_crate = crate_event_fields();
+    let report = drift::compare_event_fields(&drift::DOCUMENTED_EVENT_FIELDS, &in_crate);
     assert!(report.is_empty(), "{report:#?}");
-    // And the comparison does see a difference.
-    let mut renamed = EXPORT_FIELDS;
-    renamed[8] = "host";
+    // And the comparison does see a difference of names.
+    let mut renamed = in_crate.clone();
+    renamed[8].0 = "host";
     assert_eq!(
         drift::compare_event_fields(&drift::DOCUMENTED_EVENT_FIELDS, &renamed),
         [
@@ -75,6 +73,74 @@ fn exported_event_fields_match_the_documented_event_schema() {
             "spec drift: event field host is in records::EXPORT_FIELDS but not documented",
         ]
     );
+}
+
+#[test]
+fn an_event_field_read_as_another_type_than_documented_is_drift() {
+    // The crate reading screen_width as text, inserted_at as text, metadata
+    // as a label.
+    let mut retyped = crate_event_fields();
+    for (name, kind) in &mut retyped {
+        match *name {
+            "screen_width" | "inserted_at" => *kind = EventFieldType::Text,
+            "metadata" => *kind = EventFieldType::Label,
+            _ => {}
+        }
+    }
+    assert_eq!(
+        drift::compare_event_fields(&drift::DOCUMENTED_EVENT_FIELDS, &retyped),
+        [
+            "spec drift: event field inserted_at is documented as timestamp but read as text",
+            "spec drift: event field screen_width is documented as integer but read as text",
+            "spec drift: event field metadata is documented as json but read as label",
+        ]
+    );
+    // The documentation changing a type is caught the same way.
+    let mut documented = drift::DOCUMENTED_EVENT_FIELDS;
+    documented[11].1 = EventFieldType::Text; // screen_height
+    assert_eq!(
+        drift::compare_event_fields(&documented, &crate_event_fields()),
+        ["spec drift: event field screen_height is documented as text but read as integer"]
+    );
+}
+
+#[test]
+fn the_lookup_kinds_are_the_rows_of_the_spec_crates_lookup_table() {
+    let rows: Vec<(&str, String, bool)> = LOOKUPS
+        .iter()
+        .map(|l| {
+            (
+                l.name(),
+                format!("{API_PREFIX}{}", l.path),
+                l.paging == Paging::Paged,
+            )
+        })
+        .collect();
+    let kinds: Vec<(&str, String, bool)> = LookupKind::ALL
+        .iter()
+        .map(|k| (k.name(), k.path().to_string(), k.is_paginated()))
+        .collect();
+    assert_eq!(kinds, rows);
+    assert_eq!(LookupKind::ALL.len(), 12);
+    // Each row's operation is the id the repairs give its path.
+    for lookup in LOOKUPS {
+        let path = format!("{API_PREFIX}{}", lookup.path);
+        assert_eq!(repairs::operation_id_for("get", &path), lookup.name());
+    }
+    // A paginated row hoists its page, items, metadata and cursor; a plain
+    // one its items.
+    let hoisted = |path: &str| -> Vec<String> {
+        repairs::hoists()
+            .into_iter()
+            .filter(|h| h.path == path)
+            .map(|h| h.name.into_owned())
+            .collect()
+    };
+    assert_eq!(
+        hoisted("/lookups/segments"),
+        ["Segment", "PageCursor", "PageMetadata", "SegmentPage"]
+    );
+    assert_eq!(hoisted("/lookups/flows"), ["Flow"]);
 }
 
 #[test]
@@ -107,7 +173,7 @@ fn a_rehearsed_spec_update_generates_and_the_drift_guard_names_exactly_its_four_
             "spec drift: ExportJob.status value \"cancelled\" is in the spec but not a known value of crate::models::JobStatus",
             // (a) a 13th lookup
             "spec drift: operation tours (GET /api/v1/analytics/exports/lookups/tours) has no typed method on Client, \
-             no Catalogue entry, no CLI kind and no simulator route: add its row to the lookup table and its model",
+             no Catalogue entry, no CLI kind and no simulator route: add its row to LOOKUPS (crates/appex-spec/src/lookups.rs) and its model",
         ]
     );
 }

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use similar::TextDiff;
-use userpilot_appex_spec::{repairs, surface};
+use userpilot_appex_spec::{UPDATE_VAR, repairs, surface, update_requested};
 
 use crate::support::spec::{apply_patch, vendored};
 
@@ -31,7 +31,7 @@ fn unified_diff(reviewed: &str, fresh: &str) -> String {
 #[test]
 fn the_checked_in_api_surface_matches_the_spec() {
     let fresh = surface_of(vendored());
-    if std::env::var_os("APPEX_UPDATE_SURFACE").is_some() {
+    if update_requested(std::env::var_os(UPDATE_VAR).as_deref()) {
         std::fs::write(Path::new(SURFACE), &fresh).expect("write the surface");
         return;
     }

@@ -29,7 +29,7 @@ pub fn generate(repaired: Value) -> Result<String, String> {
     let replacements = repairs::replacements();
     for schema in &replacements {
         settings.with_replacement(
-            *schema,
+            schema,
             format!("crate::models::{schema}"),
             std::iter::empty(),
         );
@@ -43,7 +43,7 @@ pub fn generate(repaired: Value) -> Result<String, String> {
     Ok(code)
 }
 
-fn model_schemas(replacements: &[&str]) -> String {
+fn model_schemas(replacements: &[String]) -> String {
     let mut rows = String::new();
     for name in replacements {
         let _ = writeln!(

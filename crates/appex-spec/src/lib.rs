@@ -5,8 +5,14 @@
 //!   with hand-written models;
 //! - [`surface`]: the reviewed listing of what the spec gives the crate
 //!   (`openapi/api-surface.txt`);
+//! - [`lookups`]: the lookup table, declared once; the repairs derive each
+//!   lookup's hoists from it and `build.rs` writes the crate's
+//!   `lookup_table!` macro from it;
 //! - [`drift`]: the comparisons behind the drift guard (spec schemas against
-//!   the models' JSON schemas, spec operations against the typed methods).
+//!   the models' JSON schemas, spec operations against the typed methods,
+//!   the exported event fields against the documented ones), and the
+//!   report `build.rs` prints as warnings against the models' snapshot
+//!   (`openapi/model-schemas.json`).
 //!
 //! - [`codegen`] (feature `codegen`): progenitor's run with this crate's
 //!   settings.
@@ -16,10 +22,30 @@
 #[cfg(feature = "codegen")]
 pub mod codegen;
 pub mod drift;
+pub mod lookups;
 pub mod repairs;
 pub mod surface;
 
 use serde_json::Value;
+
+/// The environment variable that asks the tests to rewrite the generated,
+/// reviewed files (`openapi/api-surface.txt`, `openapi/model-schemas.json`).
+pub const UPDATE_VAR: &str = "APPEX_UPDATE_SURFACE";
+
+/// Whether a value of [`UPDATE_VAR`] asks for the rewrite: only `1` does
+/// (unset, empty, `0` or anything else compares instead).
+///
+/// ```
+/// use std::ffi::OsStr;
+/// use userpilot_appex_spec::update_requested;
+///
+/// assert!(update_requested(Some(OsStr::new("1"))));
+/// assert!(!update_requested(Some(OsStr::new("0"))));
+/// assert!(!update_requested(None));
+/// ```
+pub fn update_requested(value: Option<&std::ffi::OsStr>) -> bool {
+    value.is_some_and(|v| v == "1")
+}
 
 /// HTTP methods an OpenAPI path item may hold operations under.
 pub const METHODS: [&str; 8] = [

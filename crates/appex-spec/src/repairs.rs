@@ -6,9 +6,11 @@
 //! [`RepairError`] naming itself and the JSON path, so a spec update fails
 //! the build with a readable message rather than a backtrace.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value, json};
 
-use crate::METHODS;
+use crate::{METHODS, lookups::LOOKUPS};
 
 /// A repair that could not be applied to the spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +63,7 @@ pub enum Model {
 }
 
 /// One inline schema hoisted into `components/schemas`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hoist {
     /// The operation's method (`""`: a pointer from the document root).
     pub method: &'static str,
@@ -70,7 +72,7 @@ pub struct Hoist {
     /// The JSON pointer inside the operation (or the document).
     pub pointer: &'static str,
     /// The component name it gets.
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     /// Who writes the Rust type.
     pub model: Model,
 }
@@ -86,7 +88,7 @@ const fn hoist(
         method,
         path,
         pointer,
-        name,
+        name: Cow::Borrowed(name),
         model,
     }
 }
@@ -100,9 +102,10 @@ macro_rules! ok_200 {
 
 use Model::{Generated, HandWritten};
 
-/// Where each inline schema is hoisted, the component name it gets, and
-/// whether a hand-written model replaces it. The one list: `build.rs`
-/// derives its replacements from it ([`replacements`]).
+/// Where each inline schema of the job and export operations (and the
+/// shared error schema) is hoisted, the component name it gets, and whether
+/// a hand-written model replaces it. The lookups' hoists are derived from
+/// the lookup table ([`hoists`]).
 pub const HOISTS: &[Hoist] = &[
     hoist(
         "get",
@@ -147,132 +150,6 @@ pub const HOISTS: &[Hoist] = &[
         HandWritten,
     ),
     hoist(
-        "get",
-        "/lookups/user_properties",
-        ok_200!("/items"),
-        "UserProperty",
-        HandWritten,
-    ),
-    hoist(
-        "get",
-        "/lookups/company_properties",
-        ok_200!("/items"),
-        "CompanyProperty",
-        HandWritten,
-    ),
-    hoist(
-        "get",
-        "/lookups/segments",
-        ok_200!("/properties/data/items"),
-        "Segment",
-        HandWritten,
-    ),
-    hoist(
-        "get",
-        "/lookups/segments",
-        ok_200!("/properties/metadata/properties/cursor"),
-        "PageCursor",
-        HandWritten,
-    ),
-    hoist(
-        "get",
-        "/lookups/segments",
-        ok_200!("/properties/metadata"),
-        "PageMetadata",
-        HandWritten,
-    ),
-    hoist(
-        "get",
-        "/lookups/segments",
-        ok_200!(""),
-        "SegmentPage",
-        HandWritten,
-    ),
-    hoist(
-        "get",
-        "/lookups/features_events",
-        ok_200!("/items"),
-        "FeatureEvent",
-        HandWritten,
-    ),
-    hoist(
-        "get",
-        "/lookups/events_properties",
-        ok_200!("/properties/data/items"),
-        "EventProperty",
-        HandWritten,
-    ),
-    hoist(
-        "get",
-        "/lookups/events_properties",
-        ok_200!("/properties/metadata/properties/cursor"),
-        "PageCursor",
-        HandWritten,
-    ),
-    hoist(
-        "get",
-        "/lookups/events_properties",
-        ok_200!("/properties/metadata"),
-        "PageMetadata",
-        HandWritten,
-    ),
-    hoist(
-        "get",
-        "/lookups/events_properties",
-        ok_200!(""),
-        "EventPropertyPage",
-        HandWritten,
-    ),
-    hoist(
-        "get",
-        "/lookups/flows",
-        ok_200!("/items"),
-        "Flow",
-        HandWritten,
-    ),
-    hoist(
-        "get",
-        "/lookups/banners",
-        ok_200!("/items"),
-        "Banner",
-        HandWritten,
-    ),
-    hoist(
-        "get",
-        "/lookups/embeds",
-        ok_200!("/items"),
-        "Embed",
-        HandWritten,
-    ),
-    hoist(
-        "get",
-        "/lookups/spotlights",
-        ok_200!("/items"),
-        "Spotlight",
-        HandWritten,
-    ),
-    hoist(
-        "get",
-        "/lookups/surveys",
-        ok_200!("/items"),
-        "Survey",
-        HandWritten,
-    ),
-    hoist(
-        "get",
-        "/lookups/resource_center_modules",
-        ok_200!("/items"),
-        "ResourceCenterModule",
-        HandWritten,
-    ),
-    hoist(
-        "get",
-        "/lookups/checklists",
-        ok_200!("/items"),
-        "Checklist",
-        HandWritten,
-    ),
-    hoist(
         "",
         "",
         "/components/schemas/ErrorResponse/properties/errors/items",
@@ -281,19 +158,64 @@ pub const HOISTS: &[Hoist] = &[
     ),
 ];
 
+/// Every hoist, in the order [`hoist_inline_schemas`] applies them:
+/// [`HOISTS`], then each lookup's, derived from its row of
+/// [`LOOKUPS`]: a plain lookup's item schema
+/// becomes its model; a paginated one's page becomes `<Model>Page`, with
+/// its items, metadata and cursor (`PageMetadata`, `PageCursor`, shared).
+/// The one list: `build.rs` derives its replacements from it
+/// ([`replacements`]).
+pub fn hoists() -> Vec<Hoist> {
+    let mut out = HOISTS.to_vec();
+    for lookup in LOOKUPS {
+        let mut add = |pointer: &'static str, name: Cow<'static, str>| {
+            out.push(Hoist {
+                method: "get",
+                path: lookup.path,
+                pointer,
+                name,
+                model: HandWritten,
+            });
+        };
+        match lookup.page_model() {
+            None => add(ok_200!("/items"), Cow::Borrowed(lookup.model)),
+            Some(page) => {
+                add(
+                    ok_200!("/properties/data/items"),
+                    Cow::Borrowed(lookup.model),
+                );
+                add(
+                    ok_200!("/properties/metadata/properties/cursor"),
+                    Cow::Borrowed("PageCursor"),
+                );
+                add(
+                    ok_200!("/properties/metadata"),
+                    Cow::Borrowed("PageMetadata"),
+                );
+                add(ok_200!(""), Cow::Owned(page));
+            }
+        }
+    }
+    out
+}
+
 /// Components the spec names itself that a hand-written model replaces.
 pub const NAMED_REPLACEMENTS: &[&str] = &["ErrorResponse"];
 
 /// Every component schema replaced by a hand-written model
 /// (`crate::models::<name>`): [`NAMED_REPLACEMENTS`] and the hand-written
-/// [`HOISTS`], each once, in that order.
-pub fn replacements() -> Vec<&'static str> {
-    let hoisted = HOISTS
-        .iter()
+/// [`hoists`], each once, in that order.
+pub fn replacements() -> Vec<String> {
+    let hoisted = hoists()
+        .into_iter()
         .filter(|h| h.model == HandWritten)
-        .map(|h| h.name);
-    let mut names: Vec<&'static str> = Vec::new();
-    for name in NAMED_REPLACEMENTS.iter().copied().chain(hoisted) {
+        .map(|h| h.name.into_owned());
+    let mut names: Vec<String> = Vec::new();
+    for name in NAMED_REPLACEMENTS
+        .iter()
+        .map(|n| n.to_string())
+        .chain(hoisted)
+    {
         if !names.contains(&name) {
             names.push(name);
         }
@@ -350,7 +272,7 @@ fn short_path(path: &str) -> &str {
 
 /// The operation id for `method path` that the spec does not name itself.
 ///
-/// Known operations get the names in [`KNOWN_OPERATION_IDS`]; a lookup
+/// Known operations get the names in `KNOWN_OPERATION_IDS`; a lookup
 /// `/lookups/<kind>` is called `<kind>`; anything else is
 /// `<method>_<segments>` with `{param}` read as `by_param`. Deterministic, so
 /// a spec that adds a path changes no existing name.
@@ -593,11 +515,11 @@ pub fn hoist_inline_schemas(spec: &mut Value) -> Result<()> {
         pointer,
         name,
         ..
-    } in HOISTS
+    } in hoists()
     {
         let reference = json!({ "$ref": format!("#/components/schemas/{name}") });
         let full_pointer = if method.is_empty() {
-            (*pointer).to_string()
+            pointer.to_string()
         } else {
             let path = format!("{API_PREFIX}{short}");
             format!("/paths/{}/{method}{pointer}", escape_pointer(&path))
@@ -622,7 +544,7 @@ pub fn hoist_inline_schemas(spec: &mut Value) -> Result<()> {
             .pointer_mut("/components/schemas")
             .and_then(Value::as_object_mut)
             .ok_or_else(|| fail(REPAIR, "/components/schemas", "expected an object"))?;
-        match schemas.get(*name) {
+        match schemas.get(name.as_ref()) {
             // The same shape hoisted twice (pagination metadata): share it.
             Some(existing) if *existing == schema => {}
             Some(_) => {
@@ -633,7 +555,7 @@ pub fn hoist_inline_schemas(spec: &mut Value) -> Result<()> {
                 ));
             }
             None => {
-                schemas.insert((*name).to_string(), schema);
+                schemas.insert(name.into_owned(), schema);
             }
         }
     }

@@ -46,7 +46,7 @@ pub fn render(spec: &Value) -> String {
         let mut names: Vec<&String> = schemas.keys().collect();
         names.sort();
         for name in names {
-            let by = if replaced.contains(&name.as_str()) {
+            let by = if replaced.contains(name) {
                 format!(" (hand-written: crate::models::{name})")
             } else {
                 String::new()
@@ -63,6 +63,29 @@ pub fn render(spec: &Value) -> String {
         }
     }
     out
+}
+
+/// The one line `build.rs` warns with when the surface (`fresh`) differs
+/// from the reviewed file (`reviewed`, the text of `file`): how many lines
+/// came and went, the first new one, and where to read more. `None` when
+/// they are equal.
+pub fn change_warning(file: &str, reviewed: &str, fresh: &str) -> Option<String> {
+    if reviewed == fresh {
+        return None;
+    }
+    let old: Vec<&str> = reviewed.lines().collect();
+    let new: Vec<&str> = fresh.lines().collect();
+    let added = new.iter().filter(|l| !old.contains(l)).count();
+    let removed = old.iter().filter(|l| !new.contains(l)).count();
+    let first = new
+        .iter()
+        .find(|l| !old.contains(l))
+        .map(|l| format!(", first new line `{}`", l.trim()))
+        .unwrap_or_default();
+    Some(format!(
+        "spec drift: the API surface differs from {file} (+{added} -{removed} lines{first}); \
+         run `cargo test --all-features` for the drift report, then see README \"Updating the spec\""
+    ))
 }
 
 fn operation(spec: &Value, method: &str, path: &str, op: &Value) -> String {

@@ -1,6 +1,42 @@
-//! The vendored spec, and JSON Patch edits of it (the spec-update fixtures).
+//! The vendored spec, JSON Patch edits of it (the spec-update fixtures),
+//! and what the crate types, for the drift guard.
 
 use serde_json::Value;
+use userpilot_appex::{client::JOB_OPERATIONS, generated, models::LookupKind};
+use userpilot_appex_spec::{drift::Typed, repairs};
+
+/// What the crate types, live: every replaced schema's model and its JSON
+/// schema, the hand-typed operations, the lookups of [`LookupKind`].
+pub fn typed() -> Typed {
+    Typed {
+        models: generated::replaced_model_schemas()
+            .into_iter()
+            .map(|(component, path, schema)| (component.to_string(), path.to_string(), schema))
+            .collect(),
+        operations: JOB_OPERATIONS.iter().map(|o| o.to_string()).collect(),
+        lookups: LookupKind::ALL
+            .iter()
+            .map(|k| k.name().to_string())
+            .collect(),
+    }
+}
+
+/// The spec after the repairs.
+pub fn repaired(mut spec: Value) -> Value {
+    repairs::repair_spec(&mut spec).expect("the repairs apply");
+    spec
+}
+
+/// The rehearsed spec update: the vendored spec with
+/// `tests/fixtures/spec-update/patch.json` applied (not repaired).
+pub fn rehearsed_update() -> Value {
+    let fixture: Value =
+        serde_json::from_str(include_str!("../../fixtures/spec-update/patch.json"))
+            .expect("the fixture is JSON");
+    let mut spec = vendored();
+    apply_patch(&mut spec, &fixture["patch"]);
+    spec
+}
 
 /// The vendored spec, as published (before the repairs).
 pub fn vendored() -> Value {
