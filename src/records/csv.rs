@@ -101,12 +101,18 @@ impl<R: Read> CsvRows<R> {
         // text allocate it.
         let mut fields: [Option<&str>; EXPORT_FIELDS.len()] = Default::default();
         let mut extra = Map::new();
+        // The record's bytes are checked as UTF-8 once; a cell is then
+        // valid when it starts and ends on character boundaries.
+        let text = std::str::from_utf8(self.record.as_slice()).ok();
         let columns = self.headers.iter().zip(&self.slots);
-        for ((name, slot), cell) in columns.zip(self.record.iter()) {
-            if cell.is_empty() {
+        for (column, (name, slot)) in columns.enumerate() {
+            let Some(range) = self.record.range(column) else {
+                break;
+            };
+            if range.is_empty() {
                 continue;
             }
-            let cell = std::str::from_utf8(cell).map_err(|_| Fault::Row {
+            let cell = text.and_then(|t| t.get(range)).ok_or_else(|| Fault::Row {
                 location,
                 message: format!("cell {name} is not UTF-8"),
             })?;

@@ -154,6 +154,7 @@ impl JsonTexts {
     }
 
     /// The JSON text kept for field `index`, if any.
+    #[cfg_attr(not(feature = "arrow"), allow(dead_code))]
     pub(crate) fn get(&self, index: usize) -> Option<&str> {
         self.spans
             .iter()

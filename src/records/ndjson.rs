@@ -187,7 +187,21 @@ impl Fields<'_> {
         order: &mut KeyOrder,
         json: Option<&mut JsonTexts>,
     ) -> serde_json::Result<Split<'a>> {
-        let mut de = serde_json::Deserializer::from_slice(line);
+        // A line checked as UTF-8 once is parsed as text: its strings need
+        // no check of their own. A line that is not UTF-8 is parsed as
+        // bytes, for the error to say where.
+        match std::str::from_utf8(line) {
+            Ok(text) => Self::parse_from(serde_json::de::StrRead::new(text), order, json),
+            Err(_) => Self::parse_from(serde_json::de::SliceRead::new(line), order, json),
+        }
+    }
+
+    fn parse_from<'a, R: serde_json::de::Read<'a>>(
+        read: R,
+        order: &mut KeyOrder,
+        json: Option<&mut JsonTexts>,
+    ) -> serde_json::Result<Split<'a>> {
+        let mut de = serde_json::Deserializer::new(read);
         let split = de.deserialize_map(Fields { order, json })?;
         de.end()?;
         Ok(split)
