@@ -11,6 +11,7 @@ use parquet::{
         metadata::KeyValue,
         properties::{EnabledStatistics, WriterProperties},
     },
+    schema::types::ColumnPath,
 };
 
 use crate::{Error, Result};
@@ -45,6 +46,9 @@ pub fn writer_properties(metadata: &[(String, String)]) -> WriterProperties {
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_key_value_metadata(Some(kv))
+        .set_column_dictionary_enabled(ColumnPath::from("internal_event_id"), false)
+        .set_column_dictionary_enabled(ColumnPath::from("dedupe_key"), false)
+        .set_column_dictionary_enabled(ColumnPath::from("inserted_at"), false)
         .build()
 }
 

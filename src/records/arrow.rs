@@ -59,7 +59,7 @@ use futures::Stream;
 use super::{
     ReadOptions,
     event::{EXPORT_FIELD_KINDS, EXPORT_FIELDS, ExportedEvent},
-    field::{Cell, FieldKind},
+    field::{Cell, FieldKind, JsonTexts},
     stream::{Files, spawn_reader},
 };
 use crate::Result;
@@ -253,8 +253,18 @@ impl EventBatchBuilder {
 
     /// Appends one event as a row.
     pub fn push(&mut self, event: &ExportedEvent) {
-        for (column, cell) in self.fields.iter_mut().zip(event.cells()) {
-            column.push(cell, &mut self.json);
+        self.push_with(event, &JsonTexts::default());
+    }
+
+    /// Appends one event as a row, a JSON field's column taking the text
+    /// `json` holds for it (as the file held it) rather than the event's
+    /// value serialized.
+    pub(crate) fn push_with(&mut self, event: &ExportedEvent, json: &JsonTexts) {
+        for (i, (column, cell)) in self.fields.iter_mut().zip(event.cells()).enumerate() {
+            match (json.get(i), column) {
+                (Some(text), Column::Text(b)) => b.append_value(text),
+                (_, column) => column.push(cell, &mut self.json),
+            }
         }
         if event.extra.is_empty() {
             self.extra.append_null();
@@ -397,9 +407,9 @@ where
     let (rx, skipped) = spawn_reader("records::batches", files, 1, Err, move |files, tx| {
         let mut builder = EventBatchBuilder::with_capacity(batch_size);
         let mut failure = None;
-        files.read(|item| match item {
-            Ok(event) => {
-                builder.push(&event);
+        files.read(true, |item| match item {
+            Ok((event, json)) => {
+                builder.push_with(event, json);
                 if builder.len() < batch_size {
                     return true;
                 }

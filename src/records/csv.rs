@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::{
     Fault,
-    event::{EXPORT_FIELDS, ExportedEvent, from_text_fields},
+    event::{EXPORT_FIELDS, ExportedEvent, set_text_fields},
 };
 use crate::error::RecordLocation;
 
@@ -73,7 +73,9 @@ impl<R: Read> CsvRows<R> {
         Ok(true)
     }
 
-    pub(super) fn next_row(&mut self) -> Option<Result<ExportedEvent, Fault>> {
+    /// Reads the next event into `event` (see
+    /// [`RecordReader::read_into`](super::RecordReader::read_into)).
+    pub(super) fn next_row_into(&mut self, event: &mut ExportedEvent) -> Option<Result<(), Fault>> {
         if !self.started {
             self.started = true;
             match self.read_headers() {
@@ -86,25 +88,31 @@ impl<R: Read> CsvRows<R> {
             Ok(false) => None,
             Ok(true) => {
                 let line = self.record.position().map_or(0, |p| p.line());
-                Some(self.convert(RecordLocation::Line(line)))
+                Some(self.convert(RecordLocation::Line(line), event))
             }
             Err(e) => Some(Err(fault(e))),
         }
     }
 
-    fn convert(&self, location: RecordLocation) -> Result<ExportedEvent, Fault> {
+    fn convert(&self, location: RecordLocation, event: &mut ExportedEvent) -> Result<(), Fault> {
         // Known columns go straight to their field (a repeated column: the
         // last one wins), others to `extra`.
         // Cells are borrowed from the record: only the fields that keep
         // text allocate it.
         let mut fields: [Option<&str>; EXPORT_FIELDS.len()] = Default::default();
         let mut extra = Map::new();
+        // The record's bytes are checked as UTF-8 once; a cell is then
+        // valid when it starts and ends on character boundaries.
+        let text = std::str::from_utf8(self.record.as_slice()).ok();
         let columns = self.headers.iter().zip(&self.slots);
-        for ((name, slot), cell) in columns.zip(self.record.iter()) {
-            if cell.is_empty() {
+        for (column, (name, slot)) in columns.enumerate() {
+            let Some(range) = self.record.range(column) else {
+                break;
+            };
+            if range.is_empty() {
                 continue;
             }
-            let cell = std::str::from_utf8(cell).map_err(|_| Fault::Row {
+            let cell = text.and_then(|t| t.get(range)).ok_or_else(|| Fault::Row {
                 location,
                 message: format!("cell {name} is not UTF-8"),
             })?;
@@ -115,7 +123,7 @@ impl<R: Read> CsvRows<R> {
                 }
             }
         }
-        from_text_fields(fields, extra).map_err(|message| Fault::Row { location, message })
+        set_text_fields(event, fields, extra).map_err(|message| Fault::Row { location, message })
     }
 }
 

@@ -11,8 +11,8 @@ use crate::models::{EventSource, EventType};
 
 /// Declares the export fields once: from the table come [`ExportedEvent`]'s
 /// fields, [`EXPORT_FIELDS`], [`EXPORT_FIELD_KINDS`], [`ExportedEvent::cells`]
-/// and the decoders every reader uses ([`from_json_fields`],
-/// [`from_text_fields`]); the formats' schemas (Arrow, the parquet and avro
+/// and the decoders every reader uses ([`set_json_fields`],
+/// [`set_text_fields`]); the formats' schemas (Arrow, the parquet and avro
 /// export contracts) are made from [`EXPORT_FIELD_KINDS`]. A field's Rust
 /// type decides its kind and decoder ([`FieldValue`]).
 macro_rules! export_fields {
@@ -84,36 +84,40 @@ macro_rules! export_fields {
             }
         }
 
-        /// The event whose known fields are `fields` (`fields[i]` the value
-        /// of [`EXPORT_FIELDS`]`[i]`) and whose other fields are `extra`:
-        /// what [`ExportedEvent::from_json_map`] reads once it has taken the
-        /// known fields out of the object.
-        pub(crate) fn from_json_fields<'a, S: Into<JsonSlot<'a>>>(
+        /// Sets `event` to the event whose known fields are `fields`
+        /// (`fields[i]` the value of [`EXPORT_FIELDS`]`[i]`) and whose other
+        /// fields are `extra`, reusing the buffers `event` holds: what
+        /// [`ExportedEvent::from_json_map`] reads once it has taken the
+        /// known fields out of the object. On an error `event` is partly
+        /// set and must not be used.
+        pub(crate) fn set_json_fields<'a, S: Into<JsonSlot<'a>>>(
+            event: &mut ExportedEvent,
             fields: [Option<S>; EXPORT_FIELDS.len()],
             extra: Map<String, Value>,
-        ) -> Result<ExportedEvent, String> {
+        ) -> Result<(), String> {
             let [$($name),+] = fields;
-            Ok(ExportedEvent {
-                $($name: FieldValue::from_slot(stringify!($name), $name.map(Into::into))?,)+
-                extra,
-            })
+            $(event.$name.set_from_slot(stringify!($name), $name.map(Into::into))?;)+
+            event.extra = extra;
+            Ok(())
         }
 
-        /// The text cells of one row of a text format (CSV), by field:
-        /// `fields[i]` holds the cell of [`EXPORT_FIELDS`]`[i]`, `extra` the
-        /// cells of other columns. Reads exactly as
-        /// [`ExportedEvent::from_json_map`] reads the object of those cells
-        /// as JSON strings (a [`FieldKind::Json`] cell as JSON text), without
-        /// building that object first.
-        pub(crate) fn from_text_fields(
+        /// Sets `event` from the text cells of one row of a text format
+        /// (CSV), by field: `fields[i]` holds the cell of
+        /// [`EXPORT_FIELDS`]`[i]`, `extra` the cells of other columns. Reads
+        /// exactly as [`ExportedEvent::from_json_map`] reads the object of
+        /// those cells as JSON strings (a [`FieldKind::Json`] cell as JSON
+        /// text), without building that object first, reusing the buffers
+        /// `event` holds. On an error `event` is partly set and must not be
+        /// used.
+        pub(crate) fn set_text_fields(
+            event: &mut ExportedEvent,
             fields: [Option<&str>; EXPORT_FIELDS.len()],
             extra: Map<String, Value>,
-        ) -> Result<ExportedEvent, String> {
+        ) -> Result<(), String> {
             let [$($name),+] = fields.map(|f| f.filter(|s| !s.is_empty()));
-            Ok(ExportedEvent {
-                $($name: FieldValue::from_text(stringify!($name), $name)?,)+
-                extra,
-            })
+            $(event.$name.set_from_text(stringify!($name), $name)?;)+
+            event.extra = extra;
+            Ok(())
         }
     };
 }
@@ -262,6 +266,18 @@ impl ExportedEvent {
         let fields = EXPORT_FIELDS.map(|key| map.remove(key));
         from_json_fields(fields, map)
     }
+}
+
+/// The event whose known fields are `fields` (`fields[i]` the value of
+/// [`EXPORT_FIELDS`]`[i]`) and whose other fields are `extra`
+/// ([`set_json_fields`] into a new event).
+pub(crate) fn from_json_fields<'a, S: Into<JsonSlot<'a>>>(
+    fields: [Option<S>; EXPORT_FIELDS.len()],
+    extra: Map<String, Value>,
+) -> Result<ExportedEvent, String> {
+    let mut event = ExportedEvent::default();
+    set_json_fields(&mut event, fields, extra)?;
+    Ok(event)
 }
 
 /// The index of a field in [`EXPORT_FIELDS`].

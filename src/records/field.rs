@@ -2,7 +2,7 @@
 //! borrowed as a [`Cell`]: the "type and decoder" half of the field table
 //! in `event.rs`.
 
-use std::{borrow::Cow, fmt};
+use std::{borrow::Cow, fmt, ops::Range};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serializer;
@@ -73,6 +73,22 @@ pub(crate) trait FieldValue: Sized {
         }
     }
 
+    /// Decodes a JSON member into `self`, exactly as
+    /// [`from_slot`](Self::from_slot) decodes it, reusing what `self`
+    /// holds (a text field's buffer) where it can.
+    fn set_from_slot(&mut self, key: &str, slot: Option<JsonSlot<'_>>) -> Result<(), String> {
+        *self = Self::from_slot(key, slot)?;
+        Ok(())
+    }
+
+    /// Decodes a text cell into `self`, exactly as
+    /// [`from_text`](Self::from_text) decodes it, reusing what `self` holds
+    /// where it can.
+    fn set_from_text(&mut self, key: &str, cell: Option<&str>) -> Result<(), String> {
+        *self = Self::from_text(key, cell)?;
+        Ok(())
+    }
+
     /// The value as a [`Cell`].
     fn cell(&self) -> Cell<'_>;
 
@@ -109,6 +125,44 @@ impl From<Value> for JsonSlot<'_> {
     }
 }
 
+/// The JSON text of an event's [`FieldKind::Json`] fields as an ndjson
+/// line holds them, for a writer that keeps JSON as text: a reader asked to
+/// keep it puts a JSON member's text here instead of decoding it into the
+/// event (which then holds `Null` there). A `null` member is absent.
+#[derive(Debug, Default)]
+pub(crate) struct JsonTexts {
+    text: String,
+    spans: Vec<(usize, Range<usize>)>,
+}
+
+impl JsonTexts {
+    /// Forgets the texts of the last row.
+    pub(crate) fn clear(&mut self) {
+        self.text.clear();
+        self.spans.clear();
+    }
+
+    /// Keeps `text` as the JSON text of field `index` (a later one for the
+    /// same field wins).
+    pub(crate) fn set(&mut self, index: usize, text: &str) {
+        self.spans.retain(|(i, _)| *i != index);
+        if text != "null" {
+            let start = self.text.len();
+            self.text.push_str(text);
+            self.spans.push((index, start..self.text.len()));
+        }
+    }
+
+    /// The JSON text kept for field `index`, if any.
+    #[cfg_attr(not(feature = "arrow"), allow(dead_code))]
+    pub(crate) fn get(&self, index: usize) -> Option<&str> {
+        self.spans
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, span)| &self.text[span.clone()])
+    }
+}
+
 /// A text member: strings as sent (empty = absent), numbers and booleans as
 /// their text.
 fn text(key: &str, value: Option<Value>) -> Result<Option<String>, String> {
@@ -132,6 +186,25 @@ impl FieldValue for Option<String> {
     }
     fn from_text(_: &str, cell: Option<&str>) -> Result<Self, String> {
         Ok(cell.map(str::to_string))
+    }
+    fn set_from_slot(&mut self, key: &str, slot: Option<JsonSlot<'_>>) -> Result<(), String> {
+        match slot {
+            Some(JsonSlot::Text(s)) => self.set_from_text(key, Some(&*s).filter(|s| !s.is_empty())),
+            other => {
+                *self = Self::from_slot(key, other)?;
+                Ok(())
+            }
+        }
+    }
+    fn set_from_text(&mut self, _: &str, cell: Option<&str>) -> Result<(), String> {
+        match (self.as_mut(), cell) {
+            (Some(buffer), Some(cell)) => {
+                buffer.clear();
+                buffer.push_str(cell);
+            }
+            (_, cell) => *self = cell.map(str::to_string),
+        }
+        Ok(())
     }
     fn cell(&self) -> Cell<'_> {
         self.as_deref().map_or(Cell::Null, Cell::Text)

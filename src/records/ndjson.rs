@@ -13,12 +13,12 @@ use serde::{
         value::{MapAccessDeserializer, SeqAccessDeserializer},
     },
 };
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, value::RawValue};
 
 use super::{
     Fault,
-    event::{EXPORT_FIELDS, ExportedEvent, field_index, from_json_fields},
-    field::JsonSlot,
+    event::{EXPORT_FIELD_KINDS, EXPORT_FIELDS, ExportedEvent, field_index, set_json_fields},
+    field::{FieldKind, JsonSlot, JsonTexts},
 };
 use crate::error::RecordLocation;
 
@@ -31,6 +31,24 @@ pub(super) struct NdjsonRows<R> {
     reader: R,
     line: u64,
     buf: Vec<u8>,
+    order: KeyOrder,
+}
+
+/// The order the known fields came in on the lines read so far:
+/// `next[0]` is the field the last line started with, `next[i + 1]` the
+/// field that followed field `i`. Every line of an export lists its keys in
+/// the same order, so a key is found at the first guess.
+struct KeyOrder {
+    next: [usize; EXPORT_FIELDS.len() + 1],
+}
+
+impl KeyOrder {
+    fn new() -> Self {
+        // Before any line: the table's order.
+        KeyOrder {
+            next: std::array::from_fn(|i| i),
+        }
+    }
 }
 
 impl<R: BufRead> NdjsonRows<R> {
@@ -39,6 +57,7 @@ impl<R: BufRead> NdjsonRows<R> {
             reader,
             line: 0,
             buf: Vec::with_capacity(4096),
+            order: KeyOrder::new(),
         }
     }
 
@@ -50,7 +69,14 @@ impl<R: BufRead> NdjsonRows<R> {
             .read_until(b'\n', &mut self.buf)
     }
 
-    pub(super) fn next_row(&mut self) -> Option<Result<ExportedEvent, Fault>> {
+    /// Reads the next event into `event` (see
+    /// [`RecordReader::read_into`](super::RecordReader::read_into)); with
+    /// `json`, the JSON fields' text goes there instead (see [`JsonTexts`]).
+    pub(super) fn next_row_into(
+        &mut self,
+        event: &mut ExportedEvent,
+        mut json: Option<&mut JsonTexts>,
+    ) -> Option<Result<(), Fault>> {
         loop {
             // A line wholly inside the reader's buffer is parsed where it
             // lies; one that crosses the buffer's end is copied first.
@@ -63,7 +89,13 @@ impl<R: BufRead> NdjsonRows<R> {
             }
             if let Some(end) = memchr::memchr(b'\n', available) {
                 self.line += 1;
-                let row = parse_line(&available[..end], self.line);
+                let row = parse_line(
+                    &available[..end],
+                    self.line,
+                    &mut self.order,
+                    event,
+                    json.as_deref_mut(),
+                );
                 self.reader.consume(end + 1);
                 match row {
                     Some(row) => return Some(row),
@@ -93,16 +125,28 @@ impl<R: BufRead> NdjsonRows<R> {
                     message: format!("line is longer than {MAX_LINE} bytes"),
                 }));
             }
-            if let Some(row) = parse_line(&self.buf, self.line) {
+            if let Some(row) = parse_line(
+                &self.buf,
+                self.line,
+                &mut self.order,
+                event,
+                json.as_deref_mut(),
+            ) {
                 return Some(row);
             }
         }
     }
 }
 
-/// The event of line number `number` (without or with its `\n`); `None`
-/// for a blank line.
-fn parse_line(line: &[u8], number: u64) -> Option<Result<ExportedEvent, Fault>> {
+/// Reads the event of line number `number` (without or with its `\n`)
+/// into `event`; `None` for a blank line.
+fn parse_line(
+    line: &[u8],
+    number: u64,
+    order: &mut KeyOrder,
+    event: &mut ExportedEvent,
+    json: Option<&mut JsonTexts>,
+) -> Option<Result<(), Fault>> {
     let location = RecordLocation::Line(number);
     let mut line = line.trim_ascii();
     if number == 1 {
@@ -111,10 +155,9 @@ fn parse_line(line: &[u8], number: u64) -> Option<Result<ExportedEvent, Fault>> 
     if line.is_empty() {
         return None;
     }
-    let row = match Fields::parse(line) {
-        Ok((fields, extra)) => {
-            from_json_fields(fields, extra).map_err(|message| Fault::Row { location, message })
-        }
+    let row = match Fields::parse(line, order, json) {
+        Ok((fields, extra)) => set_json_fields(event, fields, extra)
+            .map_err(|message| Fault::Row { location, message }),
         Err(e) => Err(Fault::Row {
             location,
             message: format!("not a JSON object: {e}"),
@@ -127,40 +170,71 @@ fn parse_line(line: &[u8], number: u64) -> Option<Result<ExportedEvent, Fault>> 
 /// (by their index in [`EXPORT_FIELDS`]) and the other members. The same
 /// result as decoding a `Map` and taking the fields out of it (a repeated
 /// key: the last one wins), without building and searching that map.
-struct Fields;
+struct Fields<'o> {
+    order: &'o mut KeyOrder,
+    /// Where the JSON fields' text goes, when it is kept as text.
+    json: Option<&'o mut JsonTexts>,
+}
 
 type Split<'a> = (
     [Option<JsonSlot<'a>>; EXPORT_FIELDS.len()],
     Map<String, Value>,
 );
 
-impl Fields {
-    fn parse(line: &[u8]) -> serde_json::Result<Split<'_>> {
-        let mut de = serde_json::Deserializer::from_slice(line);
-        let split = de.deserialize_map(Fields)?;
+impl Fields<'_> {
+    fn parse<'a>(
+        line: &'a [u8],
+        order: &mut KeyOrder,
+        json: Option<&mut JsonTexts>,
+    ) -> serde_json::Result<Split<'a>> {
+        // A line checked as UTF-8 once is parsed as text: its strings need
+        // no check of their own. A line that is not UTF-8 is parsed as
+        // bytes, for the error to say where.
+        match std::str::from_utf8(line) {
+            Ok(text) => Self::parse_from(serde_json::de::StrRead::new(text), order, json),
+            Err(_) => Self::parse_from(serde_json::de::SliceRead::new(line), order, json),
+        }
+    }
+
+    fn parse_from<'a, R: serde_json::de::Read<'a>>(
+        read: R,
+        order: &mut KeyOrder,
+        json: Option<&mut JsonTexts>,
+    ) -> serde_json::Result<Split<'a>> {
+        let mut de = serde_json::Deserializer::new(read);
+        let split = de.deserialize_map(Fields { order, json })?;
         de.end()?;
         Ok(split)
     }
 }
 
-impl<'de> Visitor<'de> for Fields {
+impl<'de> Visitor<'de> for Fields<'_> {
     type Value = Split<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a map")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Split<'de>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut access: A) -> Result<Split<'de>, A::Error> {
         let mut fields: [Option<JsonSlot<'de>>; EXPORT_FIELDS.len()] = Default::default();
         let mut extra = Map::new();
-        // Exports list the fields in table order: the key after field `i`
-        // is most likely field `i + 1`, tried before a search.
-        let mut hint = 0;
-        while let Some(key) = access.next_key_seed(KeySeed { hint })? {
+        // The key after field `i` is most likely the one that followed it
+        // on the line before, tried before a search.
+        let next = &mut self.order.next;
+        let mut after = 0;
+        while let Some(key) = access.next_key_seed(KeySeed { hint: next[after] })? {
             match key {
                 Key::Known(i) => {
-                    hint = i + 1;
-                    fields[i] = Some(access.next_value_seed(SlotSeed)?);
+                    next[after] = i;
+                    after = i + 1;
+                    match self.json.as_deref_mut() {
+                        Some(json) if EXPORT_FIELD_KINDS[i] == FieldKind::Json => {
+                            let text: &RawValue = access.next_value()?;
+                            json.set(i, text.get());
+                            fields[i] = None;
+                        }
+                        _ => fields[i] = Some(access.next_value_seed(SlotSeed)?),
+                    }
                 }
                 Key::Other(name) => {
                     let value = access.next_value()?;

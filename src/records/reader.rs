@@ -13,6 +13,7 @@ use flate2::bufread::MultiGzDecoder;
 use super::{
     csv,
     event::ExportedEvent,
+    field::JsonTexts,
     format::{RecordFormat, named_gzip, peek, sniff},
     ndjson,
 };
@@ -214,14 +215,18 @@ enum Rows {
 }
 
 impl Rows {
-    fn next_row(&mut self) -> Option<Result<ExportedEvent, Fault>> {
+    fn next_row_into(
+        &mut self,
+        event: &mut ExportedEvent,
+        json: Option<&mut JsonTexts>,
+    ) -> Option<Result<(), Fault>> {
         match self {
-            Rows::Ndjson(r) => r.next_row(),
-            Rows::Csv(r) => r.next_row(),
+            Rows::Ndjson(r) => r.next_row_into(event, json),
+            Rows::Csv(r) => r.next_row_into(event),
             #[cfg(feature = "parquet")]
-            Rows::Parquet(r) => r.next_row(),
+            Rows::Parquet(r) => r.next_row().map(|row| row.map(|e| *event = e)),
             #[cfg(feature = "avro")]
-            Rows::Avro(r) => r.next_row(),
+            Rows::Avro(r) => r.next_row().map(|row| row.map(|e| *event = e)),
         }
     }
 }
@@ -380,28 +385,55 @@ impl RecordReader {
         self.skipped
     }
 
-    fn finish(&mut self, error: Error) -> Option<Result<ExportedEvent>> {
-        self.done = true;
-        Some(Err(error))
+    /// Reads the next event into `event`, reusing the buffers `event`
+    /// holds (its text fields), and returns `Some(Ok(()))`; `None` at the
+    /// end. The same events, errors and skipping as the iterator, which
+    /// makes a new event per row: this is the faster way to read a file
+    /// whose events are each used before the next is read. After an error
+    /// `event` holds no meaningful value.
+    ///
+    /// ```no_run
+    /// use userpilot_appex::records::{ExportedEvent, RecordReader};
+    /// # fn run() -> userpilot_appex::Result<()> {
+    /// let mut reader = RecordReader::open("part-0000.ndjson.gz")?;
+    /// let mut event = ExportedEvent::default();
+    /// let mut users = std::collections::HashSet::new();
+    /// while let Some(read) = reader.read_into(&mut event) {
+    ///     read?;
+    ///     if let Some(user) = &event.user_id {
+    ///         users.insert(user.clone());
+    ///     }
+    /// }
+    /// println!("{} users", users.len());
+    /// # Ok(()) }
+    /// ```
+    pub fn read_into(&mut self, event: &mut ExportedEvent) -> Option<Result<()>> {
+        self.read_row_into(event, None)
     }
-}
 
-impl Iterator for RecordReader {
-    type Item = Result<ExportedEvent>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+    /// [`read_into`](Self::read_into); with `json`, the text of the JSON
+    /// fields of an ndjson row goes there instead of into `event` (see
+    /// [`JsonTexts`]; other formats leave it empty).
+    pub(crate) fn read_row_into(
+        &mut self,
+        event: &mut ExportedEvent,
+        mut json: Option<&mut JsonTexts>,
+    ) -> Option<Result<()>> {
         if self.done {
             return None;
         }
         loop {
-            let fault = match self.rows.next_row() {
+            if let Some(json) = json.as_deref_mut() {
+                json.clear();
+            }
+            let fault = match self.rows.next_row_into(event, json.as_deref_mut()) {
                 None => {
                     self.done = true;
                     return None;
                 }
-                Some(Ok(event)) => {
+                Some(Ok(())) => {
                     self.read += 1;
-                    return Some(Ok(event));
+                    return Some(Ok(()));
                 }
                 Some(Err(fault)) => fault,
             };
@@ -443,6 +475,20 @@ impl Iterator for RecordReader {
             };
             return self.finish(error);
         }
+    }
+
+    fn finish(&mut self, error: Error) -> Option<Result<()>> {
+        self.done = true;
+        Some(Err(error))
+    }
+}
+
+impl Iterator for RecordReader {
+    type Item = Result<ExportedEvent>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut event = ExportedEvent::default();
+        Some(self.read_into(&mut event)?.map(|()| event))
     }
 }
 

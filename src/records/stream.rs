@@ -18,6 +18,7 @@ use tokio::sync::mpsc::{Receiver, Sender};
 
 use super::{
     event::ExportedEvent,
+    field::JsonTexts,
     reader::{ReadOptions, RecordReader},
     summary::Summary,
 };
@@ -157,7 +158,8 @@ where
         |e| vec![Err(e)],
         |files, tx| {
             let mut chunk = Vec::with_capacity(CHUNK);
-            files.read(|item| {
+            files.read(false, |item| {
+                let item = item.map(|(event, _)| std::mem::take(event));
                 let failed = item.is_err();
                 chunk.push(item);
                 if failed || chunk.len() == CHUNK {
@@ -203,8 +205,18 @@ impl Files {
     }
 
     /// Reads the events of the files, file after file, handing each (or the
-    /// error that ends the reading) to `each` until it returns `false`.
-    pub(crate) fn read(&self, mut each: impl FnMut(Result<ExportedEvent>) -> bool) {
+    /// error that ends the reading) to `each` until it returns `false`. The
+    /// events are read into one [`ExportedEvent`]
+    /// ([`RecordReader::read_into`]): `each` takes it if it keeps it. With
+    /// `json_text`, the JSON fields of ndjson rows come as their text
+    /// ([`JsonTexts`]), not in the event.
+    pub(crate) fn read(
+        &self,
+        json_text: bool,
+        mut each: impl FnMut(Result<(&mut ExportedEvent, &JsonTexts)>) -> bool,
+    ) {
+        let mut event = ExportedEvent::default();
+        let mut json = JsonTexts::default();
         let mut skipped_before = 0;
         for path in &self.paths {
             let mut reader = match RecordReader::with_options(path, self.options) {
@@ -214,10 +226,11 @@ impl Files {
                     return;
                 }
             };
-            while let Some(item) = reader.next() {
+            while let Some(item) = reader.read_row_into(&mut event, json_text.then_some(&mut json))
+            {
                 self.skipped
                     .store(skipped_before + reader.skipped(), Ordering::Release);
-                if !each(item) {
+                if !each(item.map(|()| (&mut event, &json))) {
                     return;
                 }
             }
