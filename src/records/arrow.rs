@@ -18,7 +18,11 @@
 //! `Utf8` (`Dictionary(Int32, Utf8)`); the screen sizes
 //! ([`FieldKind::Integer`]) are `Int64`; `metadata` ([`FieldKind::Json`]) is
 //! JSON text (`Utf8`: `{"a":1}` for an object, `"x"` for a string); the
-//! other fields are `Utf8`. All export-field columns are nullable.
+//! other fields are `Utf8`. All export-field columns are nullable. From an
+//! ndjson file, [`batches`] keeps that text as the file holds it (spacing,
+//! key order and number spelling unchanged, `null` as null); from the
+//! other formats, and in [`EventBatchBuilder::push`], it is the value
+//! written compactly.
 //!
 //! The schema's metadata carries [`SCHEMA_VERSION_KEY`] = [`SCHEMA_VERSION`].
 //! parquet's `ArrowWriter` keeps it only inside the Arrow schema it encodes

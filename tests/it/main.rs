@@ -44,6 +44,7 @@ mod properties;
 mod records_arrow;
 mod records_columnar;
 mod records_fields;
+mod records_reuse;
 mod records_stream;
 mod records_text;
 mod secret_hygiene;
