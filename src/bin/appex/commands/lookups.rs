@@ -84,7 +84,6 @@ fn cell(value: Option<&Value>) -> String {
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
     };
-    let text = text.replace(['\n', '\t'], " ");
     if text.chars().count() > MAX_CELL {
         let mut short: String = text.chars().take(MAX_CELL - 1).collect();
         short.push('…');
