@@ -152,6 +152,33 @@ pub fn send_signal(child: &Child, signal: &str) {
     assert!(status.success());
 }
 
+/// A simulator whose jobs take an hour a chunk: a wait on them keeps
+/// polling.
+pub fn hour_chunk_sim() -> Sim {
+    Sim::with(
+        fast()
+            .chunk_duration(Duration::from_secs(3600))
+            .pending_duration(Duration::from_millis(1)),
+    )
+}
+
+/// Spawns `appex <args>` against `sim` (output piped) and returns once it
+/// has asked for a job twice: its wait is under way.
+pub fn spawn_waiting(sim: &Sim, args: &[&str]) -> Child {
+    let mut cmd = appex_cmd();
+    cmd.args(["--base-url", &sim.url(), "--api-key", sim.sim.api_key()])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim.sim.request_count(Route::GetJob) < 2 {
+        assert!(Instant::now() < deadline, "never polled");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child
+}
+
 /// Where held downloads stop: the bytes a `.part` holds when interrupted.
 pub const HELD: u64 = 64 * 1024;
 
@@ -216,12 +243,7 @@ fn ctrl_c_during_a_download_exits_130_and_the_same_command_resumes() {
 
 #[test]
 fn sigterm_stops_a_jobs_wait_with_the_job_id_and_exit_130() {
-    // Jobs that take an hour a chunk: the wait is still polling.
-    let sim = Sim::with(
-        fast()
-            .chunk_duration(Duration::from_secs(3600))
-            .pending_duration(Duration::from_millis(1)),
-    );
+    let sim = hour_chunk_sim();
     let client = sim.client();
     let job_id = sim.block_on(async {
         let from = chrono::NaiveDate::from_ymd_opt(2025, 2, 3).unwrap();
@@ -234,18 +256,7 @@ fn sigterm_stops_a_jobs_wait_with_the_job_id_and_exit_130() {
             .job_id()
             .to_string()
     });
-    let mut cmd = appex_cmd();
-    cmd.args(["--base-url", &sim.url(), "--api-key", sim.sim.api_key()])
-        .args(["jobs", "wait", &job_id])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = cmd.spawn().expect("spawn");
-    // Until it has polled at least once.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while sim.sim.request_count(Route::GetJob) < 2 {
-        assert!(Instant::now() < deadline, "never polled");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let child = spawn_waiting(&sim, &["jobs", "wait", &job_id]);
     send_signal(&child, "-TERM");
     let run = finish(child);
     assert_eq!(run.code, 130, "stderr: {}", run.stderr);

@@ -5,19 +5,15 @@
 //! an older version's lock file, server strings escaped in `jobs list` and
 //! `lookups`, and a short API key redacted only where it stands alone.
 
-use std::{
-    path::PathBuf,
-    process::Stdio,
-    time::{Duration, Instant},
-};
+use std::path::PathBuf;
 
 use serde_json::json;
 use userpilot_appex::simulator::Route;
 
 use crate::{
     cli_download_faults::{
-        HELD, InProgress, completed_job, download, download_in_progress, finish, part, reference,
-        send_signal,
+        HELD, InProgress, completed_job, download, download_in_progress, finish, hour_chunk_sim,
+        part, reference, send_signal, spawn_waiting,
     },
     support::{
         JOBS, LOOKUPS,
@@ -270,24 +266,11 @@ fn two_quick_ctrl_cs_exit_130_and_leave_a_resumable_state() {
 
 #[test]
 fn ctrl_c_while_export_waits_names_the_job_and_the_wait_command() {
-    // Jobs that take an hour a chunk: `export` is still waiting.
-    let sim = Sim::with(
-        fast()
-            .chunk_duration(Duration::from_secs(3600))
-            .pending_duration(Duration::from_millis(1)),
+    let sim = hour_chunk_sim();
+    let child = spawn_waiting(
+        &sim,
+        &["export", "--from", &days_ago(2), "--to", &days_ago(1)],
     );
-    let mut cmd = appex_cmd();
-    cmd.args(["--base-url", &sim.url(), "--api-key", sim.sim.api_key()])
-        .args(["export", "--from", &days_ago(2), "--to", &days_ago(1)])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = cmd.spawn().expect("spawn");
-    // Until it has polled at least twice (the wait is under way).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while sim.sim.request_count(Route::GetJob) < 2 {
-        assert!(Instant::now() < deadline, "never polled");
-        std::thread::sleep(Duration::from_millis(10));
-    }
     send_signal(&child, "-INT");
     let run = finish(child);
 
@@ -370,9 +353,8 @@ async fn lookups_print_titles_with_control_characters_one_line_per_item() {
         run.stdout
     );
     assert!(lines[0].starts_with("ID"), "{}", lines[0]);
-    // A line break inside a table cell is shown as a space; other control
-    // characters as escapes.
-    assert_eq!(lines[1], "f1  Welcome forged: row");
+    // Control characters, a line break included, are shown as escapes.
+    assert_eq!(lines[1], "f1  Welcome\\nforged: row");
     assert_eq!(lines[2], "f2  esc\\x1b]0;pwned\\x07");
     assert_eq!(lines[3], "f3  nul\\0byte");
     assert!(!run.stdout.contains('\u{1b}') && !run.stdout.contains('\0'));

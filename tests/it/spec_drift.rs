@@ -162,21 +162,22 @@ fn a_rehearsed_spec_update_generates_and_the_drift_guard_names_exactly_its_four_
 
     let mut report = drift_report(&spec);
     report.sort();
-    assert_eq!(
-        report,
-        [
-            // (d) a removed property
-            "spec drift: ExportJob.current_chunk is in crate::models::ExportJob but no longer in the spec",
-            // (b) a new property on the job schema
-            "spec drift: ExportJob.priority is in the spec but not in crate::models::ExportJob",
-            // (c) a new job status value
-            "spec drift: ExportJob.status value \"cancelled\" is in the spec but not a known value of crate::models::JobStatus",
-            // (a) a 13th lookup
-            "spec drift: operation tours (GET /api/v1/analytics/exports/lookups/tours) has no typed method on Client, \
-             no Catalogue entry, no CLI kind and no simulator route: add its row to LOOKUPS (crates/appex-spec/src/lookups.rs) and its model",
-        ]
-    );
+    assert_eq!(report, REHEARSED_DRIFT);
 }
+
+/// The drift report of the rehearsed spec update, sorted: what the drift
+/// guard names and what the build warns, one line each.
+pub const REHEARSED_DRIFT: [&str; 4] = [
+    // (d) a removed property
+    "spec drift: ExportJob.current_chunk is in crate::models::ExportJob but no longer in the spec",
+    // (b) a new property on the job schema
+    "spec drift: ExportJob.priority is in the spec but not in crate::models::ExportJob",
+    // (c) a new job status value
+    "spec drift: ExportJob.status value \"cancelled\" is in the spec but not a known value of crate::models::JobStatus",
+    // (a) a 13th lookup
+    "spec drift: operation tours (GET /api/v1/analytics/exports/lookups/tours) has no typed method on Client, \
+     no Catalogue entry, no CLI kind and no simulator route: add its row to LOOKUPS (crates/appex-spec/src/lookups.rs) and its model",
+];
 
 #[test]
 fn a_declared_type_the_model_cannot_decode_is_drift() {
