@@ -312,7 +312,11 @@ fn client_mode() {
     println!("SECS {secs:.4}");
     println!("BYTES {}", report.total_bytes());
     for f in &report.files {
-        println!("SHA {} {}", f.source_filename, f.sha256.as_deref().unwrap_or("-"));
+        println!(
+            "SHA {} {}",
+            f.source_filename,
+            f.sha256.as_deref().unwrap_or("-")
+        );
     }
     println!("HWM {}", status_kib("VmHWM").unwrap_or(0));
     println!("SAMPLED {}", max_rss.load(Ordering::Relaxed));
