@@ -1,6 +1,7 @@
 //! The `.part` file: written with `std::fs::File` from one blocking thread
-//! per file, hashed on that thread (unless [`Checksum::None`]), in batches of up to 1 MiB handed over
-//! without copying, with at most [`IN_FLIGHT`] bytes queued per file.
+//! per file, hashed on that thread (unless [`Checksum::None`]), in batches
+//! of up to 1 MiB handed over without copying, with at most [`IN_FLIGHT`]
+//! bytes queued per file.
 
 use std::{
     io::{self, IoSlice, Read, Seek, SeekFrom, Write},
