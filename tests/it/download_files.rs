@@ -102,7 +102,7 @@ async fn downloads_several_files_concurrently_with_the_right_bytes() {
         assert_eq!(file.filename, format!("part-{i}.ndjson.gz"));
         assert_eq!(file.path, dir.path().join(&file.filename));
         assert_eq!(file.bytes, sizes[i] as u64);
-        assert_eq!(file.sha256, sha256_hex(&contents[i]));
+        assert_eq!(file.sha256, Some(sha256_hex(&contents[i])));
         assert!(!file.skipped);
         assert_eq!(std::fs::read(&file.path).unwrap(), contents[i]);
     }
@@ -258,7 +258,7 @@ async fn a_connection_dropped_mid_file_is_resumed_with_range() {
     assert_eq!(requests[1].header("range"), Some("bytes=100000-"));
     assert_eq!(requests[1].header("if-range"), Some("\"v1\""));
     assert_eq!(report.files[0].bytes, 300_000);
-    assert_eq!(report.files[0].sha256, sha256_hex(&body));
+    assert_eq!(report.files[0].sha256, Some(sha256_hex(&body)));
     assert_eq!(std::fs::read(dir.path().join("big.csv")).unwrap(), body);
 }
 
@@ -289,7 +289,7 @@ async fn a_server_that_ignores_range_restarts_the_file() {
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[1].header("range"), Some("bytes=50000-"));
     assert_eq!(report.files[0].bytes, 200_000);
-    assert_eq!(report.files[0].sha256, sha256_hex(&body));
+    assert_eq!(report.files[0].sha256, Some(sha256_hex(&body)));
     assert_eq!(std::fs::read(dir.path().join("f.csv")).unwrap(), body);
 }
 
@@ -323,7 +323,7 @@ async fn a_partial_answer_starting_elsewhere_is_not_appended_but_restarted() {
         .collect();
     assert_eq!(ranges, [None, Some("bytes=30000-".to_string()), None]);
     assert_eq!(report.files[0].bytes, 90_000);
-    assert_eq!(report.files[0].sha256, sha256_hex(&body));
+    assert_eq!(report.files[0].sha256, Some(sha256_hex(&body)));
     assert_eq!(std::fs::read(dir.path().join("w.csv")).unwrap(), body);
 }
 
@@ -354,7 +354,12 @@ async fn transient_statuses_are_retried() {
 
     assert_eq!(server.hits("/files/s"), 3);
     assert_eq!(server.hits("/files/t"), 2);
-    assert!(report.files.iter().all(|f| f.sha256 == sha256_hex(&body)));
+    assert!(
+        report
+            .files
+            .iter()
+            .all(|f| f.sha256 == Some(sha256_hex(&body)))
+    );
 }
 
 #[tokio::test]
@@ -471,7 +476,7 @@ async fn an_expired_url_is_refreshed_through_the_job_and_retried() {
                 .unwrap()
                 .ends_with("X-Amz-Signature=fresh")
         );
-        assert_eq!(file.sha256, sha256_hex(body));
+        assert_eq!(file.sha256, Some(sha256_hex(body)));
     }
 }
 
@@ -626,8 +631,8 @@ async fn a_second_run_downloads_nothing() {
     assert!(first.files.iter().all(|f| !f.skipped));
     assert!(second.files.iter().all(|f| f.skipped));
     assert_eq!(names(&first), names(&second));
-    assert_eq!(second.files[0].sha256, sha256_hex(&a));
-    assert_eq!(second.files[1].sha256, sha256_hex(&b));
+    assert_eq!(second.files[0].sha256, Some(sha256_hex(&a)));
+    assert_eq!(second.files[1].sha256, Some(sha256_hex(&b)));
     assert_eq!(second.files[1].bytes, 60_000);
 }
 
@@ -718,7 +723,7 @@ async fn a_failed_file_keeps_its_part_and_the_next_run_resumes_it() {
     let requests = server.requests_to("/files/a");
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[1].header("range"), Some("bytes=60000-"));
-    assert_eq!(report.files[0].sha256, sha256_hex(&body));
+    assert_eq!(report.files[0].sha256, Some(sha256_hex(&body)));
     assert!(!dir.path().join("a.csv.part").exists());
 }
 
@@ -879,7 +884,7 @@ async fn a_stalled_connection_is_abandoned_and_resumed() {
     let requests = server.requests_to("/files/slow");
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[1].header("range"), Some("bytes=8000-"));
-    assert_eq!(report.files[0].sha256, sha256_hex(&body));
+    assert_eq!(report.files[0].sha256, Some(sha256_hex(&body)));
 }
 
 #[tokio::test]

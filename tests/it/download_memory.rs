@@ -69,7 +69,7 @@ async fn measure() {
     let growth = alloc::process_peak_growth(baseline);
 
     assert_eq!(report.files[0].bytes, FILE_SIZE);
-    assert_eq!(report.files[0].sha256, expected);
+    assert_eq!(report.files[0].sha256, Some(expected));
     assert_eq!(server.hits("/files/huge"), 2, "dropped once, then resumed");
     assert_eq!(
         std::fs::metadata(dir.path().join("huge.ndjson.gz"))

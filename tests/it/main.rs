@@ -27,6 +27,7 @@ mod dataset_lookups;
 mod dataset_readers;
 #[cfg(feature = "s3")]
 mod dataset_s3;
+mod download_checksum;
 mod download_filename;
 mod download_files;
 mod download_memory;

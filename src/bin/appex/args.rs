@@ -63,6 +63,9 @@ pub struct DownloadFlags {
     /// Do not fsync the files (faster; for staging directories whose files are converted and thrown away).
     #[arg(long)]
     pub no_fsync: bool,
+    /// Do not compute each file's SHA-256 (faster; for staging directories whose files are converted and thrown away, with --no-fsync). No sha256 is printed (null in --json) or recorded, so a later run cannot check the file against one.
+    #[arg(long)]
+    pub no_checksum: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -44,7 +44,8 @@ pub fn escape(text: &str) -> String {
 }
 
 /// One file in the JSON output of `jobs download`, `export` and `demo`.
-/// `path`, `bytes` and `sha256` are `null` for files not downloaded.
+/// `path`, `bytes` and `sha256` are `null` for files not downloaded;
+/// `sha256` is also `null` for files downloaded with `--no-checksum`.
 #[derive(Debug, Serialize)]
 pub struct FileOut {
     pub filename: String,

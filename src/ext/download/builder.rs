@@ -18,7 +18,7 @@ use super::{
     lock::{DirectoryLock, LockPolicy},
     manifest::{Manifest, ManifestStore},
     naming::{self, Planned},
-    part::{self, Durability, ExistingCheck},
+    part::{self, Checksum, Durability, ExistingCheck},
     progress::{DownloadProgress, ProgressFn, ProgressTracker},
     refresh::UrlRefresher,
 };
@@ -106,6 +106,7 @@ pub struct Download {
     stall_timeout: Duration,
     verify_existing: ExistingCheck,
     durability: Durability,
+    checksum: Checksum,
     lock_policy: LockPolicy,
     progress: Option<Arc<ProgressFn>>,
     lock_wait: Option<LockWaitFn>,
@@ -126,6 +127,7 @@ crate::macros::debug_fields!(Download {
     stall_timeout,
     verify_existing,
     durability,
+    checksum,
     lock_policy,
     on_progress = |d| d.progress.is_some(),
     on_lock_wait = |d| d.lock_wait.is_some(),
@@ -154,6 +156,7 @@ impl Client {
             stall_timeout: Duration::from_secs(60),
             verify_existing: ExistingCheck::Length,
             durability: Durability::default(),
+            checksum: Checksum::default(),
             lock_policy: LockPolicy::default(),
             progress: None,
             lock_wait: None,
@@ -179,12 +182,22 @@ impl Download {
         stall_timeout(timeout: Duration) => stall_timeout = timeout;
         /// How a file already complete on disk is checked before it is
         /// skipped (default [`ExistingCheck::Length`]; [`ExistingCheck::Sha256`]
-        /// reads it again). A file that does not match is downloaded again.
+        /// reads it again). A file that does not match is downloaded again,
+        /// and so is, under [`ExistingCheck::Sha256`], a file whose manifest
+        /// entry has no sha256 to compare with (one completed with
+        /// [`Checksum::None`]).
         verify_existing(check: ExistingCheck) => verify_existing = check;
         /// Whether files are fsynced before they get their final name
         /// (default [`Durability::Fsync`]). [`Durability::None`] suits staging
         /// directories whose files are converted and thrown away.
         durability(durability: Durability) => durability = durability;
+        /// Whether each file's SHA-256 is computed as it lands (default
+        /// [`Checksum::Sha256`]: reported in [`DownloadedFile::sha256`] and
+        /// recorded in the manifest). [`Checksum::None`] computes nothing,
+        /// for staging directories (it pairs with [`Durability::None`]); a
+        /// later run with [`ExistingCheck::Sha256`] then cannot verify the
+        /// file and downloads it again.
+        checksum(checksum: Checksum) => checksum = checksum;
         /// What to do when another download holds the directory (default
         /// [`LockPolicy::Wait`]; [`LockPolicy::FailFast`] returns
         /// [`Error::DirectoryBusy`] at once).
@@ -315,6 +328,7 @@ impl Download {
             retry: self.retry,
             stall: self.stall_timeout,
             durability: self.durability,
+            checksum: self.checksum,
             progress: &progress,
             refresher: UrlRefresher::new(self.client.clone(), &job_id, job.presigned_urls),
             manifest: &manifest,
@@ -386,7 +400,8 @@ async fn sync_dir(dir: &Path) {
 }
 
 /// The file as skipped, if the manifest says it is complete and the file
-/// on disk still has its length (and, when asked, its sha256).
+/// on disk still has its length (and, when asked, its sha256: a manifest
+/// entry without one cannot vouch for the file, which is fetched again).
 async fn skip_if_complete(planned: &Planned, check: ExistingCheck) -> Option<DownloadedFile> {
     let done = planned.complete.as_ref()?;
     let meta = tokio::fs::symlink_metadata(&planned.path).await.ok()?;
@@ -394,8 +409,12 @@ async fn skip_if_complete(planned: &Planned, check: ExistingCheck) -> Option<Dow
         return None;
     }
     if check == ExistingCheck::Sha256 {
+        let Some(recorded) = done.sha256.as_deref() else {
+            tracing::info!(file = %planned.filename, "no sha256 recorded to verify the file with; downloading again");
+            return None;
+        };
         let (len, sha) = part::hash_file(&planned.path).await.ok()?;
-        if len != done.bytes || sha != done.sha256 {
+        if len != done.bytes || sha != recorded {
             tracing::info!(file = %planned.filename, "file on disk differs from the manifest; downloading again");
             return None;
         }

@@ -16,7 +16,7 @@ use super::{
     lock::DirectoryLock,
     manifest::{Completed, ManifestStore, Validators},
     naming::Planned,
-    part::{Durability, Earlier, PartFile},
+    part::{Checksum, Durability, Earlier, PartFile},
     progress::ProgressTracker,
     refresh::UrlRefresher,
 };
@@ -37,6 +37,7 @@ pub(crate) struct Context<'a> {
     pub retry: RetryPolicy,
     pub stall: Duration,
     pub durability: Durability,
+    pub checksum: Checksum,
     pub progress: &'a ProgressTracker,
     pub refresher: UrlRefresher,
     pub manifest: &'a ManifestStore,
@@ -159,7 +160,8 @@ impl<'c, 'a> FileFetch<'c, 'a> {
             Some(_) => Earlier::Resume,
             None => Earlier::Discard,
         };
-        let part = PartFile::open(planned.part_path(), earlier, ctx.lock.clone()).await?;
+        let part =
+            PartFile::open(planned.part_path(), earlier, ctx.checksum, ctx.lock.clone()).await?;
         Ok(FileFetch {
             ctx,
             index,

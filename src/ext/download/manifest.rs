@@ -1,7 +1,7 @@
 //! The download manifest: a small JSON file kept in the target directory
 //! that remembers which local name each job's file was given, what a
 //! `.part` file needs to be resumed safely (the object's validators), and
-//! which files are complete (with length and sha256).
+//! which files are complete (with length, and sha256 when it was computed).
 //!
 //! It is read without following a link and written through a fresh
 //! temporary file (`O_EXCL`, unique name), fsynced and renamed over the
@@ -52,7 +52,11 @@ pub(crate) struct Entry {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub(crate) struct Completed {
     pub bytes: u64,
-    pub sha256: String,
+    /// Lowercase hex; absent when the file was downloaded with
+    /// [`Checksum::None`](super::Checksum::None) (manifests written before
+    /// the choice existed always have it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// What identifies the version of an object a `.part` holds the start of:

@@ -15,7 +15,9 @@
 //!     .run()
 //!     .await?;
 //! for file in &report.files {
-//!     println!("{} {} bytes sha256={}", file.path.display(), file.bytes, file.sha256);
+//!     // `None` only with `.checksum(Checksum::None)`.
+//!     let sha256 = file.sha256.as_deref().unwrap_or("-");
+//!     println!("{} {} bytes sha256={sha256}", file.path.display(), file.bytes);
 //! }
 //! # Ok(()) }
 //! ```
@@ -30,7 +32,7 @@
 //!   stable between runs and two jobs in one directory never overwrite each
 //!   other), the version (`ETag`/`Last-Modified`, length) of the object a
 //!   `.part` holds the start of, and, once a file is complete, its length
-//!   and sha256.
+//!   and sha256 (unless the run used [`Checksum::None`]).
 //! - One download at a time per directory: a run takes the operating
 //!   system's advisory lock (`flock` on Unix, through std's
 //!   `File::try_lock`) on `.appex-download.lock`, which records what holds
@@ -43,9 +45,15 @@
 //!   replaces a link rather than writing through it.
 //! - Re-running a download skips a file the manifest records as complete
 //!   whose final file still exists with the recorded length (and, with
-//!   [`Download::verify_existing`], the recorded sha256); it is reported
+//!   [`Download::verify_existing`], the recorded sha256; a file recorded
+//!   without one cannot be verified and is fetched again); it is reported
 //!   with `skipped: true` and the recorded sha256. Anything else is fetched
 //!   again.
+//! - Each file's SHA-256 is computed on the thread that writes it, as its
+//!   bytes land (a resumed `.part` has its earlier bytes read and hashed
+//!   first). [`Download::checksum`] with [`Checksum::None`] turns this off
+//!   for staging directories whose files are converted and thrown away,
+//!   typically with [`Durability::None`].
 //! - When a file fails for good, its final name is left untouched and its
 //!   `.part` is **kept** (removed only if empty), so the next run resumes it
 //!   with a `Range` request; the server's `Content-Range` must then start
@@ -74,6 +82,6 @@ pub use filename::sanitize_filename;
 #[cfg(feature = "dataset")]
 pub(crate) use lock::DirectoryLock;
 pub use lock::LockPolicy;
-pub use part::{Durability, ExistingCheck};
+pub use part::{Checksum, Durability, ExistingCheck};
 pub use progress::{DownloadProgress, ProgressEvent};
 pub use report::{DownloadReport, DownloadedFile};

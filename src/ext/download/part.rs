@@ -1,6 +1,7 @@
 //! The `.part` file: written with `std::fs::File` from one blocking thread
-//! per file, hashed on that thread, in batches of up to 1 MiB handed over
-//! without copying, with at most [`IN_FLIGHT`] bytes queued per file.
+//! per file, hashed on that thread (unless [`Checksum::None`]), in batches
+//! of up to 1 MiB handed over without copying, with at most [`IN_FLIGHT`]
+//! bytes queued per file.
 
 use std::{
     io::{self, IoSlice, Read, Seek, SeekFrom, Write},
@@ -51,6 +52,25 @@ pub enum Durability {
     None,
 }
 
+/// Whether a download computes each file's SHA-256 as it lands. Set with
+/// [`Download::checksum`](super::Download::checksum).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Checksum {
+    /// Each file is hashed as its bytes are written (default); the digest
+    /// is reported in [`DownloadedFile::sha256`](super::DownloadedFile::sha256)
+    /// and recorded in the manifest, so [`ExistingCheck::Sha256`] can verify
+    /// the file on a later run.
+    #[default]
+    Sha256,
+    /// Nothing is computed: `sha256` is `None` in the report and absent
+    /// from the manifest. For staging directories whose files are converted
+    /// and thrown away (it pairs with [`Durability::None`]). A later run
+    /// with [`ExistingCheck::Sha256`] cannot verify such a file, so it
+    /// downloads it again.
+    None,
+}
+
 enum Command {
     /// Append (the permit returns the bytes to the file's budget).
     Write(Bytes, OwnedSemaphorePermit),
@@ -63,7 +83,7 @@ enum Command {
 /// What the writer thread hands back when the file is complete.
 struct Written {
     file: std::fs::File,
-    hasher: Sha256,
+    hasher: Option<Sha256>,
 }
 
 /// What to do with the bytes an earlier attempt left in a `.part`.
@@ -86,19 +106,22 @@ pub(crate) struct PartFile {
 }
 
 impl PartFile {
-    /// Opens `path`, keeping (and hashing) what an earlier attempt left in
-    /// it ([`Earlier::Resume`]), or emptying it ([`Earlier::Discard`]). A link at `path` is removed, never
-    /// followed; anything else that is not a plain file is refused. `lock`
-    /// is held by the writer thread until its last write landed, so a
-    /// download dropped mid-file keeps the directory locked until then.
+    /// Opens `path`, keeping what an earlier attempt left in it
+    /// ([`Earlier::Resume`]; those bytes are read and hashed first unless
+    /// `checksum` is [`Checksum::None`]), or emptying it
+    /// ([`Earlier::Discard`]). A link at `path` is removed, never followed;
+    /// anything else that is not a plain file is refused. `lock` is held by
+    /// the writer thread until its last write landed, so a download dropped
+    /// mid-file keeps the directory locked until then.
     pub async fn open(
         path: PathBuf,
         earlier: Earlier,
+        checksum: Checksum,
         lock: Arc<DirectoryLock>,
     ) -> Result<PartFile> {
         let opened = {
             let path = path.clone();
-            tokio::task::spawn_blocking(move || open_blocking(&path, earlier)).await
+            tokio::task::spawn_blocking(move || open_blocking(&path, earlier, checksum)).await
         };
         let (file, hasher, have) = match opened {
             Ok(Ok(opened)) => opened,
@@ -173,10 +196,11 @@ impl PartFile {
         }
     }
 
-    /// Ends the writes: the file's length and lowercase hex sha256, after
-    /// an fsync if `durability` asks for one (on the writer's thread, so
-    /// other files keep transferring meanwhile).
-    pub async fn finish(self, durability: Durability) -> Result<(u64, String)> {
+    /// Ends the writes: the file's length and lowercase hex sha256 (`None`
+    /// under [`Checksum::None`]), after an fsync if `durability` asks for
+    /// one (on the writer's thread, so other files keep transferring
+    /// meanwhile).
+    pub async fn finish(self, durability: Durability) -> Result<(u64, Option<String>)> {
         let PartFile {
             path,
             have,
@@ -197,7 +221,7 @@ impl PartFile {
                 .map_err(|e| io(io::Error::other(e)))?
                 .map_err(io)?;
         }
-        Ok((have, hex::encode(hasher.finalize())))
+        Ok((have, hasher.map(|h| hex::encode(h.finalize()))))
     }
 
     /// Leaves the file for the next run: synced if it holds anything,
@@ -230,7 +254,11 @@ impl PartFile {
     }
 }
 
-fn open_blocking(path: &Path, earlier: Earlier) -> io::Result<(std::fs::File, Sha256, u64)> {
+fn open_blocking(
+    path: &Path,
+    earlier: Earlier,
+    checksum: Checksum,
+) -> io::Result<(std::fs::File, Option<Sha256>, u64)> {
     let keep = earlier == Earlier::Resume;
     nofollow::remove_link(path)?;
     if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
@@ -244,10 +272,16 @@ fn open_blocking(path: &Path, earlier: Earlier) -> io::Result<(std::fs::File, Sh
         .create(true)
         .truncate(!keep)
         .open(path)?;
-    let (have, hasher) = if keep {
-        hash_from_start(&mut file)?
-    } else {
-        (0, Sha256::new())
+    let hashing = checksum == Checksum::Sha256;
+    let (have, hasher) = match (keep, hashing) {
+        // The digest covers the whole file: hash what is already there.
+        (true, true) => {
+            let (have, hasher) = hash_from_start(&mut file)?;
+            (have, Some(hasher))
+        }
+        (true, false) => (file.metadata()?.len(), None),
+        (false, true) => (0, Some(Sha256::new())),
+        (false, false) => (0, None),
     };
     file.seek(SeekFrom::Start(have))?;
     Ok((file, hasher, have))
@@ -256,7 +290,7 @@ fn open_blocking(path: &Path, earlier: Earlier) -> io::Result<(std::fs::File, Sh
 /// The writer thread: applies commands in order until the channel closes.
 fn write_loop(
     mut file: std::fs::File,
-    mut hasher: Sha256,
+    mut hasher: Option<Sha256>,
     mut queue: mpsc::UnboundedReceiver<Command>,
 ) -> io::Result<Written> {
     let mut batch: Vec<(Bytes, OwnedSemaphorePermit)> = Vec::new();
@@ -281,15 +315,19 @@ fn write_loop(
                     }
                 }
                 write_batch(&mut file, &batch)?;
-                for (chunk, _) in &batch {
-                    hasher.update(chunk);
+                if let Some(hasher) = &mut hasher {
+                    for (chunk, _) in &batch {
+                        hasher.update(chunk);
+                    }
                 }
                 batch.clear();
             }
             Command::Restart => {
                 file.set_len(0)?;
                 file.seek(SeekFrom::Start(0))?;
-                hasher = Sha256::new();
+                if let Some(hasher) = &mut hasher {
+                    *hasher = Sha256::new();
+                }
             }
             Command::Sync(reply) => {
                 let _ = reply.send(file.sync_data());

@@ -34,8 +34,11 @@ pub struct DownloadedFile {
     pub path: PathBuf,
     /// Its length in bytes.
     pub bytes: u64,
-    /// Its SHA-256, lowercase hex.
-    pub sha256: String,
+    /// Its SHA-256, lowercase hex: computed as it landed, or recorded in
+    /// the manifest for a skipped file. `None` when the download ran with
+    /// [`Checksum::None`](super::Checksum::None) (or skipped a file an
+    /// earlier such run completed).
+    pub sha256: Option<String>,
     /// `true` if it was already complete on disk and not downloaded again.
     pub skipped: bool,
 }

@@ -26,7 +26,7 @@ use crate::{
     dataset::{self, Destination, DestinationOptions, LandOptions},
     error::{Error, Result},
     ext::{
-        download::{Durability, ProgressEvent},
+        download::{Checksum, Durability, ProgressEvent},
         export::ConflictPolicy,
         jobs::WaitPolicy,
     },
@@ -607,7 +607,11 @@ impl Runner<'_> {
         let download = self
             .client
             .download(job, dir)
+            // Staged files are converted to Parquet and deleted: neither an
+            // fsync nor a sha256 of the raw files would ever be used (the
+            // landed days carry their own checksum).
             .durability(Durability::None)
+            .checksum(Checksum::None)
             .on_progress(move |p| {
                 if p.event == ProgressEvent::Data
                     && !stopped_tx.load(Ordering::Relaxed)

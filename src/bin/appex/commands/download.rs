@@ -12,7 +12,9 @@ use serde::Serialize;
 use userpilot_appex::{
     Client, Error,
     error::LockHolder,
-    ext::download::{DownloadReport, DownloadSource, Durability, LockPolicy, ProgressEvent},
+    ext::download::{
+        Checksum, DownloadReport, DownloadSource, Durability, LockPolicy, ProgressEvent,
+    },
 };
 
 use crate::{
@@ -38,7 +40,7 @@ pub fn files_of(report: &DownloadReport) -> Vec<FileOut> {
             filename: f.filename.clone(),
             path: Some(f.path.display().to_string()),
             bytes: Some(f.bytes),
-            sha256: Some(f.sha256.clone()),
+            sha256: f.sha256.clone(),
         })
         .collect()
 }
@@ -63,6 +65,11 @@ pub async fn download_with_progress(
     } else {
         Durability::Fsync
     };
+    let checksum = if flags.no_checksum {
+        Checksum::None
+    } else {
+        Checksum::Sha256
+    };
     let lock = if flags.no_wait_lock {
         LockPolicy::FailFast
     } else {
@@ -74,6 +81,7 @@ pub async fn download_with_progress(
         .download(source, dir)
         .concurrency(concurrency)
         .durability(durability)
+        .checksum(checksum)
         .lock_policy(lock)
         .on_lock_wait(move |held_by, pid| {
             if !quiet {
@@ -129,17 +137,20 @@ pub fn print_report(ui: &Ui, report: &DownloadReport) -> Result<(), CliError> {
     ui.print_lines(file_lines(report))
 }
 
-/// One line per downloaded file: path, bytes, sha256.
+/// One line per downloaded file: path, bytes, sha256 (when computed).
 pub fn file_lines(report: &DownloadReport) -> Vec<String> {
     report
         .files
         .iter()
         .map(|f| {
             format!(
-                "{}  {} bytes  sha256:{}{}",
+                "{}  {} bytes{}{}",
                 f.path.display(),
                 f.bytes,
-                f.sha256,
+                f.sha256
+                    .as_ref()
+                    .map(|sha| format!("  sha256:{sha}"))
+                    .unwrap_or_default(),
                 if f.skipped {
                     "  (already complete)"
                 } else {
