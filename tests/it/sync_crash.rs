@@ -193,3 +193,47 @@ proptest! {
         rt.block_on(check(s))?;
     }
 }
+
+/// The staged raw files are downloaded without a SHA-256 (they are
+/// converted and thrown away): a sync stopped right after staging leaves
+/// them complete, of the recorded length, with no digest in the staging
+/// directory's download manifest.
+#[tokio::test]
+async fn staged_files_are_downloaded_without_a_checksum() {
+    let sim = start(fast()).await;
+    let dataset = tempfile::tempdir().unwrap();
+    let error = crash_at(
+        sync(&sim, dataset.path(), 1, 3),
+        Checkpoint::AfterStaging,
+        1,
+    )
+    .run()
+    .await
+    .unwrap_err();
+    assert!(is_crash(&error), "{error}");
+
+    let staging = dataset.path().join("_appex/staging");
+    let jobs: Vec<_> = std::fs::read_dir(&staging)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(jobs.len(), 1, "one staged job: {jobs:?}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(jobs[0].join(".appex-download.json")).unwrap())
+            .unwrap();
+    let entries: Vec<&serde_json::Value> = manifest["jobs"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|files| files.as_array().unwrap())
+        .collect();
+    assert!(!entries.is_empty(), "{manifest}");
+    for entry in entries {
+        let complete = &entry["complete"];
+        let name = entry["filename"].as_str().unwrap();
+        let len = std::fs::metadata(jobs[0].join(name)).unwrap().len();
+        assert_eq!(complete["bytes"].as_u64(), Some(len), "{entry}");
+        assert!(len > 0, "{entry}");
+        assert!(complete.get("sha256").is_none(), "{entry}");
+    }
+}
