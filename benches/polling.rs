@@ -13,7 +13,8 @@
 //!
 //! Run: `cargo bench --bench polling --features simulator`
 //! (`APPEX_BENCH_REPS=n` seeds, default 20; `APPEX_BENCH_CHUNK_SPREAD=0.25`
-//! for chunks jittered ±25 % instead of ±10 %).
+//! for chunks jittered ±25 % instead of ±10 %; `APPEX_BENCH_TRACE=1` prints
+//! each seed's figures on stderr).
 
 mod common;
 
@@ -156,6 +157,12 @@ fn run(chunks: usize, total: Duration, schedule: PollSchedule, seeds: u64) -> St
     let mut delays = Vec::new();
     for seed in 1..=seeds {
         let (r, d) = measure(Plan::new(chunks, total, spread, seed), schedule, seed);
+        if std::env::var_os("APPEX_BENCH_TRACE").is_some() {
+            eprintln!(
+                "{chunks} chunks, seed {seed}: {r} requests, seen {:.2} s after the end",
+                d.as_secs_f64()
+            );
+        }
         requests.push(r as f64);
         delays.push(d.as_secs_f64());
     }

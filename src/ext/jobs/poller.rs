@@ -226,9 +226,11 @@ impl JobPoller {
     /// policy follows it and the counts say enough, else the backoff's.
     fn next_delay(&self) -> Duration {
         let aimed = match self.policy.schedule() {
+            // Never sooner than the backoff's own delay after this poll: a
+            // wait never makes more polls than the backoff alone would.
             PollSchedule::FollowProgress => self
                 .schedule
-                .next_delay(Instant::now(), self.policy.initial_delay()),
+                .next_delay(Instant::now(), self.policy.delay(self.polls)),
             PollSchedule::Backoff => None,
         };
         aimed.unwrap_or_else(|| self.policy.sleep_for(self.polls))
