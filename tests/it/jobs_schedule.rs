@@ -118,38 +118,6 @@ async fn no_poll_comes_sooner_than_the_initial_delay_after_the_previous() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn no_poll_comes_sooner_than_the_backoff_would_have_sent_it() {
-    // The gap after poll n is at least the backoff's delay after poll n, so
-    // a wait never makes more polls than the backoff alone.
-    // A backoff that grows fast, so it binds near the end.
-    let steep = |schedule| {
-        exact(schedule)
-            .with_initial_delay(Duration::from_secs(1))
-            .with_multiplier(1.3)
-    };
-    let policy = steep(PollSchedule::FollowProgress);
-    let run = wait_for_job(30, Duration::from_secs(20), policy.clone()).await;
-    let blind = wait_for_job(30, Duration::from_secs(20), steep(PollSchedule::Backoff)).await;
-    for (n, gap) in gaps(&run.polls).iter().enumerate() {
-        // The last gap ends at the wait's return, not at a scheduled poll.
-        if n + 2 < run.polls.len() {
-            assert!(
-                *gap >= policy.delay(n as u32 + 1),
-                "gap {gap:?} after poll {} in {:?}",
-                n + 1,
-                run.polls
-            );
-        }
-    }
-    assert!(
-        run.requests <= blind.requests,
-        "{} vs {}",
-        run.requests,
-        blind.requests
-    );
-}
-
-#[tokio::test(start_paused = true)]
 async fn a_one_chunk_job_is_polled_on_the_backoff_schedule_exactly() {
     let chunk = Duration::from_secs(90);
     let aware = wait_for_job(1, chunk, exact(PollSchedule::FollowProgress)).await;

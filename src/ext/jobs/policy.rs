@@ -12,9 +12,9 @@ pub enum PollSchedule {
     /// once they move: predict when the job ends from every count seen
     /// (how long chunks take, how much they vary, which ones ran slow) and
     /// poll where the end is likely, sparsely while it is far or vague,
-    /// closely as it nears and the prediction firms up. No poll comes
-    /// sooner than the backoff's delay for it, so a wait never polls more
-    /// often than the backoff alone. Without chunk counts (or before they
+    /// closely as it nears and the prediction firms up. No poll goes out
+    /// sooner than the backoff alone (unjittered) would have sent it, so a
+    /// wait never makes more polls than the backoff. Without chunk counts (or before they
     /// move, with one chunk left) the [`Backoff`](PollSchedule::Backoff)
     /// schedule applies. The default.
     #[default]
@@ -39,9 +39,10 @@ pub enum PollSchedule {
 /// seen done within about 1.2 s of finishing, one that takes a minute within
 /// about 6 s. On top of it, by default, the poller follows the job's own
 /// progress ([`PollSchedule::FollowProgress`]): once the chunk counts move,
-/// it predicts the end from them and polls near it (never sooner than the
-/// backoff's [`delay(n)`](WaitPolicy::delay) after poll `n`), so a one-hour
-/// job of 30 chunks costs about twenty polls, not a hundred. Delays aimed
+/// it predicts the end from them and polls near it (never ahead of the
+/// backoff alone, and never sooner than `initial_delay` after the previous
+/// poll), so a one-hour job of 30 chunks costs about twenty polls, not a
+/// hundred. Delays aimed
 /// at a prediction are not jittered and may be longer than `max_delay`,
 /// which bounds the blind backoff only.
 ///

@@ -8,7 +8,10 @@ use futures::{
 };
 use tokio::time::Instant;
 
-use super::{PollSchedule, Progress, WaitPolicy, schedule::ProgressSchedule};
+use super::{
+    PollSchedule, Progress, WaitPolicy,
+    schedule::{self, ProgressSchedule},
+};
 use crate::{
     Client,
     error::{Error, Result},
@@ -85,6 +88,8 @@ pub struct JobPoller {
     created: Instant,
     seen: bool,
     polls: u32,
+    /// When the first poll went out.
+    first_poll: Option<Instant>,
     schedule: ProgressSchedule,
     on_progress: Option<ProgressCallback>,
 }
@@ -105,6 +110,7 @@ impl JobPoller {
             created: Instant::now(),
             seen: false,
             polls: 0,
+            first_poll: None,
             schedule: ProgressSchedule::default(),
             on_progress: None,
         }
@@ -142,6 +148,7 @@ impl JobPoller {
     /// [`Error::NotFound`].
     pub async fn poll(&mut self) -> Result<PollState> {
         self.polls += 1;
+        self.first_poll.get_or_insert_with(Instant::now);
         let poll = self.polls;
         let job = match self.client.get_job(&self.job_id).await {
             Ok(job) => {
@@ -226,11 +233,11 @@ impl JobPoller {
     /// policy follows it and the counts say enough, else the backoff's.
     fn next_delay(&self) -> Duration {
         let aimed = match self.policy.schedule() {
-            // Never sooner than the backoff's own delay after this poll: a
-            // wait never makes more polls than the backoff alone would.
-            PollSchedule::FollowProgress => self
-                .schedule
-                .next_delay(Instant::now(), self.policy.delay(self.polls)),
+            PollSchedule::FollowProgress => {
+                let waited = self.first_poll.map_or(Duration::ZERO, |t| t.elapsed());
+                let shortest = schedule::not_ahead_of_backoff(&self.policy, self.polls, waited);
+                self.schedule.next_delay(Instant::now(), shortest)
+            }
             PollSchedule::Backoff => None,
         };
         aimed.unwrap_or_else(|| self.policy.sleep_for(self.polls))

@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::Progress;
+use super::{Progress, WaitPolicy};
 
 /// Before any chunk completes: the next poll after this many times the
 /// time waited so far, at most.
@@ -128,6 +128,18 @@ impl ProgressSchedule {
         let secs = secs.clamp(0.0, 7.0 * 24.0 * 3600.0);
         Some(Duration::from_secs_f64(secs).max(shortest))
     }
+}
+
+/// The shortest delay after poll `polls`, made `waited` after the first:
+/// poll `n + 1` goes out no sooner than the backoff alone (unjittered)
+/// would have sent it, the sum of its first `n` delays after the first
+/// poll, and never sooner than `initial_delay` after the previous one. So
+/// a wait never makes more polls than the backoff alone would.
+pub(super) fn not_ahead_of_backoff(policy: &WaitPolicy, polls: u32, waited: Duration) -> Duration {
+    let backoff_at: Duration = (1..=polls).map(|n| policy.delay(n)).sum();
+    backoff_at
+        .saturating_sub(waited)
+        .max(policy.initial_delay())
 }
 
 /// The chunks still to be explained, with what the polls say of each one's
@@ -346,11 +358,16 @@ mod tests {
                 ..Progress::default()
             };
             schedule.observe(now, &progress);
-            // As the poller does: never sooner than the backoff's delay
-            // for this poll.
-            let shortest =
-                crate::ext::jobs::WaitPolicy::default().delay(u32::try_from(polls.len()).unwrap());
-            let delay = schedule.next_delay(now, shortest).unwrap_or(shortest);
+            // As the poller does: never ahead of the backoff alone (its
+            // poll n+1 goes out the sum of its first n delays after the
+            // first poll); where the counts say too little, the backoff's
+            // delay.
+            let backoff = WaitPolicy::default();
+            let n = u32::try_from(polls.len()).unwrap();
+            let shortest = not_ahead_of_backoff(&backoff, n, Duration::from_secs_f64(at - first));
+            let delay = schedule
+                .next_delay(now, shortest)
+                .unwrap_or_else(|| backoff.delay(n));
             assert!(delay >= shortest, "{delay:?} after {at}");
             at += delay.as_secs_f64();
             assert!(polls.len() < 500, "never done: {polls:?}");
