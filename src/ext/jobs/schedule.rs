@@ -28,7 +28,8 @@
 //!   spacing like this (wider where the end is less likely) is the one
 //!   that minimises polls plus delay.
 //! - Counts that no continuation explains (a chunk far beyond the model)
-//!   hand back to the backoff until they do.
+//!   hand back to the backoff until they do; so do jobs of more than
+//!   [`MAX_MODELLED_CHUNKS`] chunks.
 //!
 //! The draws are seeded from the number of polls seen, so a wait is
 //! repeatable. Counts that go back, or a total that changes, start the
@@ -57,6 +58,10 @@ const PARTICLES: usize = 8000;
 const CHUNKS_AT_FULL_COUNT: usize = 30;
 /// The fewest continuations drawn, however long the job.
 const FEWEST_PARTICLES: usize = 1000;
+/// Jobs with more chunks than this left when the wait began get the
+/// backoff: a prediction would cost more than it saves (and the count comes
+/// from the server, which may say anything).
+const MAX_MODELLED_CHUNKS: usize = 1000;
 /// The mean delay one poll may add, in typical chunks.
 const DELAY_PER_POLL: f64 = 0.004;
 /// Continuations this far below the likeliest one are left out of the
@@ -113,6 +118,9 @@ impl ProgressSchedule {
         let since = |t: Instant| t.saturating_duration_since(first.at).as_secs_f64();
         let now = since(now);
         let left = self.total - latest.done;
+        if (self.total - first.done) as usize > MAX_MODELLED_CHUNKS {
+            return None;
+        }
         let secs = match Timeline::new(&self.sightings, self.total, since) {
             Some(timeline) => {
                 let mut rng = fastrand::Rng::with_seed(self.sightings.len() as u64);
@@ -508,6 +516,42 @@ mod tests {
         schedule.observe(at(140), &seen(0));
         assert_eq!(schedule.sightings.len(), 1);
         assert_eq!(schedule.next_delay(at(140), SHORTEST), None);
+    }
+
+    #[test]
+    fn a_job_of_too_many_chunks_gets_the_backoff_at_once() {
+        // A server may announce any count ("1/4000000000"): nothing is
+        // modelled, nothing is allocated per chunk.
+        let origin = Instant::now();
+        let mut schedule = ProgressSchedule::default();
+        for (s, done) in [(0, 0), (10, 1), (20, 3)] {
+            let progress = Progress {
+                chunks_done: Some(done),
+                chunks_total: Some(4_000_000_000),
+                ..Progress::default()
+            };
+            schedule.observe(origin + Duration::from_secs(s), &progress);
+        }
+        assert_eq!(
+            schedule.next_delay(origin + Duration::from_secs(20), SHORTEST),
+            None
+        );
+        // At the limit it still predicts.
+        let mut schedule = ProgressSchedule::default();
+        let limit = u32::try_from(MAX_MODELLED_CHUNKS).unwrap();
+        for (s, done) in [(0, 0), (10, 1), (20, 3)] {
+            let progress = Progress {
+                chunks_done: Some(done),
+                chunks_total: Some(limit),
+                ..Progress::default()
+            };
+            schedule.observe(origin + Duration::from_secs(s), &progress);
+        }
+        assert!(
+            schedule
+                .next_delay(origin + Duration::from_secs(20), SHORTEST)
+                .is_some()
+        );
     }
 
     #[test]
