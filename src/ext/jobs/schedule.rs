@@ -16,8 +16,8 @@
 //!   chunks left): the job cannot end sooner unless its chunks differ more
 //!   than threefold. With one chunk left and no count moved, the backoff
 //!   applies.
-//! - Once a count moved: [`PARTICLES`] continuations of the job are drawn
-//!   from the model, each consistent with every count seen (sequential
+//! - Once a count moved: up to [`PARTICLES`] continuations of the job are
+//!   drawn from the model, each consistent with every count seen (sequential
 //!   importance sampling: each chunk's time is drawn within the bounds the
 //!   polls put on its end, and the continuation weighted by how likely
 //!   those bounds were). Their end times are the prediction. The next poll
@@ -51,8 +51,8 @@ const CHUNK_RATIO: f64 = 3.0;
 /// of uniform components.
 const CHUNK_MODEL: [(f64, f64, f64); 3] = [(0.86, 0.85, 1.15), (0.12, 1.3, 3.8), (0.02, 0.2, 20.0)];
 /// How many continuations of the job are drawn per prediction, for a job
-/// of up to [`CHUNKS_AT_FULL_COUNT`] chunks; fewer for longer jobs, so a
-/// prediction costs a few milliseconds whatever the job.
+/// of up to [`CHUNKS_AT_FULL_COUNT`] chunks; fewer for longer jobs (at
+/// least [`FEWEST_PARTICLES`]), so the work per prediction stays bounded.
 const PARTICLES: usize = 8000;
 /// See [`PARTICLES`].
 const CHUNKS_AT_FULL_COUNT: usize = 30;
