@@ -345,9 +345,9 @@ mod tests {
     /// The poll times (seconds from the start) of a wait for a job whose
     /// chunks end at `ends` (seconds, ascending), its first poll at
     /// `first`; the last poll saw it done. Where the counts say too little,
-    /// the delay is the backoff's first step (the poller uses the jittered
-    /// backoff there).
-    fn polls_from(ends: &[f64], first: f64) -> Vec<f64> {
+    /// the delay is the backoff's times `jitter` (the poller's equal jitter
+    /// draws it from 0.5 to 1).
+    fn polls_with(ends: &[f64], first: f64, jitter: f64) -> Vec<f64> {
         let origin = Instant::now();
         let total = u32::try_from(ends.len()).expect("few chunks");
         let mut schedule = ProgressSchedule::default();
@@ -373,17 +373,20 @@ mod tests {
             let backoff = WaitPolicy::default();
             let n = u32::try_from(polls.len()).unwrap();
             let shortest = not_ahead_of_backoff(&backoff, n, Duration::from_secs_f64(at - first));
-            let delay = schedule
-                .next_delay(now, shortest)
-                .unwrap_or_else(|| backoff.delay(n));
-            assert!(delay >= shortest, "{delay:?} after {at}");
+            let delay = match schedule.next_delay(now, shortest) {
+                Some(aimed) => {
+                    assert!(aimed >= shortest, "{aimed:?} after {at}");
+                    aimed
+                }
+                None => backoff.delay(n).mul_f64(jitter),
+            };
             at += delay.as_secs_f64();
             assert!(polls.len() < 500, "never done: {polls:?}");
         }
     }
 
     fn polls(ends: &[f64]) -> Vec<f64> {
-        polls_from(ends, 0.0)
+        polls_with(ends, 0.0, 1.0)
     }
 
     /// Chunks of the given lengths, one after the other from 0.
@@ -469,14 +472,23 @@ mod tests {
 
     #[test]
     fn slow_first_chunks_do_not_send_a_poll_far_past_the_end() {
-        // 30 chunks: the first two take 280 and 290 s, the others about
-        // 100 s (an hour in all). A schedule that takes the first chunk for
-        // a typical one predicts three hours, and polled next long after
-        // the job ended.
-        let mut lengths = vec![280.0, 290.0];
-        lengths.extend((0..28).map(|i| 95.0 + f64::from(i % 5) * 3.0));
+        // The polling bench's one-hour job of seed 108: the first two of 30
+        // chunks take 284 and 291 s, the others about 100 s (one 285 s).
+        // With the backoff's first step jittered to 132 ms, the first rise
+        // is seen 540 s in, bracketed from 135 s. The schedule before this
+        // one took that chunk for a typical one, predicted a last chunk
+        // three hours away and polled next 28 minutes after the job ended.
+        let lengths = [
+            283.6, 291.0, 95.3, 101.9, 93.7, 94.5, 107.0, 107.9, 95.0, 108.3, 113.8, 94.9, 97.0,
+            95.3, 111.3, 96.6, 104.3, 97.4, 95.1, 100.2, 96.7, 97.9, 101.2, 109.6, 96.9, 106.4,
+            108.1, 113.2, 285.2, 100.8,
+        ];
         let ends = ends_of(&lengths);
-        let polls = polls(&ends);
+        let polls = polls_with(&ends, 0.0, 0.528);
+        assert!(
+            polls.iter().any(|t| (540.0..=541.0).contains(t)),
+            "the first rise is seen 540 s in: {polls:?}"
+        );
         assert!(delay(&ends, &polls) <= 30.0, "{polls:?}");
         assert!(polls.len() <= 40, "{} polls: {polls:?}", polls.len());
     }
@@ -485,7 +497,7 @@ mod tests {
     fn a_wait_that_begins_mid_job_learns_from_the_chunks_it_sees() {
         // Ten chunks of a minute; the wait begins 3.5 chunks in.
         let ends = ends(10, 60.0, 60.0);
-        let polls = polls_from(&ends, 210.0);
+        let polls = polls_with(&ends, 210.0, 1.0);
         assert!(delay(&ends, &polls) <= 6.0, "{polls:?}");
         assert!(polls.len() <= 25, "{} polls: {polls:?}", polls.len());
     }
