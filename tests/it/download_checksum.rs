@@ -4,52 +4,19 @@
 //! be verified by `ExistingCheck::Sha256` and is fetched again; the CLI's
 //! `--no-checksum`.
 
-use std::{path::Path, time::Duration};
+use std::path::Path;
 
 use serde_json::Value;
 use userpilot_appex::{
-    Client, Error, RetryPolicy,
+    Error, RetryPolicy,
     ext::download::{Checksum, Durability, ExistingCheck},
-    models::{ExportJob, JobStatus, PresignedUrl, SecretUrl},
 };
 
-use crate::support::{self, files::FileSpec, hang_guard, server::TestServer, sha256_hex};
+use crate::support::{
+    content, files::FileSpec, hang_guard, listed_job, quick_client, server::TestServer, sha256_hex,
+};
 
 const SIG: &str = "CHECKSUMSIG0123456789";
-
-/// A client for `server` with three quick retries.
-fn client(server: &TestServer) -> Client {
-    support::client(
-        &server.base_url(),
-        RetryPolicy::default()
-            .with_max_retries(3)
-            .with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
-    )
-}
-
-/// A completed job listing `files` (name, URL).
-fn job(id: &str, files: &[(&str, String)]) -> ExportJob {
-    ExportJob {
-        job_id: Some(id.to_string()),
-        status: Some(JobStatus::Completed),
-        presigned_urls: files
-            .iter()
-            .map(|(name, url)| PresignedUrl {
-                filename: name.to_string(),
-                url: SecretUrl::new(url.clone()),
-                ..PresignedUrl::default()
-            })
-            .collect(),
-        ..ExportJob::default()
-    }
-}
-
-/// Deterministic content of `len` bytes, different per `seed`.
-fn content(seed: u8, len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u32).wrapping_mul(131).wrapping_add(seed as u32 * 17) as u8 ^ seed)
-        .collect()
-}
 
 /// The manifest's `complete` object of `job_id`'s file named `filename`,
 /// as written on disk.
@@ -82,8 +49,8 @@ async fn without_a_checksum_the_served_bytes_land_and_no_sha256_is_reported_or_r
     let dir = tempfile::tempdir().unwrap();
 
     let report = hang_guard(
-        client(&server)
-            .download(job("job-none", &files), dir.path())
+        quick_client(&server)
+            .download(listed_job("job-none", &files), dir.path())
             .durability(Durability::None)
             .checksum(Checksum::None)
             .run(),
@@ -116,10 +83,10 @@ async fn by_default_the_sha256_of_the_bytes_is_reported_and_recorded() {
     let server = TestServer::start().await;
     let body = content(3, 250_000);
     server.file("/files/a", FileSpec::bytes(body.clone()));
-    let listed = job("job-sha", &[("a.csv", server.url("/files/a", SIG))]);
+    let listed = listed_job("job-sha", &[("a.csv", server.url("/files/a", SIG))]);
     let dir = tempfile::tempdir().unwrap();
 
-    let report = hang_guard(client(&server).download(&listed, dir.path()).run())
+    let report = hang_guard(quick_client(&server).download(&listed, dir.path()).run())
         .await
         .expect("download");
 
@@ -138,9 +105,9 @@ async fn a_part_left_without_a_checksum_is_hashed_whole_when_resumed_with_one() 
         "/files/a",
         FileSpec::bytes(body.clone()).drop_after(70_000, 1),
     );
-    let listed = job("job-resume", &[("a.csv", server.url("/files/a", SIG))]);
+    let listed = listed_job("job-resume", &[("a.csv", server.url("/files/a", SIG))]);
     let dir = tempfile::tempdir().unwrap();
-    let client = client(&server);
+    let client = quick_client(&server);
 
     let error = hang_guard(
         client
@@ -186,9 +153,9 @@ async fn a_part_left_with_a_checksum_resumes_without_one() {
         "/files/a",
         FileSpec::bytes(body.clone()).drop_after(50_000, 1),
     );
-    let listed = job("job-resume-none", &[("a.csv", server.url("/files/a", SIG))]);
+    let listed = listed_job("job-resume-none", &[("a.csv", server.url("/files/a", SIG))]);
     let dir = tempfile::tempdir().unwrap();
-    let client = client(&server);
+    let client = quick_client(&server);
 
     hang_guard(
         client
@@ -221,9 +188,9 @@ async fn a_file_recorded_without_a_sha256_is_fetched_again_to_verify_it_but_skip
     let server = TestServer::start().await;
     let body = content(6, 90_000);
     server.file("/files/a", FileSpec::bytes(body.clone()));
-    let listed = job("job-verify", &[("a.csv", server.url("/files/a", SIG))]);
+    let listed = listed_job("job-verify", &[("a.csv", server.url("/files/a", SIG))]);
     let dir = tempfile::tempdir().unwrap();
-    let client = client(&server);
+    let client = quick_client(&server);
     hang_guard(
         client
             .download(&listed, dir.path())
@@ -285,7 +252,7 @@ async fn a_manifest_written_before_the_choice_still_vouches_for_its_files() {
     let server = TestServer::start().await;
     let body = content(7, 40_000);
     server.file("/files/a", FileSpec::bytes(body.clone()));
-    let listed = job("job-old", &[("a.csv", server.url("/files/a", SIG))]);
+    let listed = listed_job("job-old", &[("a.csv", server.url("/files/a", SIG))]);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.csv"), &body).unwrap();
     let old = serde_json::json!({
@@ -304,7 +271,7 @@ async fn a_manifest_written_before_the_choice_still_vouches_for_its_files() {
     .unwrap();
 
     let report = hang_guard(
-        client(&server)
+        quick_client(&server)
             .download(&listed, dir.path())
             .verify_existing(ExistingCheck::Sha256)
             .run(),

@@ -10,49 +10,17 @@ use std::{
 };
 
 use crate::support::{
-    self, KEY, files::FileSpec, hang_guard, job_path, logs::Logs, server::TestServer, sha256_hex,
+    KEY, content, files::FileSpec, hang_guard, job_path, listed_job, logs::Logs, quick_client,
+    server::TestServer, sha256_hex,
 };
 use userpilot_appex::{
     Client, Error, RetryPolicy,
     error::DownloadFailure,
     ext::download::{DownloadReport, ExistingCheck, ProgressEvent},
-    models::{ExportJob, JobStatus, PresignedUrl, SecretUrl},
+    models::JobStatus,
 };
 
 const SIG: &str = "SECRETSIG0123456789";
-/// A client for `server` with three quick retries.
-fn client(server: &TestServer) -> Client {
-    support::client(
-        &server.base_url(),
-        RetryPolicy::default()
-            .with_max_retries(3)
-            .with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
-    )
-}
-
-fn job(id: &str, files: &[(&str, String)]) -> ExportJob {
-    ExportJob {
-        job_id: Some(id.to_string()),
-        status: Some(JobStatus::Completed),
-        presigned_urls: files
-            .iter()
-            .map(|(name, url)| PresignedUrl {
-                filename: name.to_string(),
-                url: SecretUrl::new(url.clone()),
-                ..PresignedUrl::default()
-            })
-            .collect(),
-        ..ExportJob::default()
-    }
-}
-
-/// Deterministic content of `len` bytes, different per `seed`.
-fn content(seed: u8, len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u32).wrapping_mul(31).wrapping_add(seed as u32 * 7) as u8 ^ seed)
-        .collect()
-}
-
 /// Names in `dir`, sorted.
 fn listing(dir: &Path) -> BTreeSet<String> {
     std::fs::read_dir(dir)
@@ -87,8 +55,8 @@ async fn downloads_several_files_concurrently_with_the_right_bytes() {
     let dir = tempfile::tempdir().unwrap();
 
     let report = hang_guard(
-        client(&server)
-            .download(job("job-1", &files), dir.path())
+        quick_client(&server)
+            .download(listed_job("job-1", &files), dir.path())
             .concurrency(3)
             .run(),
     )
@@ -117,7 +85,7 @@ async fn file_requests_never_carry_the_authorization_header() {
     let server = TestServer::start().await;
     server.file("/files/a", FileSpec::bytes(content(1, 5000)));
     server.file("/files/b", FileSpec::bytes(content(2, 5000)));
-    let listed = job(
+    let listed = listed_job(
         "job-auth",
         &[
             ("a.csv", server.url("/files/a", SIG)),
@@ -128,7 +96,7 @@ async fn file_requests_never_carry_the_authorization_header() {
     let dir = tempfile::tempdir().unwrap();
 
     // By id: the job is fetched with the API key, the files without it.
-    let report = hang_guard(client(&server).download("job-auth", dir.path()).run())
+    let report = hang_guard(quick_client(&server).download("job-auth", dir.path()).run())
         .await
         .expect("download");
 
@@ -186,9 +154,13 @@ async fn hostile_filenames_land_inside_the_target_dir_with_distinct_names() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("out");
 
-    let report = hang_guard(client(&server).download(job("job-h", &files), &dir).run())
-        .await
-        .expect("download");
+    let report = hang_guard(
+        quick_client(&server)
+            .download(listed_job("job-h", &files), &dir)
+            .run(),
+    )
+    .await
+    .expect("download");
 
     assert_eq!(
         names(&report),
@@ -242,9 +214,9 @@ async fn a_connection_dropped_mid_file_is_resumed_with_range() {
     let dir = tempfile::tempdir().unwrap();
 
     let report = hang_guard(
-        client(&server)
+        quick_client(&server)
             .download(
-                job("job-r", &[("big.csv", server.url("/files/big", SIG))]),
+                listed_job("job-r", &[("big.csv", server.url("/files/big", SIG))]),
                 dir.path(),
             )
             .run(),
@@ -275,9 +247,9 @@ async fn a_server_that_ignores_range_restarts_the_file() {
     let dir = tempfile::tempdir().unwrap();
 
     let report = hang_guard(
-        client(&server)
+        quick_client(&server)
             .download(
-                job("job-nr", &[("f.csv", server.url("/files/f", SIG))]),
+                listed_job("job-nr", &[("f.csv", server.url("/files/f", SIG))]),
                 dir.path(),
             )
             .run(),
@@ -306,9 +278,9 @@ async fn a_partial_answer_starting_elsewhere_is_not_appended_but_restarted() {
     let dir = tempfile::tempdir().unwrap();
 
     let report = hang_guard(
-        client(&server)
+        quick_client(&server)
             .download(
-                job("job-w", &[("w.csv", server.url("/files/w", SIG))]),
+                listed_job("job-w", &[("w.csv", server.url("/files/w", SIG))]),
                 dir.path(),
             )
             .run(),
@@ -336,9 +308,9 @@ async fn transient_statuses_are_retried() {
     let dir = tempfile::tempdir().unwrap();
 
     let report = hang_guard(
-        client(&server)
+        quick_client(&server)
             .download(
-                job(
+                listed_job(
                     "job-5",
                     &[
                         ("s.csv", server.url("/files/s", SIG)),
@@ -372,9 +344,9 @@ async fn retries_are_bounded_and_the_error_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
 
     let error = hang_guard(
-        client(&server)
+        quick_client(&server)
             .download(
-                job("job-x", &[("down.csv", server.url("/files/down", SIG))]),
+                listed_job("job-x", &[("down.csv", server.url("/files/down", SIG))]),
                 dir.path(),
             )
             .retry_policy(
@@ -433,14 +405,14 @@ async fn an_expired_url_is_refreshed_through_the_job_and_retried() {
         "/files/b",
         FileSpec::bytes(b.clone()).valid_signature("fresh"),
     );
-    let stale = job(
+    let stale = listed_job(
         "job-e",
         &[
             ("a.csv", server.url("/files/a", "stale")),
             ("b.csv", server.url("/files/b", "stale")),
         ],
     );
-    let fresh = job(
+    let fresh = listed_job(
         "job-e",
         &[
             ("a.csv", server.url("/files/a", "fresh")),
@@ -450,7 +422,7 @@ async fn an_expired_url_is_refreshed_through_the_job_and_retried() {
     server.job_json(&fresh);
     let dir = tempfile::tempdir().unwrap();
 
-    let report = hang_guard(client(&server).download(&stale, dir.path()).run())
+    let report = hang_guard(quick_client(&server).download(&stale, dir.path()).run())
         .await
         .expect("download");
 
@@ -487,11 +459,11 @@ async fn a_url_still_refused_after_the_refresh_fails_without_leaking_the_signatu
         "/files/a",
         FileSpec::bytes(content(5, 100)).valid_signature("never"),
     );
-    let listed = job("job-f", &[("a.csv", server.url("/files/a", SIG))]);
+    let listed = listed_job("job-f", &[("a.csv", server.url("/files/a", SIG))]);
     server.job_json(&listed);
     let dir = tempfile::tempdir().unwrap();
 
-    let error = hang_guard(client(&server).download(&listed, dir.path()).run())
+    let error = hang_guard(quick_client(&server).download(&listed, dir.path()).run())
         .await
         .expect_err("must fail");
 
@@ -530,9 +502,9 @@ async fn a_redirect_is_not_followed() {
     let dir = tempfile::tempdir().unwrap();
 
     let error = hang_guard(
-        client(&server)
+        quick_client(&server)
             .download(
-                job("job-3xx", &[("m.csv", server.url("/files/moved", SIG))]),
+                listed_job("job-3xx", &[("m.csv", server.url("/files/moved", SIG))]),
                 dir.path(),
             )
             .run(),
@@ -564,9 +536,9 @@ async fn no_part_file_survives_a_finished_download() {
     let dir = tempfile::tempdir().unwrap();
 
     hang_guard(
-        client(&server)
+        quick_client(&server)
             .download(
-                job(
+                listed_job(
                     "job-p",
                     &[
                         ("a.gz", server.url("/files/a", SIG)),
@@ -599,7 +571,7 @@ async fn a_second_run_downloads_nothing() {
     let b = content(2, 60_000);
     server.file("/files/a", FileSpec::bytes(a.clone()));
     server.file("/files/b", FileSpec::bytes(b.clone()));
-    let listed = job(
+    let listed = listed_job(
         "job-2",
         &[
             ("a.csv", server.url("/files/a", SIG)),
@@ -607,7 +579,7 @@ async fn a_second_run_downloads_nothing() {
         ],
     );
     let dir = tempfile::tempdir().unwrap();
-    let client = client(&server);
+    let client = quick_client(&server);
 
     let first = hang_guard(client.download(&listed, dir.path()).run())
         .await
@@ -641,9 +613,9 @@ async fn a_file_changed_on_disk_is_downloaded_again() {
     let server = TestServer::start().await;
     let a = content(1, 5_000);
     server.file("/files/a", FileSpec::bytes(a.clone()));
-    let listed = job("job-c", &[("a.csv", server.url("/files/a", SIG))]);
+    let listed = listed_job("job-c", &[("a.csv", server.url("/files/a", SIG))]);
     let dir = tempfile::tempdir().unwrap();
-    let client = client(&server);
+    let client = quick_client(&server);
     hang_guard(client.download(&listed, dir.path()).run())
         .await
         .expect("first");
@@ -667,9 +639,9 @@ async fn a_file_not_created_by_the_download_is_never_overwritten() {
     std::fs::write(dir.path().join("a.csv"), b"mine").unwrap();
 
     let report = hang_guard(
-        client(&server)
+        quick_client(&server)
             .download(
-                job("job-o", &[("a.csv", server.url("/files/a", SIG))]),
+                listed_job("job-o", &[("a.csv", server.url("/files/a", SIG))]),
                 dir.path(),
             )
             .run(),
@@ -693,9 +665,9 @@ async fn a_failed_file_keeps_its_part_and_the_next_run_resumes_it() {
         "/files/a",
         FileSpec::bytes(body.clone()).drop_after(60_000, 1),
     );
-    let listed = job("job-k", &[("a.csv", server.url("/files/a", SIG))]);
+    let listed = listed_job("job-k", &[("a.csv", server.url("/files/a", SIG))]);
     let dir = tempfile::tempdir().unwrap();
-    let client = client(&server);
+    let client = quick_client(&server);
 
     let error = hang_guard(
         client
@@ -748,9 +720,9 @@ async fn progress_reports_bytes_per_file_and_overall() {
     let dir = tempfile::tempdir().unwrap();
 
     hang_guard(
-        client(&server)
+        quick_client(&server)
             .download(
-                job(
+                listed_job(
                     "job-pr",
                     &[
                         ("a", server.url("/files/a", SIG)),
@@ -808,11 +780,11 @@ async fn progress_reports_bytes_per_file_and_overall() {
 #[tokio::test]
 async fn a_job_not_completed_is_refused_before_any_request() {
     let server = TestServer::start().await;
-    let mut pending = job("job-pending", &[("a", server.url("/files/a", SIG))]);
+    let mut pending = listed_job("job-pending", &[("a", server.url("/files/a", SIG))]);
     pending.status = Some(JobStatus::Pending);
     let dir = tempfile::tempdir().unwrap();
 
-    let error = client(&server)
+    let error = quick_client(&server)
         .download(pending, dir.path())
         .run()
         .await
@@ -836,8 +808,8 @@ async fn logs_and_reports_never_contain_the_signature() {
     );
     let (logs, _guard) = Logs::capture();
     let dir = tempfile::tempdir().unwrap();
-    let download = client(&server).download(
-        job("job-log", &[("a.csv", server.url("/files/a", SIG))]),
+    let download = quick_client(&server).download(
+        listed_job("job-log", &[("a.csv", server.url("/files/a", SIG))]),
         dir.path(),
     );
     let debug = format!("{download:?}");
@@ -870,9 +842,9 @@ async fn a_stalled_connection_is_abandoned_and_resumed() {
     let dir = tempfile::tempdir().unwrap();
 
     let report = hang_guard(
-        client(&server)
+        quick_client(&server)
             .download(
-                job("job-st", &[("slow.csv", server.url("/files/slow", SIG))]),
+                listed_job("job-st", &[("slow.csv", server.url("/files/slow", SIG))]),
                 dir.path(),
             )
             .stall_timeout(Duration::from_millis(500))
@@ -893,9 +865,9 @@ async fn the_report_serializes_to_its_json_schema() {
     server.file("/files/a", FileSpec::bytes(content(1, 10)));
     let dir = tempfile::tempdir().unwrap();
     let report = hang_guard(
-        client(&server)
+        quick_client(&server)
             .download(
-                job("job-js", &[("a", server.url("/files/a", SIG))]),
+                listed_job("job-js", &[("a", server.url("/files/a", SIG))]),
                 dir.path(),
             )
             .run(),

@@ -82,6 +82,43 @@ pub fn client(base_url: &str, retry: RetryPolicy) -> Client {
         .expect("client builds")
 }
 
+/// A client for `server` with three quick retries (1–5 ms apart): the
+/// download tests' client.
+pub fn quick_client(server: &server::TestServer) -> Client {
+    client(
+        &server.base_url(),
+        RetryPolicy::default().with_max_retries(3).with_backoff(
+            std::time::Duration::from_millis(1),
+            std::time::Duration::from_millis(5),
+        ),
+    )
+}
+
+/// A completed job `id` listing `files` (name, presigned URL).
+pub fn listed_job(id: &str, files: &[(&str, String)]) -> userpilot_appex::models::ExportJob {
+    use userpilot_appex::models::{ExportJob, JobStatus, PresignedUrl, SecretUrl};
+    ExportJob {
+        job_id: Some(id.to_string()),
+        status: Some(JobStatus::Completed),
+        presigned_urls: files
+            .iter()
+            .map(|(name, url)| PresignedUrl {
+                filename: name.to_string(),
+                url: SecretUrl::new(url.clone()),
+                ..PresignedUrl::default()
+            })
+            .collect(),
+        ..ExportJob::default()
+    }
+}
+
+/// Deterministic content of `len` bytes, different per `seed`.
+pub fn content(seed: u8, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(31).wrapping_add(seed as u32 * 7) as u8 ^ seed)
+        .collect()
+}
+
 /// Runs `f` with a guard against hanging (not a timing assertion): a
 /// download that has not ended after a minute fails the test.
 pub async fn hang_guard<T>(f: impl std::future::Future<Output = T>) -> T {
